@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Download the pinned sandbox runtime (torch, torchvision, numpy, pillow) as wheels, once.
+# The wheelhouse feeds both the process sandbox's runtime and the Docker images, so air-gapped
+# hosts can copy it in. Idempotent: a complete wheelhouse is left as it is.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+dest=${WHEELHOUSE:-$here/.wheelhouse}
+reqs=$here/sandbox/images/runtime.txt
+stamp=$dest/.complete-$(sha256sum "$reqs" | cut -c1-16)
+[ -f "$stamp" ] && { echo "wheelhouse: up to date ($dest)"; exit 0; }
+mkdir -p "$dest"
+python3 -m pip download --quiet --disable-pip-version-check \
+    --only-binary=:all: --python-version 3.11 --platform manylinux_2_28_x86_64 \
+    --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
+    -d "$dest" -r "$reqs" 2> >(grep -v "is neither a file nor a directory" >&2)
+touch "$stamp"
+echo "wheelhouse: $(du -sh "$dest" | cut -f1) in $dest"
