@@ -1,0 +1,23 @@
+"""Pick a sandbox backend by name; the one place that knows every backend."""
+
+from __future__ import annotations
+
+from sandbox.base import Sandbox
+from sandbox.errors import SandboxUnavailable
+from sandbox.settings import SandboxSettings
+
+BACKENDS = ("process", "docker")
+
+
+def open_sandbox(name: str, settings: SandboxSettings | None = None) -> Sandbox:
+    """Start the named backend; raises `SandboxUnavailable` saying why it cannot run here."""
+    settings = settings or SandboxSettings()
+    if name == "process":
+        from sandbox.process import ProcessSandbox
+
+        return ProcessSandbox(settings)
+    if name == "docker":
+        from sandbox.container import ContainerSandbox
+
+        return ContainerSandbox(settings)
+    raise SandboxUnavailable(f"unknown sandbox backend {name!r}; choose one of {', '.join(BACKENDS)}")

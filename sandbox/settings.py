@@ -1,0 +1,51 @@
+"""Operator settings for the sandboxes, read from the environment in one place.
+
+| variable | meaning | default |
+|---|---|---|
+| GRADER_RUNTIME | the process sandbox's Python runtime (a venv with torch) | <repo>/.runtime |
+| GRADER_WEIGHTS_DIR | the weights cache (torchvision checkpoint files) | <repo>/.cache/weights |
+| GRADER_IMAGE | the Docker sandbox image (CPU) | grader-sandbox:cpu |
+| GRADER_GPU_IMAGE | the Docker sandbox image (CUDA) | grader-sandbox:cuda |
+| GRADER_REQUIRE_ISOLATION | comma list of `Isolation` fields a run must have, or `all`; a host that cannot give one refuses to run | (none) |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+#: Where torch looks for the weights cache inside every sandbox (`$TORCH_HOME/hub/checkpoints`).
+SANDBOX_TORCH_HOME = "/opt/torch"
+SANDBOX_CHECKPOINTS = f"{SANDBOX_TORCH_HOME}/hub/checkpoints"
+
+
+def _path(var: str, default: Path) -> Path:
+    value = os.environ.get(var)
+    return Path(value) if value else default
+
+
+def _required() -> frozenset[str]:
+    from sandbox.base import Isolation
+
+    raw = os.environ.get("GRADER_REQUIRE_ISOLATION", "").strip()
+    if raw == "all":
+        return frozenset(f.name for f in fields(Isolation))
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """A snapshot of the operator's sandbox settings."""
+
+    runtime: Path = field(default_factory=lambda: _path("GRADER_RUNTIME", REPO_ROOT / ".runtime"))
+    weights_dir: Path = field(
+        default_factory=lambda: _path("GRADER_WEIGHTS_DIR", REPO_ROOT / ".cache" / "weights")
+    )
+    image: str = field(default_factory=lambda: os.environ.get("GRADER_IMAGE", "grader-sandbox:cpu"))
+    gpu_image: str = field(
+        default_factory=lambda: os.environ.get("GRADER_GPU_IMAGE", "grader-sandbox:cuda")
+    )
+    require_isolation: frozenset[str] = field(default_factory=_required)
