@@ -1,0 +1,91 @@
+"""Grade the answers that need no sandbox: a letter for an mcq, a number for a numeric item."""
+
+from __future__ import annotations
+
+import math
+import time
+from string import ascii_uppercase
+
+from grader.errors import BadAnswer
+from grader.models import CheckResult, Item, McqItem, NumericItem, Report, Status, Verdict
+
+BACKEND = "host"
+
+
+def grade_answer(item: Item, raw: str) -> Report:
+    """Grade a student's answer to an mcq or numeric item; `BadAnswer` if it cannot be read."""
+    started = time.perf_counter()
+    if isinstance(item, McqItem):
+        check = _check_choice(item, parse_choice(item, raw))
+    else:
+        check = _check_number(item, parse_number(item, raw))
+    return _report(item, check, time.perf_counter() - started)
+
+
+def parse_choice(item: McqItem, raw: str) -> str:
+    """The letter as shown by `grader show`, case-insensitive."""
+    letter = raw.strip().upper()
+    if len(letter) == 1 and letter in item.letters:
+        return letter
+    span = f"{item.letters[0]}-{item.letters[-1]}"
+    raise BadAnswer(
+        f"choice {raw!r} is not one of {span} for {item.id!r}; answer with one letter, "
+        f"as `grader show {item.id}` lists them"
+    )
+
+
+def parse_number(item: NumericItem, raw: str) -> float:
+    """A decimal number; `85%` is read as 0.85."""
+    text = raw.strip().replace("_", "")
+    scale = 100.0 if text.endswith("%") else 1.0
+    try:
+        value = float(text.removesuffix("%")) / scale
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise BadAnswer(f"answer {raw!r} to {item.id!r} is not a number; give e.g. 0.85 or 85%")
+    return value
+
+
+def _check_choice(item: McqItem, letter: str) -> CheckResult:
+    chosen = item.choices[ascii_uppercase.index(letter)]
+    right = letter == item.answer
+    return CheckResult(
+        name="answer",
+        passed=right,
+        score=item.points if right else 0.0,
+        max_score=item.points,
+        message=chosen.feedback,
+        observed=letter,
+        expected=item.answer,
+    )
+
+
+def _check_number(item: NumericItem, value: float) -> CheckResult:
+    right = item.tolerance.accepts(item.answer, value)
+    margin = item.tolerance.absolute
+    allowed = f"±{margin:g}" if margin is not None else f"±{(item.tolerance.relative or 0):.2%}"
+    verdict = "within" if right else "outside"
+    return CheckResult(
+        name="answer",
+        passed=right,
+        score=item.points if right else 0.0,
+        max_score=item.points,
+        message=f"{value:g} is {verdict} the accepted range ({item.answer:g} {allowed}).",
+        observed=f"{value:g}",
+        expected=f"{item.answer:g}",
+    )
+
+
+def _report(item: Item, check: CheckResult, duration: float) -> Report:
+    return Report(
+        question=item.id,
+        status=Status.PASSED if check.passed else Status.FAILED,
+        verdict=Verdict.PASSED if check.passed else Verdict.WRONG_ANSWER,
+        score=check.score,
+        max_score=check.max_score,
+        checks=[check],
+        duration_s=round(duration, 6),
+        backend=BACKEND,
+        explanation=item.explanation,
+    )

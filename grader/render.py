@@ -1,0 +1,57 @@
+"""Plain-text views for the terminal: an item as a student sees it, a report, a listing."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable
+from typing import Any
+
+from grader.models import Item, McqItem, NumericItem, Report
+
+MARKS = {True: "PASS", False: "FAIL"}
+
+
+def item_text(item: Item) -> str:
+    """The item before answering: no key, no feedback, no explanation."""
+    view = item.public()
+    lines = [
+        f"{item.title}  [{item.id}]",
+        f"{item.kind} · {item.difficulty} · {item.points:g} point(s) · {', '.join(item.tags)}",
+        "",
+        item.prompt.rstrip(),
+        "",
+    ]
+    lines += _answer_lines(item, view)
+    return "\n".join(lines)
+
+
+def _answer_lines(item: Item, view: dict[str, Any]) -> list[str]:
+    if isinstance(item, McqItem):
+        choices = [f"  {c['letter']}. {c['text']}" for c in view["choices"]]
+        return [*choices, "", f"Answer with: grader answer {item.id} LETTER"]
+    if isinstance(item, NumericItem):
+        return [f"Answer with: grader answer {item.id} NUMBER   (0.85 and 85% are the same)"]
+    return []
+
+
+def report_text(report: Report) -> str:
+    """Verdict, each check with what was observed, then the explanation."""
+    lines = [f"{report.verdict.value}  {report.question}  {report.score:g}/{report.max_score:g}"]
+    if report.message:
+        lines.append(f"  {report.message}")
+    for check in report.checks:
+        lines.append(f"  [{MARKS[check.passed]}] {check.name}: {check.message}")
+        if check.hint and not check.passed:
+            lines.append(f"         hint: {check.hint}")
+    if report.explanation:
+        lines += ["", "Explanation:", textwrap.indent(report.explanation.rstrip(), "  ")]
+    return "\n".join(lines)
+
+
+def listing_text(items: Iterable[Item]) -> str:
+    """One line per item: id, kind, difficulty, points, title."""
+    rows = [(i.id, i.kind, str(i.difficulty), f"{i.points:g}", i.title) for i in items]
+    if not rows:
+        return "no items match"
+    width = max(len(r[0]) for r in rows)
+    return "\n".join(f"{r[0]:<{width}}  {r[1]:<8} {r[2]:<7} {r[3]:>3}  {r[4]}" for r in rows)
