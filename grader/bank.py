@@ -82,8 +82,14 @@ def load_bank(paths: Sequence[Path] | None = None) -> Bank:
 def _add(bank: Bank, item: Item, path: Path) -> None:
     if item.id in bank.items:
         first = bank.paths[item.id]
-        issue = BankIssue(str(path), 1, 1, "id", f"duplicate id {item.id!r}, also defined in "
-                          f"{first}; ids must be unique across the bank: rename one")
+        issue = BankIssue(
+            str(path),
+            1,
+            1,
+            "id",
+            f"duplicate id {item.id!r}, also defined in "
+            f"{first}; ids must be unique across the bank: rename one",
+        )
         bank.issues.append(_at_field(issue, path, ("id",)))
         return
     bank.items[item.id] = item
@@ -109,19 +115,21 @@ def load_item(path: Path) -> tuple[Item | None, list[BankIssue]]:
 
 
 def _read(path: Path) -> tuple[str, BankIssue | None]:
-    if path.stat().st_size > MAX_FILE_BYTES:
-        return "", BankIssue(str(path), 1, 1, "", f"file is larger than {MAX_FILE_BYTES} bytes")
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return "", BankIssue(str(path), 1, 1, "", f"larger than {MAX_FILE_BYTES} bytes")
         return path.read_text(encoding="utf-8"), None
     except UnicodeDecodeError as exc:
         return "", BankIssue(str(path), 1, 1, "", f"not UTF-8 text ({exc.reason}); save as UTF-8")
+    except OSError as exc:
+        return "", BankIssue(str(path), 1, 1, "", f"cannot read the file ({exc.strerror})")
 
 
 def validate_document(name: str, stem: str, document: Any) -> tuple[Item | None, list[BankIssue]]:
     """Check a parsed document against its kind's model, then the cross-field rules."""
 
     def issue(loc: tuple[str | int, ...], message: str) -> BankIssue:
-        line, column = locate(document, loc)
+        line, column = locate(document, loc, at_key=message.startswith("unknown field"))
         return BankIssue(name, line, column, ".".join(map(str, loc)), message)
 
     if not isinstance(document, dict):
@@ -136,8 +144,13 @@ def validate_document(name: str, stem: str, document: Any) -> tuple[Item | None,
         return None, [issue(_loc(e), _message(e, model)) for e in exc.errors()]
     problems = item.problems()
     if item.id != stem:
-        problems.append((("id",), f"id {item.id!r} differs from the file name {stem!r}; "
-                         f"rename the file to {item.id}.yaml or change the id"))
+        problems.append(
+            (
+                ("id",),
+                f"id {item.id!r} differs from the file name {stem!r}; "
+                f"rename the file to {item.id}.yaml or change the id",
+            )
+        )
     if problems:
         return None, [issue(loc, message) for loc, message in problems]
     return item, []
@@ -149,14 +162,28 @@ def _header_issues(document: dict[str, Any]) -> list[tuple[tuple[str | int, ...]
     if "schema_version" not in document:
         return [((), f"missing schema_version; add `schema_version: {SCHEMA_VERSION}`")]
     if not isinstance(version, int) or isinstance(version, bool):
-        return [(("schema_version",), f"schema_version must be a whole number; "
-                 f"this grader reads {SCHEMA_VERSION}")]
+        return [
+            (
+                ("schema_version",),
+                f"schema_version must be a whole number; this grader reads {SCHEMA_VERSION}",
+            )
+        ]
     if version > SCHEMA_VERSION:
-        return [(("schema_version",), f"schema_version {version} is newer than this grader "
-                 f"reads ({SCHEMA_VERSION}); upgrade the grader")]
+        return [
+            (
+                ("schema_version",),
+                f"schema_version {version} is newer than this grader "
+                f"reads ({SCHEMA_VERSION}); upgrade the grader",
+            )
+        ]
     if version < SCHEMA_VERSION:
-        return [(("schema_version",), f"schema_version {version} is no longer read; "
-                 f"migrate the file to schema_version {SCHEMA_VERSION}")]
+        return [
+            (
+                ("schema_version",),
+                f"schema_version {version} is no longer read; "
+                f"migrate the file to schema_version {SCHEMA_VERSION}",
+            )
+        ]
     return _kind_issues(document.get("kind"))
 
 
@@ -167,8 +194,13 @@ def _kind_issues(kind: Any) -> list[tuple[tuple[str | int, ...], str]]:
     if kind in ITEM_KINDS:
         return []
     if kind in RESERVED_KINDS:
-        return [(("kind",), f"kind {kind!r} is reserved for code exercises, which this grader "
-                 f"does not read yet; use one of {known}")]
+        return [
+            (
+                ("kind",),
+                f"kind {kind!r} is reserved for code exercises, which this grader "
+                f"does not read yet; use one of {known}",
+            )
+        ]
     return [(("kind",), f"unknown kind {kind!r}; use one of {known}")]
 
 

@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_bank_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_bank_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser("list", help="the bank's items")
     p.add_argument("--tag")
     p.add_argument("--difficulty", choices=[d.value for d in Difficulty])
@@ -120,7 +120,10 @@ def _add_bank_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed as one line
+        return int(exc.code or 0)
     func: Command = args.func
     try:
         return func(args)
@@ -133,8 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that turns a crash into exit 3
         if os.environ.get("GRADER_DEBUG"):
             traceback.print_exc()
-        print(f"error: internal error ({type(exc).__name__}: {exc}); "
-              "set GRADER_DEBUG=1 for details", file=sys.stderr)
+        print(
+            f"error: internal error ({type(exc).__name__}: {exc}); set GRADER_DEBUG=1 for details",
+            file=sys.stderr,
+        )
         return 3
 
 

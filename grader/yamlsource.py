@@ -23,8 +23,14 @@ def tab_issues(name: str, text: str) -> list[BankIssue]:
         indent = line[: len(line) - len(line.lstrip(" \t"))]
         if "\t" in indent:
             found.append(
-                BankIssue(name, number, indent.index("\t") + 1, "", "tab character in "
-                          "indentation; YAML indents with spaces only: replace the tab with spaces")
+                BankIssue(
+                    name,
+                    number,
+                    indent.index("\t") + 1,
+                    "",
+                    "tab character in "
+                    "indentation; YAML indents with spaces only: replace the tab with spaces",
+                )
             )
     return found
 
@@ -59,11 +65,12 @@ def _marked(name: str, exc: MarkedYAMLError, message: str) -> BankIssue:
     return BankIssue(name, line, column, "", message)
 
 
-def locate(document: Any, loc: Loc) -> tuple[int, int]:
-    """1-based line and column of the deepest node of `loc` that exists in the document."""
+def locate(document: Any, loc: Loc, at_key: bool = False) -> tuple[int, int]:
+    """1-based line and column of the deepest node of `loc` that exists in the document
+    (of its key rather than its value when `at_key`, for fields that should not be there)."""
     line, column = 1, 1
     for node, key in _walk(document, loc):
-        position = _position(node, key)
+        position = _position(node, key, at_key)
         if position is None:
             break
         line, column = position[0] + 1, position[1] + 1
@@ -80,9 +87,10 @@ def _walk(document: Any, loc: Loc) -> Iterator[tuple[Any, str | int]]:
             return
 
 
-def _position(node: Any, key: str | int) -> tuple[int, int] | None:
+def _position(node: Any, key: str | int, at_key: bool) -> tuple[int, int] | None:
     if isinstance(node, CommentedMap) and key in node:
-        return tuple(node.lc.value(key)) if _is_scalar(node[key]) else tuple(node.lc.key(key))
+        use_value = _is_scalar(node[key]) and not at_key
+        return tuple(node.lc.value(key)) if use_value else tuple(node.lc.key(key))
     if isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
         return tuple(node.lc.item(key))
     return None

@@ -20,4 +20,5 @@ def open_sandbox(name: str, settings: SandboxSettings | None = None) -> Sandbox:
         from sandbox.container import ContainerSandbox
 
         return ContainerSandbox(settings)
-    raise SandboxUnavailable(f"unknown sandbox backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    choices = ", ".join(BACKENDS)
+    raise SandboxUnavailable(f"unknown sandbox backend {name!r}; choose one of {choices}")

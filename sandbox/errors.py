@@ -1,7 +1,7 @@
 """Failures of a sandbox itself (never of the code it runs).
 
     SandboxError                 exit 3: the grader could not grade
-    ├── SandboxUnavailable       the backend cannot run on this host (no engine, no image, no runtime)
+    ├── SandboxUnavailable       the backend cannot run on this host (engine, image, runtime)
     ├── IsolationRefused         the host cannot give an isolation the operator requires
     └── SandboxFailure           the backend broke while running a job (engine error, I/O error)
 

@@ -6,7 +6,9 @@
 | GRADER_WEIGHTS_DIR | the weights cache (torchvision checkpoint files) | <repo>/.cache/weights |
 | GRADER_IMAGE | the Docker sandbox image (CPU) | grader-sandbox:cpu |
 | GRADER_GPU_IMAGE | the Docker sandbox image (CUDA) | grader-sandbox:cuda |
-| GRADER_REQUIRE_ISOLATION | comma list of `Isolation` fields a run must have, or `all`; a host that cannot give one refuses to run | (none) |
+| GRADER_REQUIRE_ISOLATION | `Isolation` fields a run must have (comma list, or `all`) | (none) |
+
+A host that cannot give a required isolation refuses to run rather than run weaker.
 """
 
 from __future__ import annotations

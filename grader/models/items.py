@@ -95,16 +95,22 @@ class McqItem(ItemBase):
         found: list[Problem] = []
         if self.answer not in self.letters:
             found.append(
-                (("answer",), f"answer {self.answer!r} is not one of the choices "
-                 f"({self.letters[0]}-{self.letters[-1]}); use the letter of the correct choice")
+                (
+                    ("answer",),
+                    f"answer {self.answer!r} is not one of the choices "
+                    f"({self.letters[0]}-{self.letters[-1]}); use the letter of the correct choice",
+                )
             )
         seen: dict[str, int] = {}
         for index, choice in enumerate(self.choices):
             key = " ".join(choice.text.split()).casefold()
             if key in seen:
                 found.append(
-                    (("choices", index, "text"), f"choice {ascii_uppercase[index]} repeats the text "
-                     f"of choice {ascii_uppercase[seen[key]]}; every choice needs its own text")
+                    (
+                        ("choices", index, "text"),
+                        f"choice {ascii_uppercase[index]} repeats the text "
+                        f"of choice {ascii_uppercase[seen[key]]}; every choice needs its own text",
+                    )
                 )
             seen.setdefault(key, index)
         return found

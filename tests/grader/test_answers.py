@@ -41,8 +41,13 @@ def test_mcq_unreadable(tmp_path: Path, answer: str) -> None:
 
 @pytest.mark.parametrize(
     ("answer", "status"),
-    [("0.85", Status.PASSED), ("85%", Status.PASSED), ("0.8504", Status.PASSED),
-     ("0.851", Status.FAILED), ("0.5", Status.FAILED)],
+    [
+        ("0.85", Status.PASSED),
+        ("85%", Status.PASSED),
+        ("0.8504", Status.PASSED),
+        ("0.851", Status.FAILED),
+        ("0.5", Status.FAILED),
+    ],
     ids=["exact", "percent", "within", "just-outside", "far"],
 )
 def test_numeric(tmp_path: Path, answer: str, status: Status) -> None:

@@ -32,25 +32,51 @@ BROKEN = [
     ("duplicate-key", {"points: 2": "points: 2\npoints: 3"}, ":9:", "duplicate key"),
     ("unknown-field", {"points: 2": "pionts: 2"}, ":8:", "pionts: unknown field 'pionts'"),
     ("wrong-type", {"points: 2": "points: many"}, ":8:9: points:", "valid number"),
-    ("nested-unknown", {"    feedback: Right,": "    feedbak: Right,"}, ":14:5: choices.1.feedbak:",
-     "choices.1.feedbak: unknown field"),
+    (
+        "nested-unknown",
+        {"    feedback: Right,": "    feedbak: Right,"},
+        ":14:5: choices.1.feedbak:",
+        "choices.1.feedbak: unknown field",
+    ),
     ("answer-not-a-choice", {"answer: B": "answer: D"}, ":17:9: answer:", "not one of the choices"),
-    ("repeated-choice", {"text: model.head": "text: model.FC"}, ":15:11: choices.2.text:",
-     "repeats the text of choice B"),
-    ("id-differs", {"id: resnet-head": "id: another-id"}, ":2:5: id:", "differs from the file name"),
+    (
+        "repeated-choice",
+        {"text: model.head": "text: model.FC"},
+        ":15:11: choices.2.text:",
+        "repeats the text of choice B",
+    ),
+    (
+        "id-differs",
+        {"id: resnet-head": "id: another-id"},
+        ":2:5: id:",
+        "differs from the file name",
+    ),
     ("no-version", {"schema_version: 1\n": ""}, ":1:1:", "missing schema_version"),
-    ("new-version", {"schema_version: 1": "schema_version: 7"}, ":1:17: schema_version:",
-     "newer than this grader"),
-    ("old-version", {"schema_version: 1": "schema_version: 0"}, ":1:17: schema_version:",
-     "no longer read"),
+    (
+        "new-version",
+        {"schema_version: 1": "schema_version: 7"},
+        ":1:17: schema_version:",
+        "newer than this grader",
+    ),
+    (
+        "old-version",
+        {"schema_version: 1": "schema_version: 0"},
+        ":1:17: schema_version:",
+        "no longer read",
+    ),
     ("unknown-kind", {"kind: mcq": "kind: essay"}, ":3:7: kind:", "unknown kind 'essay'"),
-    ("bad-difficulty", {"difficulty: easy": "difficulty: brutal"}, ":7:13: difficulty:",
-     "'easy', 'medium' or 'hard'"),
+    (
+        "bad-difficulty",
+        {"difficulty: easy": "difficulty: brutal"},
+        ":7:13: difficulty:",
+        "'easy', 'medium' or 'hard'",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("replace", "where", "what"), [b[1:] for b in BROKEN],
-                         ids=[b[0] for b in BROKEN])
+@pytest.mark.parametrize(
+    ("replace", "where", "what"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN]
+)
 def test_each_error_names_file_line_and_field(
     tmp_path: Path, replace: dict[str, str], where: str, what: str
 ) -> None:
