@@ -9,9 +9,8 @@ reqs=$here/sandbox/images/runtime.txt
 stamp=$dest/.complete-$(sha256sum "$reqs" | cut -c1-16)
 [ -f "$stamp" ] && { echo "wheelhouse: up to date ($dest)"; exit 0; }
 mkdir -p "$dest"
-python3 -m pip download --quiet --disable-pip-version-check \
-    --only-binary=:all: --python-version 3.11 --platform manylinux_2_28_x86_64 \
-    --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
+# Wheels for this host's Python (3.11, x86_64 Linux), which the images' Debian bookworm matches.
+python3 -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
     -d "$dest" -r "$reqs" 2> >(grep -v "is neither a file nor a directory" >&2)
 touch "$stamp"
 echo "wheelhouse: $(du -sh "$dest" | cut -f1) in $dest"
