@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 GRADER  := $(BIN)/grader
 
-.PHONY: setup venv wheelhouse runtime docker image weights lint typecheck test ci demo clean
+.PHONY: schema setup venv wheelhouse runtime docker image weights lint typecheck test ci demo clean
 
 setup: venv runtime weights
 
@@ -35,3 +35,6 @@ ci: lint test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+schema: venv
+	$(GRADER) schema > questions/question.schema.json
