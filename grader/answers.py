@@ -7,12 +7,12 @@ import time
 from string import ascii_uppercase
 
 from grader.errors import BadAnswer
-from grader.models import CheckResult, Item, McqItem, NumericItem, Report, Status, Verdict
+from grader.models import CheckResult, McqItem, NumericItem, Report, Status, Verdict
 
 BACKEND = "host"
 
 
-def grade_answer(item: Item, raw: str) -> Report:
+def grade_answer(item: McqItem | NumericItem, raw: str) -> Report:
     """Grade a student's answer to an mcq or numeric item; `BadAnswer` if it cannot be read."""
     started = time.perf_counter()
     if isinstance(item, McqItem):
@@ -77,7 +77,7 @@ def _check_number(item: NumericItem, value: float) -> CheckResult:
     )
 
 
-def _report(item: Item, check: CheckResult, duration: float) -> Report:
+def _report(item: McqItem | NumericItem, check: CheckResult, duration: float) -> Report:
     return Report(
         question=item.id,
         status=Status.PASSED if check.passed else Status.FAILED,

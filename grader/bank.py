@@ -16,7 +16,6 @@ from pydantic import ValidationError
 
 from grader.errors import BadInput, BankError, BankIssue, UnknownQuestion
 from grader.models import ITEM_KINDS, SCHEMA_VERSION, Item, ItemBase
-from grader.models.items import RESERVED_KINDS
 from grader.yamlsource import locate, parse_yaml, plain
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -193,14 +192,6 @@ def _kind_issues(kind: Any) -> list[tuple[tuple[str | int, ...], str]]:
         return [((), f"missing kind; add `kind:` with one of {known}")]
     if kind in ITEM_KINDS:
         return []
-    if kind in RESERVED_KINDS:
-        return [
-            (
-                ("kind",),
-                f"kind {kind!r} is reserved for code exercises, which this grader "
-                f"does not read yet; use one of {known}",
-            )
-        ]
     return [(("kind",), f"unknown kind {kind!r}; use one of {known}")]
 
 

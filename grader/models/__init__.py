@@ -1,23 +1,29 @@
 """pydantic models: the bank's items and the reports the grader writes."""
 
+from grader.models.code import Check, CodeItem, Expect, PredictItem
 from grader.models.items import (
-    ITEM_KINDS,
     SCHEMA_VERSION,
     Choice,
     Difficulty,
-    Item,
     ItemBase,
     McqItem,
     NumericItem,
     Problem,
     Source,
     Tolerance,
-    item_json_schema,
+    Verify,
 )
+from grader.models.kinds import ITEM_KINDS, SANDBOXED, Item, item_json_schema
 from grader.models.report import CheckResult, Report, Status, Verdict
 
 __all__ = [
     "ITEM_KINDS",
+    "SANDBOXED",
+    "Check",
+    "CodeItem",
+    "Expect",
+    "PredictItem",
+    "Verify",
     "SCHEMA_VERSION",
     "CheckResult",
     "Choice",

@@ -12,7 +12,7 @@ from enum import StrEnum
 from string import ascii_uppercase
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 KEBAB = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -24,7 +24,7 @@ Problem = tuple[tuple[str | int, ...], str]
 class StrictModel(BaseModel):
     """Unknown fields are errors: a typo in a key must not pass silently."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Difficulty(StrEnum):
@@ -78,6 +78,22 @@ class Choice(StrictModel):
     )
 
 
+class Verify(StrictModel):
+    """A snippet whose run proves the keyed choice (run by `grader selftest`, never shown)."""
+
+    snippet: str = Field(min_length=1, description="Python run in the sandbox with torch.")
+    output: str | None = Field(
+        default=None, description="What it must print (compared with whitespace normalised)."
+    )
+    raises: str | None = Field(default=None, description="Exception class it must end with.")
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> Verify:
+        if (self.output is None) == (self.raises is None):
+            raise ValueError("give exactly one of `output` or `raises`")
+        return self
+
+
 class McqItem(ItemBase):
     """A single-answer multiple-choice item; choices are lettered A, B, C, ... in file order."""
 
@@ -86,6 +102,9 @@ class McqItem(ItemBase):
         min_length=2, max_length=8, description="The options, in the order they are shown."
     )
     answer: str = Field(pattern=r"^[A-H]$", description="Letter of the correct choice.")
+    verify: Verify | None = Field(
+        default=None, description="Code whose run proves the key; checked by `grader selftest`."
+    )
 
     @property
     def letters(self) -> str:
@@ -150,21 +169,3 @@ class NumericItem(ItemBase):
     kind: Literal["numeric"] = Field(description="A numeric answer with a tolerance.")
     answer: float = Field(allow_inf_nan=False, description="The correct value.")
     tolerance: Tolerance = Field(description="How close an answer must be to count as right.")
-
-
-Item = McqItem | NumericItem
-ITEM_KINDS: dict[str, type[ItemBase]] = {"mcq": McqItem, "numeric": NumericItem}
-#: Kinds the format reserves for code exercises; a later schema version of the grader fills them.
-RESERVED_KINDS = ("code", "predict")
-
-
-def item_json_schema() -> dict[str, Any]:
-    """JSON Schema of an item file, for authors' editors (`yaml-language-server`)."""
-    adapter: TypeAdapter[Item] = TypeAdapter(
-        Annotated[McqItem | NumericItem, Field(discriminator="kind")]
-    )
-    schema = adapter.json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "Question bank item"
-    schema["description"] = f"One item of the question bank, schema_version {SCHEMA_VERSION}."
-    return schema

@@ -1,0 +1,173 @@
+"""Code exercises: what a check observes (a probe target) and what it expects.
+
+A check names one target (`eval` an expression, `exec` statements that set `result`, or `call` a
+student function with inputs), optionally an `attribute` path on it, and an `expect`. The target
+becomes a probe the sandbox runs; the expectation stays on the host.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from grader.models.items import KEBAB, ItemBase, Problem, StrictModel, Tolerance
+
+
+class FromReference(StrictModel):
+    """Take the expected value from the reference solution's run (cached by content hash)."""
+
+    from_: Literal["reference"] = Field(alias="from", description="Only `reference` for now.")
+
+
+class Raises(StrictModel):
+    """An exception the target must raise; subclasses count."""
+
+    type: str = Field(
+        description="Exception class name, e.g. AttributeError or torch.OutOfMemoryError."
+    )
+    match: str | None = Field(default=None, description="Regex the message must contain.")
+
+
+class Trainable(StrictModel):
+    """Which parameters of a module must require grad (the rest must not)."""
+
+    names: list[str] | None = Field(
+        default=None, description="Exactly these parameter names train (fnmatch patterns allowed)."
+    )
+    count: int | None = Field(default=None, ge=0, description="How many parameter tensors train.")
+
+
+class StdoutExpect(StrictModel):
+    """What the program printed: exactly one of the three ways to compare."""
+
+    exact: str | None = Field(default=None, description="Byte-for-byte (after the last newline).")
+    normalised: str | None = Field(
+        default=None, description="Equal after collapsing whitespace and trimming each line."
+    )
+    regex: str | None = Field(default=None, description="A Python regex searched in the output.")
+
+
+class Expect(StrictModel):
+    """What the observed target must show; every given field must hold."""
+
+    no_error: bool | None = Field(default=None, description="The target runs without raising.")
+    raises: Raises | None = Field(default=None, description="The target raises this exception.")
+    type: str | None = Field(default=None, description="Class name the value is an instance of.")
+    shape: list[int] | FromReference | None = Field(default=None, description="Tensor shape.")
+    dtype: str | None = Field(default=None, description="Tensor dtype, e.g. float32.")
+    value: Any = Field(
+        default=None, description="Number, list, dict or tensor values, or from: reference."
+    )
+    tolerance: Tolerance | None = Field(default=None, description="For numeric values.")
+    trainable: Trainable | None = Field(default=None, description="Parameters that train.")
+    stdout: StdoutExpect | None = Field(default=None, description="What the target printed.")
+
+
+class Call(StrictModel):
+    """Call a student function with inputs from YAML ({$tensor: [...]}, {$image: [w, h]}, ...)."""
+
+    function: str = Field(description="Name the submission defines.")
+    args: list[Any] = Field(default_factory=list, description="Positional arguments.")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments.")
+
+
+class Check(StrictModel):
+    """One graded check with its own points, message and hint."""
+
+    name: str = Field(pattern=KEBAB, description="Kebab-case name, unique in the item.")
+    points: float = Field(default=1, ge=0, description="Marks for passing this check.")
+    message: str = Field(min_length=1, description="What the check is about, in a teacher's words.")
+    hint: str | None = Field(default=None, description="Shown when the check fails.")
+    hidden: bool = Field(default=False, description="Keep expected values out of the report.")
+    eval: str | None = Field(default=None, description="Python expression to observe.")
+    exec: str | None = Field(
+        default=None, description="Statements; the value of `result` is observed."
+    )
+    call: Call | None = Field(default=None, description="A student function called with inputs.")
+    attribute: str | None = Field(default=None, description="Dotted attribute path on the target.")
+    expect: Expect = Field(description="What must hold.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Check:
+        targets = [t for t in (self.eval, self.exec, self.call) if t is not None]
+        if len(targets) > 1:
+            raise ValueError("give at most one of eval, exec or call")
+        return self
+
+    def uses_reference(self) -> bool:
+        e = self.expect
+        return isinstance(e.shape, FromReference) or _is_reference(e.value)
+
+
+def _is_reference(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("from") == "reference"
+
+
+class Contract(StrictModel):
+    """A name the submission must define."""
+
+    name: str = Field(description="The function or variable name.")
+    signature: str = Field(description="How it is called, e.g. `build_model() -> nn.Module`.")
+    description: str | None = Field(default=None, description="What it must do.")
+
+
+class ItemLimits(StrictModel):
+    """The sandbox budget for grading this item."""
+
+    wall_s: float = Field(default=60, gt=0, le=600, description="Wall-clock seconds for a run.")
+    memory_mb: int = Field(default=2048, ge=64, le=65536, description="Memory in MiB.")
+    gpu: Literal["none", "optional", "required"] = Field(default="none", description="GPU need.")
+
+
+def check_problems(checks: list[Check]) -> list[Problem]:
+    """Repeated check names (the report refers to checks by name)."""
+    seen: set[str] = set()
+    found: list[Problem] = []
+    for index, check in enumerate(checks):
+        if check.name in seen:
+            found.append((("checks", index, "name"), f"check name {check.name!r} is used twice"))
+        seen.add(check.name)
+    return found
+
+
+class CodeItem(ItemBase):
+    """Write code that meets a contract; graded by running checks in a sandbox."""
+
+    kind: Literal["code"] = Field(description="A code exercise.")
+    starter: str = Field(description="Code the student starts from.")
+    contract: list[Contract] = Field(min_length=1, description="Names the submission defines.")
+    limits: ItemLimits = Field(default_factory=ItemLimits, description="Sandbox budget.")
+    data: list[str] = Field(
+        default_factory=list, description="Files from the bank's data/ folder given to the run."
+    )
+    checks: list[Check] = Field(min_length=1, description="What is graded, in order.")
+
+    def problems(self) -> list[Problem]:
+        return check_problems(self.checks)
+
+    def public(self) -> dict[str, Any]:
+        view = super().public()
+        view["starter"] = self.starter
+        view["contract"] = [c.model_dump(mode="json") for c in self.contract]
+        view["checks"] = [
+            {"name": c.name, "points": c.points, "message": c.message} for c in self.checks
+        ]
+        return view
+
+
+class PredictItem(ItemBase):
+    """Predict what a snippet prints or what shape it makes; the key is computed by running it."""
+
+    kind: Literal["predict"] = Field(description="Predict the output of a snippet.")
+    snippet: str = Field(min_length=1, description="The code shown to the student and run.")
+    answer_type: Literal["shape", "text"] = Field(
+        default="text", description="`shape`: compared as integer tuples; `text`: as printed."
+    )
+    limits: ItemLimits = Field(default_factory=ItemLimits, description="Sandbox budget.")
+
+    def public(self) -> dict[str, Any]:
+        view = super().public()
+        view["snippet"] = self.snippet
+        view["answer_type"] = self.answer_type
+        return view
