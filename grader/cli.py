@@ -17,8 +17,9 @@ from typing import NoReturn
 
 from grader.answers import grade_answer
 from grader.bank import Bank, load_bank
-from grader.errors import GraderError
-from grader.models import Difficulty, Report, item_json_schema
+from grader.cli_grading import add_backend_option, answer_prediction, check_file, cmd_selftest
+from grader.errors import BadInput, GraderError
+from grader.models import CodeItem, Difficulty, PredictItem, Report, item_json_schema
 from grader.render import item_text, listing_text, report_text
 
 Command = Callable[[argparse.Namespace], int]
@@ -61,7 +62,22 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_answer(args: argparse.Namespace) -> int:
-    report = grade_answer(_bank(args).get(args.id), args.choice)
+    item = _bank(args).get(args.id)
+    if isinstance(item, PredictItem):
+        return _emit(answer_prediction(item, args.choice, args.backend), args.json)
+    if isinstance(item, CodeItem):
+        raise BadInput(
+            f"{item.id!r} is a code exercise; grade a file with `grader check {item.id} FILE`"
+        )
+    return _emit(grade_answer(item, args.choice), args.json)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    report = check_file(args.id, args.file, args.backend, args.bank)
+    if args.format == "gradescope":
+        from grader.gradescope import write_results
+
+        write_results(report, args.output)
     return _emit(report, args.json)
 
 
@@ -108,9 +124,22 @@ def _add_bank_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p.set_defaults(func=cmd_show)
     p = sub.add_parser("answer", help="grade a multiple-choice letter or a number")
     p.add_argument("id")
-    p.add_argument("choice", help="a letter as shown (A-D), or a number")
+    p.add_argument("choice", help="a letter as shown (A-D), a number, or a predicted output")
     p.add_argument("--json", action="store_true")
+    add_backend_option(p)
     p.set_defaults(func=cmd_answer)
+    p = sub.add_parser("check", help="grade a .py or .ipynb file for a code item")
+    p.add_argument("id")
+    p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--format", choices=["text", "gradescope"], default="text")
+    p.add_argument("--output", type=Path, default=Path("results.json"))
+    add_backend_option(p)
+    p.set_defaults(func=cmd_check)
+    p = sub.add_parser("selftest", help="the bank's self-test")
+    p.add_argument("ids", nargs="*")
+    add_backend_option(p)
+    p.set_defaults(func=cmd_selftest)
     p = sub.add_parser("validate", help="schema and lint of the bank")
     p.add_argument("paths", nargs="*", help="files or folders (default: the bank)")
     p.set_defaults(func=cmd_validate)

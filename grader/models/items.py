@@ -122,7 +122,7 @@ class McqItem(ItemBase):
             )
         seen: dict[str, int] = {}
         for index, choice in enumerate(self.choices):
-            key = " ".join(choice.text.split()).casefold()
+            key = " ".join(choice.text.split())  # code is case-sensitive: False != false
             if key in seen:
                 found.append(
                     (

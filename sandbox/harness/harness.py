@@ -97,10 +97,8 @@ def tensor_summary(tensor: Any) -> dict[str, Any]:
         "device": str(data.device),
         "requires_grad": bool(tensor.requires_grad),
     }
-    if data.numel() <= VALUES_CAP:
-        flat = data.cpu().double().flatten().tolist() if data.is_floating_point() or \
-            data.dtype.is_complex is False else []
-        out["values"] = [number(float(x)) for x in flat]
+    if data.numel() <= VALUES_CAP and not data.is_complex():
+        out["values"] = [number(float(x)) for x in data.cpu().double().flatten().tolist()]
     return out
 
 
@@ -120,18 +118,30 @@ def error_summary(exc: BaseException, cells: list[list[int]]) -> dict[str, Any]:
     frames = []
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename == SUBMISSION:
-            frames.append({"line": frame.lineno, "cell": cell_of(frame.lineno, cells),
-                           "code": (frame.line or "")[:200], "function": frame.name})
+            cell, line = cell_of(frame.lineno, cells)
+            frames.append(
+                {
+                    "line": line,
+                    "cell": cell,
+                    "code": (frame.line or "")[:200],
+                    "function": frame.name,
+                }
+            )
     kind = type(exc)
-    return {"type": qualname(kind), "mro": [qualname(k) for k in kind.__mro__],
-            "message": str(exc)[:TEXT_CAP], "frames": frames[-8:]}
+    return {
+        "type": qualname(kind),
+        "mro": [qualname(k) for k in kind.__mro__],
+        "message": str(exc)[:TEXT_CAP],
+        "frames": frames[-8:],
+    }
 
 
-def cell_of(line: int | None, cells: list[list[int]]) -> int | None:
+def cell_of(line: int | None, cells: list[list[int]]) -> tuple[int | None, int | None]:
+    """(notebook cell, line within it) for a line of the joined source; (None, line) for .py."""
     for first, last, index in cells:
         if line is not None and first <= line <= last:
-            return index
-    return None
+            return index, line - first + 1
+    return None, line
 
 
 def decode(arg: Any) -> Any:
@@ -184,6 +194,13 @@ def evaluate(expr: str, namespace: dict[str, Any]) -> Any:
 
 
 def run_probe(probe: dict[str, Any], namespace: dict[str, Any]) -> Any:
+    value = run_target(probe, namespace)
+    for part in filter(None, probe.get("attribute", "").split(".")):
+        value = getattr(value, part)
+    return value
+
+
+def run_target(probe: dict[str, Any], namespace: dict[str, Any]) -> Any:
     kind = probe["kind"]
     if kind == "eval":
         return evaluate(f"result = ({probe['expr']})", namespace)
@@ -197,7 +214,9 @@ def run_probe(probe: dict[str, Any], namespace: dict[str, Any]) -> Any:
     raise ValueError(f"unknown probe kind {kind!r}")
 
 
-def observe(probe: dict[str, Any], namespace: dict[str, Any], cells: list[list[int]]) -> dict:
+def observe(
+    probe: dict[str, Any], namespace: dict[str, Any], cells: list[list[int]]
+) -> dict[str, Any]:
     out = Capped()
     observation: dict[str, Any] = {}
     try:

@@ -41,7 +41,7 @@ BROKEN = [
     ("answer-not-a-choice", {"answer: B": "answer: D"}, ":17:9: answer:", "not one of the choices"),
     (
         "repeated-choice",
-        {"text: model.head": "text: model.FC"},
+        {"text: model.head": "text: 'model.fc '"},
         ":15:11: choices.2.text:",
         "repeats the text of choice B",
     ),

@@ -1,0 +1,86 @@
+"""Expected values computed by running an item's reference solution, cached by content hash.
+
+The reference runs in its own sandbox run with the same probe plan as the student's; its
+observations stay on the host. The cache key covers the reference source, the probes and the
+harness, so editing any of them recomputes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from grader.bank import REPO_ROOT
+from grader.errors import BankError, BankIssue
+from grader.models import CodeItem
+from grader.observations import Observations
+from grader.plan import build_plan
+from grader.submission import Source
+from sandbox.base import Sandbox
+from sandbox.harness import HARNESS_PATH
+
+
+def default_cache_dir() -> Path:
+    return REPO_ROOT / ".cache" / "reference"
+
+
+class ReferenceStore:
+    """Reference observations per item, from the cache or a fresh sandbox run."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        solutions: Path | None = None,
+        cache: Path | None = None,
+        data: dict[str, bytes] | None = None,
+    ) -> None:
+        self.sandbox = sandbox
+        self.solutions = solutions or REPO_ROOT / "solutions"
+        self.cache = cache or default_cache_dir()
+        self.data = data or {}
+
+    def reference_source(self, item: CodeItem) -> str:
+        path = self.solutions / item.id / "reference.py"
+        if not path.is_file():
+            raise BankError(
+                [
+                    BankIssue(
+                        str(path),
+                        1,
+                        1,
+                        "",
+                        "missing reference solution; a check expects `from: reference`",
+                    )
+                ]
+            )
+        return path.read_text(encoding="utf-8")
+
+    def observations(self, item: CodeItem) -> Observations:
+        source = self.reference_source(item)
+        plan = build_plan(item.checks)
+        key = hashlib.sha256(
+            "\0".join([source, plan.content_key(), HARNESS_PATH.read_text()]).encode()
+        ).hexdigest()[:24]
+        cached = self.cache / f"{item.id}-{key}.json"
+        if cached.is_file():
+            return Observations(json.loads(cached.read_text()), done=True)
+        from grader.grade import run_harness
+
+        run = run_harness(self.sandbox, item, Source(source), self.data, plan)
+        if not run.observations.done:
+            raise BankError(
+                [
+                    BankIssue(
+                        str(self.solutions / item.id / "reference.py"),
+                        1,
+                        1,
+                        "",
+                        "the reference solution did not finish under the "
+                        "harness; run `grader check` on it",
+                    )
+                ]
+            )
+        self.cache.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps(run.observations.by_probe))
+        return run.observations

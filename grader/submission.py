@@ -1,0 +1,97 @@
+"""A student's file as Python source: a `.py` as it is, an `.ipynb` as its code cells in order.
+
+Notebook shell lines (`!pip ...`) and magics (`%matplotlib`, `%%time` cells) cannot run in a
+sandbox; they are dropped, each with a note, and every line keeps its cell number so a failure
+can name the cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from grader.errors import BadSubmission
+
+MAX_SUBMISSION_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Source:
+    """Python text to run, with notebook cell spans as [first_line, last_line, cell_number]."""
+
+    text: str
+    cells: list[list[int]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def read_submission(path: Path) -> Source:
+    """Read and convert a submission; `BadSubmission` with the reason when it cannot be used."""
+    data = _read_capped(path)
+    if path.suffix == ".ipynb":
+        return notebook_source(data, path.name)
+    if path.suffix != ".py":
+        raise BadSubmission(f"{path}: submit a .py or .ipynb file")
+    return Source(_decode(data, path.name))
+
+
+def _read_capped(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_SUBMISSION_BYTES + 1)
+    except OSError as exc:
+        raise BadSubmission(f"{path}: cannot read the file ({exc.strerror})") from exc
+    if len(data) > MAX_SUBMISSION_BYTES:
+        raise BadSubmission(
+            f"{path}: larger than {MAX_SUBMISSION_BYTES // 1024} KiB; submit only your code"
+        )
+    return data
+
+
+def _decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadSubmission(f"{name}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
+
+
+def notebook_source(data: bytes, name: str) -> Source:
+    """Code cells in order; the cell number (1-based, counting code cells) of every line."""
+    try:
+        notebook = nbformat.reads(_decode(data, name), as_version=4)  # type: ignore[no-untyped-call]
+    except Exception as exc:  # nbformat raises JSON, validation and version errors alike
+        raise BadSubmission(f"{name}: not a Jupyter notebook ({_first_line(exc)})") from exc
+    lines: list[str] = []
+    cells: list[list[int]] = []
+    notes: list[str] = []
+    code_cells = [c for c in notebook.cells if c.get("cell_type") == "code"]
+    for number, cell in enumerate(code_cells, start=1):
+        kept = _cell_lines(str(cell.source), number, notes)
+        first = len(lines) + 1
+        lines.extend(kept or ["pass"])
+        cells.append([first, len(lines), number])
+    return Source("\n".join(lines) + "\n", cells, notes)
+
+
+def _cell_lines(source: str, number: int, notes: list[str]) -> list[str]:
+    if source.lstrip().startswith("%%"):
+        notes.append(f"cell {number}: cell magic dropped (it cannot run in the grader)")
+        return []
+    kept = []
+    for line in source.splitlines():
+        if line.lstrip().startswith(("!", "%")):
+            notes.append(
+                f"cell {number}: dropped `{line.strip()[:60]}` (shell and magic lines "
+                "do not run in the grader)"
+            )
+            indent = line[: len(line) - len(line.lstrip())]
+            kept.append(f"{indent}pass" if indent else "")
+            continue
+        kept.append(line)
+    return kept
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:160] if text else type(exc).__name__
