@@ -7,6 +7,7 @@ can name the cell.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def _decode(data: bytes, name: str) -> str:
 def notebook_source(data: bytes, name: str) -> Source:
     """Code cells in order; the cell number (1-based, counting code cells) of every line."""
     try:
-        notebook = nbformat.reads(_decode(data, name), as_version=4)  # type: ignore[no-untyped-call]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # old notebooks lack cell ids; nbformat adds them
+            notebook = nbformat.reads(_decode(data, name), as_version=4)  # type: ignore[no-untyped-call]
     except Exception as exc:  # nbformat raises JSON, validation and version errors alike
         raise BadSubmission(f"{name}: not a Jupyter notebook ({_first_line(exc)})") from exc
     lines: list[str] = []
