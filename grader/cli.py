@@ -18,6 +18,7 @@ from typing import NoReturn
 from grader.answers import grade_answer
 from grader.bank import Bank, load_bank
 from grader.cli_grading import add_backend_option, answer_prediction, check_file, cmd_selftest
+from grader.cli_ops import add_ops_commands
 from grader.errors import BadInput, GraderError
 from grader.models import CodeItem, Difficulty, PredictItem, Report, item_json_schema
 from grader.render import item_text, listing_text, report_text
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True, metavar="COMMAND", parser_class=Parser
     )
     _add_bank_commands(sub)
+    add_ops_commands(sub)
     return parser
 
 

@@ -1,0 +1,54 @@
+"""Operator commands: `weights`, `image`, `doctor`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from grader.doctor import diagnose, doctor_text
+from sandbox.settings import SandboxSettings
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from sandbox import weights
+
+    settings = SandboxSettings()
+    if args.action == "standins":
+        for line in weights.make_standins(settings):
+            print(line)
+    elif args.action == "add":
+        if args.file is None:
+            raise SystemExit("error: `grader weights add` needs a FILE")
+        print(weights.add_weights(settings, args.file))
+    for entry in weights.list_weights(settings):
+        print(entry)
+    return 0
+
+
+def cmd_image(args: argparse.Namespace) -> int:
+    from sandbox.images import build_images
+
+    build_images(gpu=args.gpu, force=args.force)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    report = diagnose()
+    print(json.dumps(report, indent=2, default=str) if args.json else doctor_text(report))
+    return 0 if any(b["works"] for b in report["backends"].values()) else 3
+
+
+def add_ops_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("weights", help="the pre-trained weights cache")
+    p.add_argument("action", choices=["list", "add", "standins"])
+    p.add_argument("file", nargs="?", type=Path)
+    p.set_defaults(func=cmd_weights)
+    p = sub.add_parser("image", help="build the Docker sandbox images")
+    p.add_argument("action", choices=["build"])
+    p.add_argument("--gpu", action="store_true", help="also build the CUDA image")
+    p.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    p.set_defaults(func=cmd_image)
+    p = sub.add_parser("doctor", help="what works on this host")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)

@@ -1,0 +1,114 @@
+"""`grader doctor`: what works on this host and why not, in one look."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import Any
+
+from sandbox.backends import BACKENDS, open_sandbox
+from sandbox.base import Limits, RunRequest
+from sandbox.errors import SandboxError
+from sandbox.settings import SandboxSettings
+
+PROBE = "import torch, torchvision; print(torch.__version__, torchvision.__version__)"
+
+
+def diagnose(settings: SandboxSettings | None = None) -> dict[str, Any]:
+    settings = settings or SandboxSettings()
+    return {
+        "backends": {name: backend_status(name, settings) for name in BACKENDS},
+        "docker": docker_status(settings),
+        "gpus": gpus(),
+        "weights": weights_status(settings),
+        "runtime": str(settings.runtime),
+    }
+
+
+def backend_status(name: str, settings: SandboxSettings) -> dict[str, Any]:
+    """Open the backend and run torch in it; say why not when it fails."""
+    try:
+        sandbox = open_sandbox(name, settings)
+    except SandboxError as exc:
+        return {"works": False, "why": str(exc)}
+    try:
+        result = sandbox.run(RunRequest(argv=("python", "-c", PROBE), limits=Limits(wall_s=60)))
+    except SandboxError as exc:
+        return {"works": False, "why": str(exc)}
+    finally:
+        sandbox.close()
+    versions = result.stdout.decode(errors="replace").strip()
+    return {
+        "works": result.ok,
+        "why": "" if result.ok else result.stderr.decode(errors="replace")[-300:],
+        "torch_torchvision": versions,
+        "isolation": vars(result.isolation),
+        "missing_isolation": result.isolation.missing(),
+        "seconds_to_import_torch": round(result.wall_s, 2),
+    }
+
+
+def docker_status(settings: SandboxSettings) -> dict[str, Any]:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+        version = client.version().get("Version")
+    except Exception as exc:  # noqa: BLE001 - any failure here means "no engine"
+        return {
+            "engine": None,
+            "why": f"no Docker engine reachable ({type(exc).__name__}); "
+            "run scripts/install-docker.sh",
+        }
+    from sandbox.images import image_info
+
+    info = image_info(settings)
+    return {"engine": version, "image": settings.image, "image_info": _plain(info)}
+
+
+def _plain(info: object) -> Any:
+    return vars(info) if info is not None and hasattr(info, "__dict__") else info
+
+
+def gpus() -> list[str]:
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    done = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False)
+    return [line for line in done.stdout.splitlines() if line.startswith("GPU")]
+
+
+def weights_status(settings: SandboxSettings) -> dict[str, Any]:
+    folder = settings.weights_dir
+    files = sorted(p.name for p in folder.glob("*.pth")) if folder.is_dir() else []
+    standins = (folder / "STANDINS.json").is_file()
+    return {"folder": str(folder), "files": files, "standins_manifest": standins}
+
+
+def doctor_text(report: dict[str, Any]) -> str:
+    lines = []
+    for name, status in report["backends"].items():
+        mark = "works" if status["works"] else "unavailable"
+        lines.append(f"backend {name}: {mark}")
+        if status["works"]:
+            lines.append(
+                f"  torch/torchvision {status['torch_torchvision']}, import "
+                f"{status['seconds_to_import_torch']} s"
+            )
+            missing = ", ".join(status["missing_isolation"]) or "none"
+            lines.append(f"  isolation missing: {missing}")
+        else:
+            lines.append(f"  why: {status['why']}")
+    docker = report["docker"]
+    lines.append(f"docker engine: {docker.get('engine') or docker.get('why')}")
+    if docker.get("engine"):
+        lines.append(
+            f"  image {docker['image']}: {docker['image_info'] or 'not built (make image)'}"
+        )
+    lines.append(f"gpus: {', '.join(report['gpus']) or 'none seen'}")
+    weights = report["weights"]
+    stand = " (stand-ins)" if weights["standins_manifest"] else ""
+    lines.append(
+        f"weights cache {weights['folder']}: {', '.join(weights['files']) or 'empty'}{stand}"
+    )
+    return "\n".join(lines)
