@@ -15,7 +15,9 @@ from typing import Protocol, runtime_checkable
 
 MiB = 1024 * 1024
 
-#: Environment variable naming the path the program writes observations to (not stdout).
+#: Environment variable naming where the program writes observations (not stdout). `fd:N`: an
+#: open file descriptor N (a pipe; the process backend); anything else: a file path (the docker
+#: backend). The host reads it with a cap of `Limits.channel_bytes` and follows no link to it.
 CHANNEL_ENV = "SANDBOX_CHANNEL"
 
 

@@ -1,0 +1,219 @@
+"""The local process sandbox, the embedded default backend.
+
+Run as root on Linux it gives each run: fresh mount, network, pid, ipc and uts namespaces; a
+minimal read-only root (see `process_plan`); a uid of its own with no capabilities and
+no_new_privs; per-run cgroups for memory (swap off), processes and CPU accounting; rlimits for
+CPU, file size and core dumps; stdout, stderr and the observation channel read with caps.
+Elsewhere it runs what it can (rlimits, a scrubbed env, a process-group kill), says in
+`RunResult.isolation` what was missing, and refuses to run when the operator requires it
+(`GRADER_REQUIRE_ISOLATION`).
+
+    process.py           ProcessSandbox: probe the host, check the request, assemble results
+    process_plan.py      the jail's plan: mounts, env, rlimits
+    process_job.py       one run: launch, pump, kill, collect
+    process_io.py        the capped, concurrent pipe reader
+    process_cgroups.py   per-run cgroups v1
+    process_launcher.py  runs in the jail's namespaces (stdlib only)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sandbox import process_cgroups, process_plan
+from sandbox.base import CHANNEL_ENV, GpuPolicy, Isolation, Limits, RunRequest, RunResult
+from sandbox.errors import IsolationRefused, SandboxFailure, SandboxUnavailable
+from sandbox.process_cgroups import RunCgroups
+from sandbox.process_job import Finished, Job
+from sandbox.process_plan import HOME, Runtime
+from sandbox.settings import SANDBOX_TORCH_HOME, SandboxSettings
+
+#: Per-run uids are drawn from this range (no host account owns them).
+UID_BASE, UID_SPAN = 200_000, 100_000
+
+
+class ProcessSandbox:
+    """Runs programs under the runtime's Python, isolated as far as this host allows."""
+
+    name = "process"
+
+    def __init__(
+        self, settings: SandboxSettings, *, jail: bool = True, cgroups: bool = True
+    ) -> None:
+        """`jail=False` or `cgroups=False` turn those isolations off (tests of the fallbacks)."""
+        runtime = Runtime.find(settings.runtime)
+        if runtime is None:
+            raise SandboxUnavailable(
+                f"process sandbox: no Python runtime at {settings.runtime} "
+                "(set GRADER_RUNTIME to a venv with torch, or run `make runtime`)"
+            )
+        self.settings = settings
+        self.runtime = runtime
+        self.root = os.geteuid() == 0
+        self.controllers = process_cgroups.available() if cgroups else frozenset()
+        self.namespaces = self.root and jail
+        self.degraded: str | None = None
+        if not self.root:
+            self.degraded = "not running as root"
+        elif not jail:
+            self.degraded = "the jail was turned off"
+        else:
+            self._probe_namespaces()
+
+    def _probe_namespaces(self) -> None:
+        """One tiny run in the full jail; a host that refuses it gets the direct mode."""
+        probe = RunRequest(argv=("/bin/true",), limits=Limits(wall_s=10, memory_bytes=256 << 20))
+        try:
+            result = self._run(probe, self.isolation(probe.limits))
+        except SandboxFailure as exc:
+            self.namespaces, self.degraded = False, str(exc)
+            return
+        if result.exit_code != 0:
+            self.namespaces = False
+            self.degraded = f"probe run failed: {result.stderr.decode(errors='replace')}"
+
+    def isolation(self, limits: Limits) -> Isolation:
+        """What a run with these limits gets on this host."""
+        jailed = self.namespaces
+        return Isolation(
+            network=jailed and not limits.network,
+            filesystem=jailed,
+            unprivileged_uid=self.root,
+            memory=True,  # the memory cgroup, else RLIMIT_DATA per process
+            processes="pids" in self.controllers or self.root,
+            private_tmp=jailed,
+        )
+
+    def run(self, request: RunRequest) -> RunResult:
+        if request.limits.gpu is GpuPolicy.REQUIRED:
+            raise SandboxUnavailable("the process sandbox gives no GPU; use the docker backend")
+        isolation = self.isolation(request.limits)
+        missing = sorted(set(isolation.missing()) & self.settings.require_isolation)
+        if missing:
+            raise IsolationRefused(
+                f"the process sandbox cannot give {', '.join(missing)} here "
+                f"({self.degraded or 'needs root and cgroups'}); run the grader as root, use the "
+                "docker backend, or drop them from GRADER_REQUIRE_ISOLATION"
+            )
+        process_plan.check_files(request.files)
+        return self._run(request, isolation)
+
+    def close(self) -> None:
+        """Nothing is held between runs."""
+
+    def _run(self, request: RunRequest, isolation: Isolation) -> RunResult:
+        staging = Path(tempfile.mkdtemp(prefix="grader-run-"))
+        try:
+            with RunCgroups(self.controllers) as cgroups:
+                cgroups.limit(request.limits.memory_bytes, request.limits.processes)
+                channel = os.pipe()
+                spec = self._spec(request, staging, cgroups, channel[1])
+                finished = Job(request, spec, staging).run(cgroups, channel)
+        except OSError as exc:
+            raise SandboxFailure(f"process sandbox I/O error: {exc}") from exc
+        finally:
+            _remove(staging)
+        return self._result(request.limits, finished, isolation, spec)
+
+    def _spec(
+        self, request: RunRequest, staging: Path, cgroups: RunCgroups, channel_fd: int
+    ) -> dict[str, Any]:
+        """Stage the files and plan the run; the launcher gets the plan as JSON."""
+        limits = request.limits
+        uid = UID_BASE + secrets.randbelow(UID_SPAN) if self.root else None
+        files = staging / "files"
+        files.mkdir(mode=0o700)
+        process_plan.stage_files(files, request.files)
+        home, torch_home = HOME, SANDBOX_TORCH_HOME
+        if not self.namespaces:
+            home, torch_home = self._direct_home(staging, files, uid)
+        env = process_plan.environment(request.env, self.runtime, home, torch_home)
+        env[CHANNEL_ENV] = f"fd:{channel_fd}"
+        argv = list(request.argv)
+        if argv and argv[0] == "python":
+            argv[0] = self.runtime.python
+        spec: dict[str, Any] = {
+            "mode": "namespaces" if self.namespaces else "direct",
+            "share_net": limits.network,
+            "argv": argv,
+            "env": env,
+            "cwd": home,
+            "uid": uid,
+            "gid": uid,
+            "rlimits": process_plan.rlimits(
+                limits, own_uid=uid is not None, data="memory" not in cgroups.dirs
+            ),
+            "cgroup_procs": cgroups.procs_files,
+            "root": str(staging / "root"),
+            "mounts": [],
+            "keep_fds": [channel_fd],
+            "backstop_s": limits.wall_s + 30,
+        }
+        if self.namespaces:
+            (staging / "root").mkdir()
+            spec["mounts"] = process_plan.mounts(
+                limits, self.runtime, self.settings.weights_dir, files, uid or 0
+            )
+        return spec
+
+    def _direct_home(self, staging: Path, files: Path, uid: int | None) -> tuple[str, str]:
+        """Without a jail the program works in the staged directory and sees the real cache."""
+        torch_home = staging / "torch" / "hub"
+        torch_home.mkdir(parents=True)
+        (torch_home / "checkpoints").symlink_to(self.settings.weights_dir.resolve())
+        if uid is not None:
+            staging.chmod(0o711)
+            os.chown(files, uid, uid)
+        return str(files), str(torch_home.parent)
+
+    def _result(
+        self, limits: Limits, done: Finished, isolation: Isolation, spec: dict[str, Any]
+    ) -> RunResult:
+        stop, usage = done.outcome.stop, done.usage
+        cpu_s = usage.cpu_s if usage.cpu_s is not None else done.rusage_cpu_s
+        return RunResult(
+            exit_code=done.exit_code,
+            signal=done.signal,
+            stdout=bytes(done.captures["stdout"].data),
+            stderr=bytes(done.captures["stderr"].data),
+            channel=bytes(done.captures["channel"].data),
+            timed_out=stop in ("wall", "cpu") or _cpu_killed(limits, done, cpu_s),
+            memory_exceeded=_memory_exceeded(done, "RLIMIT_DATA" in spec["rlimits"]),
+            output_exceeded=stop in ("stdout", "stderr"),
+            channel_exceeded=done.captures["channel"].exceeded,
+            wall_s=done.outcome.wall_s,
+            cpu_s=cpu_s,
+            peak_memory_bytes=usage.peak_memory_bytes or done.rusage_peak_bytes,
+            isolation=replace(isolation),
+            backend=self.name,
+        )
+
+
+def _cpu_killed(limits: Limits, done: Finished, cpu_s: float) -> bool:
+    """RLIMIT_CPU ends a process with SIGXCPU, then SIGKILL at the hard limit."""
+    if done.signal == signal.SIGXCPU:
+        return True
+    return done.signal == signal.SIGKILL and cpu_s >= limits.cpu_s
+
+
+def _memory_exceeded(done: Finished, rlimit_only: bool) -> bool:
+    """The cgroup's OOM killer fired; under RLIMIT_DATA, the program died of a MemoryError."""
+    if done.usage.oom_killed:
+        return True
+    if done.signal == signal.SIGKILL and done.outcome.stop is None and done.usage.memory_failcnt:
+        return True
+    tail = bytes(done.captures["stderr"].data[-4096:])
+    return rlimit_only and done.exit_code not in (0, None) and b"MemoryError" in tail
+
+
+def _remove(staging: Path) -> None:
+    """Delete the staging area; `rmtree` never follows symlinks (none are expected there)."""
+    import shutil
+
+    shutil.rmtree(staging, ignore_errors=True)
