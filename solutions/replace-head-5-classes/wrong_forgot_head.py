@@ -1,0 +1,8 @@
+import torch
+from torch import nn
+from torchvision import models
+
+
+def build_model():
+    model = models.resnet18(weights=None)
+    return model
