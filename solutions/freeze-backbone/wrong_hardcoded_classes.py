@@ -1,0 +1,10 @@
+import torch
+from torch import nn
+from torchvision import models
+
+
+def prepare(model, num_classes):
+    for param in model.parameters():
+        param.requires_grad = False
+    model.fc = nn.Linear(512, 5)
+    return model

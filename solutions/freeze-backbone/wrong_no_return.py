@@ -1,0 +1,9 @@
+import torch
+from torch import nn
+from torchvision import models
+
+
+def prepare(model, num_classes):
+    for param in model.parameters():
+        param.requires_grad = False
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
