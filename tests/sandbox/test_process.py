@@ -1,0 +1,114 @@
+"""What only the process backend does: its jail, its fallbacks and its refusals.
+
+The shared behaviour is in `test_contract.py`; here are the host-specific parts: what is in force
+as root, what a run without the jail or without cgroups still gives, and when it refuses.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sandbox import process_cgroups
+from sandbox.base import GpuPolicy, Limits, MiB, RunRequest, RunResult
+from sandbox.errors import IsolationRefused, SandboxUnavailable
+from sandbox.process import ProcessSandbox
+from sandbox.process_cgroups import RunCgroups
+from sandbox.settings import REPO_ROOT, SandboxSettings
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the jail needs root")
+
+
+@pytest.fixture(scope="module")
+def settings() -> SandboxSettings:
+    settings = SandboxSettings()
+    if not (settings.runtime / "bin" / "python").exists():
+        pytest.skip(f"no sandbox runtime at {settings.runtime}: run `make runtime`")
+    return settings
+
+
+def sh(sandbox: ProcessSandbox, script: str, limits: Limits | None = None) -> RunResult:
+    request = RunRequest(argv=("/bin/sh", "-c", script), limits=limits or Limits(wall_s=10))
+    return sandbox.run(request)
+
+
+def test_a_missing_runtime_says_how_to_get_one(tmp_path: Path) -> None:
+    with pytest.raises(SandboxUnavailable, match="make runtime"):
+        ProcessSandbox(SandboxSettings(runtime=tmp_path / "none"))
+
+
+def test_a_required_gpu_is_refused(settings: SandboxSettings) -> None:
+    sandbox = ProcessSandbox(settings)
+    with pytest.raises(SandboxUnavailable, match="docker"):
+        sandbox.run(RunRequest(argv=("true",), limits=Limits(gpu=GpuPolicy.REQUIRED)))
+
+
+@needs_root
+def test_every_isolation_is_in_force_as_root(settings: SandboxSettings) -> None:
+    sandbox = ProcessSandbox(settings)
+    assert sandbox.degraded is None
+    assert sh(sandbox, "true").isolation.missing() == []
+
+
+@needs_root
+def test_the_jail_holds_only_what_the_plan_mounts(settings: SandboxSettings) -> None:
+    sandbox = ProcessSandbox(settings)
+    runtime = sandbox.runtime
+    system = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc"}
+    mine = {"home", "tmp", "opt", "sys", runtime.venv.parts[1], runtime.base.parts[1]}
+    top = set(sh(sandbox, "ls -A /").stdout.decode().split())
+    assert top <= system | mine
+    if runtime.venv.parent == REPO_ROOT:
+        assert sh(sandbox, f"ls -A {REPO_ROOT}").stdout.decode().split() == [runtime.venv.name]
+    fds = sh(sandbox, "ls /proc/self/fd").stdout.decode().split()
+    assert len(fds) <= 5, f"more than stdio, the channel and ls's own directory: {fds}"
+    assert sh(sandbox, "hostname").stdout == b"sandbox\n"
+
+
+@needs_root
+def test_run_cgroups_kill_their_processes_and_go_away() -> None:
+    controllers = process_cgroups.available()
+    if not controllers:
+        pytest.skip("no cgroup v1 controller can be delegated here")
+    sleeper = subprocess.Popen(["sleep", "60"])
+    with RunCgroups(controllers) as cgroups:
+        dirs = list(cgroups.dirs.values())
+        cgroups.limit(64 * MiB, 8)
+        for procs in cgroups.procs_files:
+            Path(procs).write_text(str(sleeper.pid))
+        assert cgroups.pids() == {sleeper.pid}
+    assert sleeper.wait(timeout=5) == -signal.SIGKILL
+    assert not [path for path in dirs if path.exists()]
+
+
+@needs_root
+def test_without_the_jail_a_run_is_weaker_and_says_so(settings: SandboxSettings) -> None:
+    sandbox = ProcessSandbox(settings, jail=False)
+    result = sh(sandbox, "id -u; pwd; ls")
+    uid, cwd, *files = result.stdout.decode().split()
+    assert result.ok and uid != "0" and files == []
+    assert not Path(cwd).exists()  # the staging directory is gone after the run
+    missing = set(result.isolation.missing())
+    assert missing == {"network", "filesystem", "private_tmp"}
+
+
+@needs_root
+def test_a_required_isolation_is_refused_not_weakened(settings: SandboxSettings) -> None:
+    strict = SandboxSettings(runtime=settings.runtime, require_isolation=frozenset({"network"}))
+    with pytest.raises(IsolationRefused, match="network"):
+        sh(ProcessSandbox(strict, jail=False), "true")
+    assert sh(ProcessSandbox(strict), "true").ok
+
+
+def test_without_cgroups_rlimit_data_stands_in_for_memory(settings: SandboxSettings) -> None:
+    sandbox = ProcessSandbox(settings, cgroups=False)
+    bomb = "blocks = []\nwhile True: blocks.append(b'x' * (16 << 20))"
+    request = RunRequest(argv=("python", "-c", bomb), limits=Limits(memory_bytes=256 * MiB))
+    result = sandbox.run(request)
+    assert result.memory_exceeded and not result.ok
+    assert result.isolation.memory
+    assert result.peak_memory_bytes is not None and result.peak_memory_bytes < 400 * MiB
