@@ -127,18 +127,14 @@ class ProcessSandbox:
         """Stage the files and plan the run; the launcher gets the plan as JSON."""
         limits = request.limits
         uid = UID_BASE + secrets.randbelow(UID_SPAN) if self.root else None
-        files = staging / "files"
-        files.mkdir(mode=0o700)
-        process_plan.stage_files(files, request.files)
-        home, torch_home = HOME, SANDBOX_TORCH_HOME
-        if not self.namespaces:
-            home, torch_home = self._direct_home(staging, files, uid)
+        home, torch_home, mounts = self._stage(request, staging, uid)
         env = process_plan.environment(request.env, self.runtime, home, torch_home)
         env[CHANNEL_ENV] = f"fd:{channel_fd}"
         argv = list(request.argv)
         if argv and argv[0] == "python":
             argv[0] = self.runtime.python
-        spec: dict[str, Any] = {
+        own_uid, data = uid is not None, "memory" not in cgroups.dirs
+        return {
             "mode": "namespaces" if self.namespaces else "direct",
             "share_net": limits.network,
             "argv": argv,
@@ -146,21 +142,27 @@ class ProcessSandbox:
             "cwd": home,
             "uid": uid,
             "gid": uid,
-            "rlimits": process_plan.rlimits(
-                limits, own_uid=uid is not None, data="memory" not in cgroups.dirs
-            ),
+            "rlimits": process_plan.rlimits(limits, own_uid=own_uid, data=data),
             "cgroup_procs": cgroups.procs_files,
             "root": str(staging / "root"),
-            "mounts": [],
+            "mounts": mounts,
             "keep_fds": [channel_fd],
             "backstop_s": limits.wall_s + 30,
         }
-        if self.namespaces:
-            (staging / "root").mkdir()
-            spec["mounts"] = process_plan.mounts(
-                limits, self.runtime, self.settings.weights_dir, files, uid or 0
-            )
-        return spec
+
+    def _stage(
+        self, request: RunRequest, staging: Path, uid: int | None
+    ) -> tuple[str, str, list[dict[str, Any]]]:
+        """Write the files; return the program's home, its TORCH_HOME and the jail's mounts."""
+        files = staging / "files"
+        files.mkdir(mode=0o700)
+        process_plan.stage_files(files, request.files)
+        if not self.namespaces:
+            return (*self._direct_home(staging, files, uid), [])
+        (staging / "root").mkdir()
+        weights = self.settings.weights_dir
+        mounts = process_plan.mounts(request.limits, self.runtime, weights, files, uid or 0)
+        return HOME, SANDBOX_TORCH_HOME, mounts
 
     def _direct_home(self, staging: Path, files: Path, uid: int | None) -> tuple[str, str]:
         """Without a jail the program works in the staged directory and sees the real cache."""
