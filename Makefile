@@ -4,10 +4,10 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 GRADER  := $(BIN)/grader
 
-.PHONY: schema setup setup-all venv wheelhouse runtime host-deps docker image weights lint test ci demo clean
+.PHONY: schema setup setup-all venv wheelhouse runtime docker image weights lint test ci demo clean
 
 # The embedded default: process sandbox only. setup-all adds the Docker engine and images.
-setup: venv host-deps runtime weights
+setup: venv runtime weights
 setup-all: setup image
 
 venv: $(VENV)/.installed
@@ -24,9 +24,6 @@ runtime: wheelhouse
 
 weights: venv runtime
 	$(GRADER) weights standins
-
-host-deps:
-	scripts/install-host-deps.sh
 
 docker:
 	scripts/install-docker.sh
