@@ -1,0 +1,6 @@
+import torch
+
+
+def predict(model, images):
+    model.eval()
+    return model(images)
