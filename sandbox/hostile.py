@@ -249,6 +249,14 @@ if libc.mount(b"none", b"/tmp", b"tmpfs", 0, None) == 0:
 say("CHECKED")
 """
 
+USER_NAMESPACE = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.unshare(0x10000000) == 0:  # CLONE_NEWUSER: "root" again, inside a namespace of its own
+    leak("created a user namespace")
+say("CHECKED")
+"""
+
 GPU_DEVICES = """
 found = [name for name in os.listdir("/dev") if name.startswith("nvidia")]
 if found:
@@ -326,7 +334,6 @@ CORPUS: tuple[Attack, ...] = (
         (DISK_FILL,),
         Expect(exit_code=0, says=("FILE", "FILLED")),
         Limits(wall_s=30, file_bytes=4 * MiB, workdir_bytes=16 * MiB, memory_bytes=512 * MiB),
-        probes=("disk",),
     ),
     Attack(
         "network",
@@ -361,6 +368,9 @@ CORPUS: tuple[Attack, ...] = (
         probes=("victim",),
     ),
     Attack("privilege", "privilege", (PRIVILEGE,), Expect(exit_code=0, says=("CHECKED",))),
+    Attack(
+        "user-namespace", "privilege", (USER_NAMESPACE,), Expect(exit_code=0, says=("CHECKED",))
+    ),
     Attack("gpu-devices", "GPU reach", (GPU_DEVICES,), Expect(exit_code=0, says=("CHECKED",))),
 )
 

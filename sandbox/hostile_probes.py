@@ -133,24 +133,10 @@ class Victim(Probe):
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class Disk(Probe):
-    """Free space where the host keeps temporary files must not shrink by much."""
-
-    SLACK = 64 * 1024 * 1024
-
-    def __init__(self) -> None:
-        self.before = shutil.disk_usage(tempfile.gettempdir()).free
-
-    def damage(self, results: list[RunResult]) -> list[str]:
-        lost = self.before - shutil.disk_usage(tempfile.gettempdir()).free
-        return [f"the host's disk lost {lost} bytes"] if lost > self.SLACK else []
-
-
 PROBES: dict[str, type[Probe]] = {
     "listener": Listener,
     "secrets": Secrets,
     "victim": Victim,
-    "disk": Disk,
 }
 
 

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sandbox import process_cgroups, process_plan
+from sandbox import process_cgroups, process_plan, process_seccomp
 from sandbox.base import CHANNEL_ENV, GpuPolicy, Isolation, Limits, RunRequest, RunResult
 from sandbox.errors import IsolationRefused, SandboxFailure, SandboxUnavailable
 from sandbox.process_cgroups import RunCgroups
@@ -57,6 +58,7 @@ class ProcessSandbox:
         self.runtime = runtime
         self.root = os.geteuid() == 0
         self.controllers = process_cgroups.available() if cgroups else frozenset()
+        self.seccomp = process_seccomp.program()
         self.namespaces = self.root and jail
         self.degraded: str | None = None
         if not self.root:
@@ -101,7 +103,7 @@ class ProcessSandbox:
                 f"({self.degraded or 'needs root and cgroups'}); run the grader as root, use the "
                 "docker backend, or drop them from GRADER_REQUIRE_ISOLATION"
             )
-        process_plan.check_files(request.files)
+        process_plan.check_request(request.argv, request.env, request.files)
         return self._run(request, isolation)
 
     def close(self) -> None:
@@ -148,6 +150,7 @@ class ProcessSandbox:
             "mounts": mounts,
             "keep_fds": [channel_fd],
             "backstop_s": limits.wall_s + 30,
+            "seccomp": self.seccomp.hex() if self.seccomp else None,
         }
 
     def _stage(
@@ -216,6 +219,4 @@ def _memory_exceeded(done: Finished, rlimit_only: bool) -> bool:
 
 def _remove(staging: Path) -> None:
     """Delete the staging area; `rmtree` never follows symlinks (none are expected there)."""
-    import shutil
-
     shutil.rmtree(staging, ignore_errors=True)

@@ -48,7 +48,9 @@ MNT_DETACH = 0x2
 
 PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
+PR_SET_SECCOMP = 22
 PR_SET_NO_NEW_PRIVS = 38
+SECCOMP_MODE_FILTER = 2
 
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 
@@ -187,6 +189,20 @@ def _drop_privileges(uid: int, gid: int) -> None:
     os.setresuid(uid, uid, uid)  # leaves the permitted, effective and ambient sets empty
 
 
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _install_seccomp(hex_program: str | None) -> None:
+    """Install the host-built filter (`process_seccomp`); no_new_privs is already set."""
+    if not hex_program:
+        return
+    code = ctypes.create_string_buffer(bytes.fromhex(hex_program))
+    fprog = _SockFprog(len(code.raw) // 8, ctypes.cast(code, ctypes.c_void_p))
+    result = _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0)
+    _check(result, "seccomp")
+
+
 def _join_cgroups(procs_fds: list[int]) -> None:
     for fd in procs_fds:
         os.write(fd, b"0")  # cgroup v1: 0 means the writing process
@@ -207,11 +223,12 @@ def exec_program(spec: Spec, procs_fds: list[int]) -> None:
         os.chdir(spec["cwd"])
         for number in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; exec keeps that
             signal.signal(number, signal.SIG_DFL)
+        _install_seccomp(spec.get("seccomp"))
         os.close(spec["status_fd"])
         for fd in spec["keep_fds"]:
             os.set_inheritable(fd, True)
         os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
-    except (OSError, SetupError) as exc:
+    except (OSError, ValueError, SetupError) as exc:
         os.write(2, f"sandbox: cannot start {spec['argv'][0]!r}: {exc}\n".encode())
     os._exit(127)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -65,6 +65,18 @@ def check_files(files: Mapping[str, bytes]) -> list[PurePosixPath]:
             raise ValueError(f"sandbox file name {name!r} names no file")
         names.append(path)
     return names
+
+
+def check_request(argv: Sequence[str], env: Mapping[str, str], files: Mapping[str, bytes]) -> None:
+    """Refuse what no program could be started with: raise ValueError naming the field."""
+    if not argv or not argv[0]:
+        raise ValueError("sandbox argv must name a program")
+    if any("\0" in part for part in argv):
+        raise ValueError("sandbox argv must not contain NUL bytes")
+    for name, value in env.items():
+        if not name or "=" in name or "\0" in name + value:
+            raise ValueError(f"sandbox env variable {name!r} is not a valid name=value pair")
+    check_files(files)
 
 
 def stage_files(directory: Path, files: Mapping[str, bytes]) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import process_cgroups
+from sandbox import process_cgroups, process_seccomp
 from sandbox.base import GpuPolicy, Limits, MiB, RunRequest, RunResult
 from sandbox.errors import IsolationRefused, SandboxUnavailable
 from sandbox.process import ProcessSandbox
@@ -112,3 +112,13 @@ def test_without_cgroups_rlimit_data_stands_in_for_memory(settings: SandboxSetti
     assert result.memory_exceeded and not result.ok
     assert result.isolation.memory
     assert result.peak_memory_bytes is not None and result.peak_memory_bytes < 400 * MiB
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_the_seccomp_filter_is_whole_instructions(machine: str) -> None:
+    code = process_seccomp.program(machine)
+    assert code is not None and len(code) % 8 == 0 and len(code) // 8 < 64
+
+
+def test_an_unknown_architecture_gets_no_filter() -> None:
+    assert process_seccomp.program("sparc64") is None
