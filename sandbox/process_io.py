@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 _CHUNK = 64 * 1024
 _TICK_S = 0.05
+_EXIT_POLL_S = 0.002
 #: How long pipes may stay open after the program ended (a daemonised child holding them).
 _ORPHAN_GRACE_S = 0.5
 
@@ -90,7 +91,8 @@ class Pump:
             remaining = self.deadline - now
             if remaining <= 0:
                 return "wall"
-            for key, _ in selector.select(min(remaining, _TICK_S)):
+            tick = _TICK_S if selector.get_map() else _EXIT_POLL_S  # pipes closed: exit is near
+            for key, _ in selector.select(min(remaining, tick)):
                 reason = self._serve(selector, key.fd)
                 if reason:
                     return reason
