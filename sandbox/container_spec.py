@@ -1,0 +1,195 @@
+"""What a docker sandbox run looks like to the engine: pure functions, unit-tested.
+
+Every run gets a fresh container: no network, a read-only root, tmpfs for the workdir, /tmp and
+the channel, no capabilities, no-new-privileges, a non-root uid, pids, memory (swap off) and CPU
+limits, rlimits, a bounded log, docker-init as pid 1, and the weights cache read-only. Files and
+stdin travel in one tar on the container's stdin (see `container_init`), never through a bind
+mount of a host path the program could write through.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import tarfile
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sandbox.base import CHANNEL_ENV, GpuPolicy, Limits, RunRequest
+from sandbox.errors import SandboxUnavailable
+from sandbox.settings import SANDBOX_CHECKPOINTS, SANDBOX_TORCH_HOME
+
+#: The runtime's interpreter inside the images (`argv[0] == "python"` means this one).
+PYTHON = "/opt/runtime/bin/python"
+#: The program's home and working directory (the process sandbox uses the same path).
+WORKDIR = "/home/sandbox"
+CHANNEL_DIR = "/run/grader"
+CHANNEL_PATH = f"{CHANNEL_DIR}/channel"
+#: The unprivileged uid and gid every program runs as (the images create this user).
+UID = 10001
+#: Runs get one CPU's worth of time.
+NANO_CPUS = 1_000_000_000
+LOG_MAX_SIZE = "1m"
+NOFILE = 1024
+LABEL = "org.grader.sandbox"
+SUPERVISOR = Path(__file__).with_name("container_init.py")
+_SLACK = 64 * 1024
+
+
+def device_ids(limits: Limits) -> tuple[str, ...]:
+    """The GPUs a run asks for: none, or exactly the devices named in `Limits.gpu_devices`."""
+    if limits.gpu is GpuPolicy.NONE:
+        return ()
+    if limits.gpu is GpuPolicy.REQUIRED and not limits.gpu_devices:
+        raise SandboxUnavailable(
+            "a run that requires a GPU must name it: set Limits.gpu_devices (e.g. ('0',)); "
+            "the docker sandbox never hands out every GPU"
+        )
+    return tuple(limits.gpu_devices)
+
+
+def device_requests(ids: tuple[str, ...]) -> list[Any]:
+    """The engine's device requests for these GPUs (empty: no GPU at all)."""
+    if not ids:
+        return []
+    import docker.types
+
+    return [docker.types.DeviceRequest(device_ids=list(ids), capabilities=[["gpu"]])]
+
+
+def environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """The program's whole environment: nothing of the host's is inherited."""
+    env = {
+        "PATH": "/opt/runtime/bin:/usr/local/bin:/usr/bin:/bin",
+        "HOME": WORKDIR,
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "TORCH_HOME": SANDBOX_TORCH_HOME,
+        "OMP_NUM_THREADS": "1",  # the container gets one CPU
+    }
+    env.update(extra)
+    env[CHANNEL_ENV] = CHANNEL_PATH
+    return env
+
+
+def tmpfs(limits: Limits, stdin_bytes: int) -> dict[str, str]:
+    """Sized tmpfs mounts: the workdir and the channel directory belong to the sandbox uid."""
+    owned = f"uid={UID},gid={UID},mode=0700,nosuid,nodev"
+    channel = _pages(2 * limits.channel_bytes + stdin_bytes + _SLACK)
+    return {
+        WORKDIR: f"size={_pages(limits.workdir_bytes)},{owned}",
+        "/tmp": f"size={_pages(limits.workdir_bytes)},mode=1777,nosuid,nodev",
+        CHANNEL_DIR: f"size={channel},{owned},noexec",
+    }
+
+
+def _pages(size: int) -> int:
+    return max(4096, math.ceil(size / 4096) * 4096)
+
+
+def ulimits(limits: Limits) -> list[Any]:
+    """File size, CPU seconds (SIGXCPU, then SIGKILL one second later), open files, no cores."""
+    import docker.types
+
+    cpu = max(1, math.ceil(limits.cpu_s))
+    return [
+        docker.types.Ulimit(name="fsize", soft=limits.file_bytes, hard=limits.file_bytes),
+        docker.types.Ulimit(name="cpu", soft=cpu, hard=cpu + 1),
+        docker.types.Ulimit(name="nofile", soft=NOFILE, hard=NOFILE),
+        docker.types.Ulimit(name="core", soft=0, hard=0),
+    ]
+
+
+def host_config(
+    request: RunRequest, weights_dir: Path | None, gpus: tuple[str, ...]
+) -> dict[str, Any]:
+    """Keyword arguments for the engine's host config of one run."""
+    import docker.types
+
+    limits = request.limits
+    config: dict[str, Any] = {
+        "network_mode": "bridge" if limits.network else "none",
+        "read_only": True,
+        "tmpfs": tmpfs(limits, len(request.stdin)),
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "privileged": False,
+        "pids_limit": limits.processes,
+        "mem_limit": limits.memory_bytes,
+        "memswap_limit": limits.memory_bytes,
+        "nano_cpus": NANO_CPUS,
+        "init": True,
+        "ipc_mode": "private",
+        "shm_size": limits.workdir_bytes,
+        "ulimits": ulimits(limits),
+        "log_config": docker.types.LogConfig(
+            type="json-file", config={"max-size": LOG_MAX_SIZE, "max-file": "1"}
+        ),
+        "device_requests": device_requests(gpus),
+        "mounts": [],
+    }
+    if weights_dir is not None:
+        config["mounts"].append(
+            docker.types.Mount(
+                target=SANDBOX_CHECKPOINTS, source=str(weights_dir), type="bind", read_only=True
+            )
+        )
+    return config
+
+
+def container_config(image: str) -> dict[str, Any]:
+    """Keyword arguments for `create_container`, less the host config: the supervisor, stdin."""
+    return {
+        "image": image,
+        "entrypoint": [PYTHON, "-I", "-c", SUPERVISOR.read_text()],
+        "command": [],
+        "user": f"{UID}:{UID}",
+        "working_dir": WORKDIR,
+        "hostname": "sandbox",
+        # Low-level `create_container` attaches nothing: `detach=False` only records StdinOnce in
+        # the config, so that closing our end of the attach socket is EOF on the program's side.
+        "detach": False,
+        "stdin_open": True,
+        "tty": False,
+        "labels": {LABEL: "run"},
+    }
+
+
+def payload(request: RunRequest, token: str) -> bytes:
+    """The tar the supervisor reads on stdin: meta.json, stdin, files/<name>."""
+    argv = list(request.argv)
+    if argv and argv[0] == "python":
+        argv[0] = PYTHON
+    meta = {
+        "argv": argv,
+        "token": token,
+        "workdir": WORKDIR,
+        "channel": CHANNEL_PATH,
+        "channel_bytes": request.limits.channel_bytes,
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as bundle:
+        _add(bundle, "meta.json", json.dumps(meta).encode())
+        _add(bundle, "stdin", request.stdin)
+        for name, content in request.files.items():
+            _add(bundle, "files/" + check_name(name), content)
+    return buffer.getvalue()
+
+
+def check_name(name: str) -> str:
+    """A relative, normalised file name; ValueError for anything else (as the process backend)."""
+    path = PurePosixPath(name)
+    if not name or "\0" in name or path.is_absolute() or ".." in path.parts:
+        raise ValueError(f"sandbox file name {name!r} must be a relative path without '..'")
+    if path.parts in ((), (".",)):
+        raise ValueError(f"sandbox file name {name!r} names no file")
+    return str(path)
+
+
+def _add(bundle: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    bundle.addfile(info, io.BytesIO(data))
