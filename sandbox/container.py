@@ -25,7 +25,7 @@ from sandbox import container_spec as spec
 from sandbox.base import Isolation, Limits, RunRequest, RunResult
 from sandbox.container_errors import docker_client, docker_errors
 from sandbox.container_io import Exchange, Outcome, Wire, outcome
-from sandbox.errors import SandboxFailure, SandboxUnavailable
+from sandbox.errors import IsolationRefused, SandboxFailure, SandboxUnavailable
 from sandbox.settings import SandboxSettings
 
 #: Seconds the container may take to start the program before the run is a sandbox failure.
@@ -63,6 +63,14 @@ class ContainerSandbox:
                 raise SandboxUnavailable(f"image {image} not built: run {fix}") from exc
 
     def run(self, request: RunRequest) -> RunResult:
+        missing = sorted(
+            set(self.isolation(request.limits).missing()) & self.settings.require_isolation
+        )
+        if missing:
+            raise IsolationRefused(
+                f"the docker sandbox gives no {', '.join(missing)} to a run with network=True; "
+                "drop them from GRADER_REQUIRE_ISOLATION or run without network"
+            )
         gpus = spec.device_ids(request.limits)
         image = self.settings.gpu_image if gpus else self.settings.image
         if image not in self._checked_images:

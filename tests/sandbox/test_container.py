@@ -317,3 +317,21 @@ def test_the_supervisor_cannot_be_read_by_the_program(docker_sandbox: object) ->
     )
     result = docker_sandbox.run(RunRequest(argv=("python", "-c", code)))
     assert result.stdout.split(b"\n")[:3] == [b"DENIED mem", b"DENIED fd/0", b"DENIED environ"]
+
+
+@pytest.mark.docker
+def test_a_required_isolation_is_not_traded_for_network(
+    docker_sandbox: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sandbox.container import ContainerSandbox
+    from sandbox.errors import IsolationRefused
+
+    assert isinstance(docker_sandbox, ContainerSandbox)
+    monkeypatch.setenv("GRADER_REQUIRE_ISOLATION", "all")
+    strict = ContainerSandbox(SandboxSettings())
+    try:
+        assert strict.run(RunRequest(argv=("python", "-c", "pass"))).ok
+        with pytest.raises(IsolationRefused, match="network"):
+            strict.run(RunRequest(argv=("python", "-c", "pass"), limits=Limits(network=True)))
+    finally:
+        strict.close()
