@@ -22,6 +22,7 @@ from grader.cli_ops import add_ops_commands
 from grader.errors import BadInput, GraderError
 from grader.models import CodeItem, Difficulty, PredictItem, Report, item_json_schema
 from grader.render import item_text, listing_text, report_text
+from sandbox.errors import SandboxError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -158,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Command = args.func
     try:
         return func(args)
-    except GraderError as exc:
+    except (GraderError, SandboxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

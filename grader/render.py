@@ -32,12 +32,29 @@ def _answer_lines(item: Item, view: dict[str, Any]) -> list[str]:
     if isinstance(item, NumericItem):
         return [f"Answer with: grader answer {item.id} NUMBER   (0.85 and 85% are the same)"]
     if isinstance(item, PredictItem):
-        return ["```python", item.snippet.rstrip(), "```", "",
-                f"Answer with: grader answer {item.id} \"WHAT IT PRINTS\""]
+        return [
+            "```python",
+            item.snippet.rstrip(),
+            "```",
+            "",
+            f'Answer with: grader answer {item.id} "WHAT IT PRINTS"',
+        ]
     contract = [f"  {c['name']}: {c['signature']}" for c in view["contract"]]
     checks = [f"  - {c['name']} ({c['points']:g} pt): {c['message']}" for c in view["checks"]]
-    return ["You define:", *contract, "", "Checks:", *checks, "", "Starter code:", "```python",
-            item.starter.rstrip(), "```", "", f"Check your file with: grader check {item.id} FILE"]
+    return [
+        "You define:",
+        *contract,
+        "",
+        "Checks:",
+        *checks,
+        "",
+        "Starter code:",
+        "```python",
+        item.starter.rstrip(),
+        "```",
+        "",
+        f"Check your file with: grader check {item.id} FILE",
+    ]
 
 
 def report_text(report: Report) -> str:

@@ -181,3 +181,40 @@ def test_console_script_prints_no_traceback(bank: Path) -> None:
     assert one_error_line(proc.stderr) == (
         "error: unknown question id 'nope'; `grader list` shows the ids in the bank"
     )
+
+
+def test_no_sandbox_is_exit_3(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRADER_RUNTIME", str(tmp_path / "no-runtime"))
+    submission = tmp_path / "mine.py"
+    submission.write_text("def build_model():\n    return None\n")
+    code, _, err = run(capsys, "check", "replace-head-5-classes", str(submission))
+    assert code == 3 and "no Python runtime" in one_error_line(err)
+
+
+def test_check_refuses_non_code_items(
+    capsys: pytest.CaptureFixture[str], bank: Path, tmp_path: Path
+) -> None:
+    submission = tmp_path / "mine.py"
+    submission.write_text("x = 1\n")
+    code, _, err = run(capsys, "--bank", str(bank), "check", "resnet-head", str(submission))
+    assert code == 2 and "grader answer resnet-head" in one_error_line(err)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "needle"),
+    [
+        ("big.py", b"#" * (1024 * 1024 + 1), "larger than 1024 KiB"),
+        ("nb.ipynb", b"{not json", "not a Jupyter notebook"),
+        ("notes.txt", b"x = 1", "submit a .py or .ipynb"),
+    ],
+    ids=["oversized", "not-a-notebook", "wrong-suffix"],
+)
+def test_bad_submission_files_are_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, data: bytes, needle: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    code, _, err = run(capsys, "check", "replace-head-5-classes", str(path))
+    assert code == 2 and needle in one_error_line(err)
