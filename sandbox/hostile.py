@@ -5,7 +5,8 @@ contained; a report command can run the same list and count attacks tried, attac
 host damage. Each attack is a Python program (run as `python -c SOURCE MARKER`) plus what its run
 must show. Programs print `LEAK <what>` when they get something they must not, and the lines in
 `Expect.says` to prove they ran their checks at all. Host-side probes (`sandbox.hostile_probes`)
-plant what the program hunts for and check the host afterwards.
+plant what the program hunts for and check the host afterwards. Disk caps are proven by what the
+program could write, not by the host's free space, which other work moves.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """The local process sandbox, the embedded default backend.
 
 Run as root on Linux it gives each run: fresh mount, network, pid, ipc and uts namespaces; a
-minimal read-only root (see `process_plan`); a uid of its own with no capabilities and
-no_new_privs; per-run cgroups for memory (swap off), processes and CPU accounting; rlimits for
-CPU, file size and core dumps; stdout, stderr and the observation channel read with caps.
+minimal read-only root (see `process_plan`); a uid of its own with no capabilities,
+no_new_privs and a seccomp filter (no user namespaces); per-run cgroups for memory (swap off),
+processes and CPU accounting; rlimits for CPU, file size, core dumps and processes; stdout,
+stderr and the observation channel (`CHANNEL_ENV=fd:N`, a pipe) read concurrently with caps.
+When the program ends, init (pid 1 of the run) exits and the kernel kills whatever it left.
 Elsewhere it runs what it can (rlimits, a scrubbed env, a process-group kill), says in
 `RunResult.isolation` what was missing, and refuses to run when the operator requires it
 (`GRADER_REQUIRE_ISOLATION`).
@@ -13,6 +15,7 @@ Elsewhere it runs what it can (rlimits, a scrubbed env, a process-group kill), s
     process_job.py       one run: launch, pump, kill, collect
     process_io.py        the capped, concurrent pipe reader
     process_cgroups.py   per-run cgroups v1
+    process_seccomp.py   the seccomp filter, assembled on the host
     process_launcher.py  runs in the jail's namespaces (stdlib only)
 """
 
