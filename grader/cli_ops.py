@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from grader.doctor import diagnose, doctor_text
+from sandbox.backends import BACKENDS
 from sandbox.settings import SandboxSettings
 
 
@@ -39,6 +40,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if any(b["works"] for b in report["backends"].values()) else 3
 
 
+def cmd_hostile(args: argparse.Namespace) -> int:
+    from grader.hostile_report import figures_text, hostile_figures
+
+    results = [hostile_figures(name) for name in args.backend or BACKENDS]
+    for figures in results:
+        print(json.dumps(figures) if args.json else figures_text(figures))
+    ran = [f for f in results if f["available"]]
+    clean = all(f["contained"] == f["tried"] and not f["lost"] for f in ran)
+    return 0 if ran and clean else (3 if not ran else 1)
+
+
 def add_ops_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("weights", help="the pre-trained weights cache")
     p.add_argument("action", choices=["list", "add", "standins"])
@@ -49,6 +61,10 @@ def add_ops_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--gpu", action="store_true", help="also build the CUDA image")
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p.set_defaults(func=cmd_image)
+    p = sub.add_parser("hostile", help="run the hostile corpus on each backend and count")
+    p.add_argument("--backend", action="append", choices=BACKENDS)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_hostile)
     p = sub.add_parser("doctor", help="what works on this host")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_doctor)
