@@ -33,8 +33,12 @@ checks:
     expect: {value: 42}
 """
 
-LIMIT_VERDICTS = {"cpu-burn": Verdict.TIME_LIMIT, "sleep-forever": Verdict.TIME_LIMIT,
-                  "memory-bomb": Verdict.MEMORY_LIMIT, "stderr-flood": Verdict.OUTPUT_LIMIT}
+LIMIT_VERDICTS = {
+    "cpu-burn": Verdict.TIME_LIMIT,
+    "sleep-forever": Verdict.TIME_LIMIT,
+    "memory-bomb": Verdict.MEMORY_LIMIT,
+    "stderr-flood": Verdict.OUTPUT_LIMIT,
+}
 SINGLE = [attack for attack in CORPUS if len(attack.sources) == 1]
 
 
@@ -48,8 +52,9 @@ def item(tmp_path_factory: pytest.TempPathFactory) -> CodeItem:
 
 
 @pytest.mark.parametrize("attack", SINGLE, ids=[a.name for a in SINGLE])
-def test_hostile_submission_never_passes(sandbox: Sandbox, item: CodeItem, attack,
-                                         tmp_path: Path) -> None:
+def test_hostile_submission_never_passes(
+    sandbox: Sandbox, item: CodeItem, attack, tmp_path: Path
+) -> None:
     store = ReferenceStore(sandbox, tmp_path, tmp_path)
     report = grade_code(item, Source(PRELUDE + attack.sources[0]), sandbox, store)
     assert report.status.value == "failed" and report.score == 0
@@ -57,8 +62,9 @@ def test_hostile_submission_never_passes(sandbox: Sandbox, item: CodeItem, attac
     assert report.verdict is not Verdict.PASSED
 
 
-def test_a_correct_answer_still_passes_after_the_corpus(sandbox: Sandbox, item: CodeItem,
-                                                        tmp_path: Path) -> None:
+def test_a_correct_answer_still_passes_after_the_corpus(
+    sandbox: Sandbox, item: CodeItem, tmp_path: Path
+) -> None:
     store = ReferenceStore(sandbox, tmp_path, tmp_path)
     report = grade_code(item, Source("def answer():\n    return 42\n"), sandbox, store)
     assert report.verdict is Verdict.PASSED
