@@ -1,6 +1,3 @@
-import torch
-
-
 def _ratio(numerator, denominator):
     return numerator / denominator if denominator else 0.0
 

@@ -1,6 +1,3 @@
-import torch
-
-
 def binary_metrics(y_true, y_pred):
     tp = int(((y_pred == 1) & (y_true == 1)).sum())
     fp = int(((y_pred == 1) & (y_true == 0)).sum())

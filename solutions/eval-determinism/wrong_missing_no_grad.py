@@ -1,6 +1,3 @@
-import torch
-
-
 def predict(model, images):
     model.eval()
     return model(images)

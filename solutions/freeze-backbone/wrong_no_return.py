@@ -1,6 +1,4 @@
-import torch
 from torch import nn
-from torchvision import models
 
 
 def prepare(model, num_classes):

@@ -1,4 +1,3 @@
-import torch
 from torch import nn
 from torchvision import models
 

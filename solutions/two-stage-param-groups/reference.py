@@ -1,5 +1,4 @@
 import torch
-from torch import nn
 
 
 def make_optimizer(model):
@@ -7,7 +6,9 @@ def make_optimizer(model):
     head = list(model.fc.parameters())
     head_ids = {id(p) for p in head}
     backbone = [p for p in model.parameters() if id(p) not in head_ids]
-    return torch.optim.Adam([
-        {"params": backbone, "lr": 1e-4},
-        {"params": head, "lr": 1e-3},
-    ])
+    return torch.optim.Adam(
+        [
+            {"params": backbone, "lr": 1e-4},
+            {"params": head, "lr": 1e-3},
+        ]
+    )
