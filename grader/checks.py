@@ -26,10 +26,15 @@ class Finding:
 
 
 def judge(
-    check: Check, observation: dict[str, Any] | None, reference: dict[str, Any] | None = None
+    check: Check,
+    observation: dict[str, Any] | None,
+    reference: dict[str, Any] | None = None,
+    labels: list[Any] | None = None,
 ) -> CheckResult:
     """Grade one check against what the sandbox observed (and the reference's observation)."""
     findings = _findings(check.expect, observation, reference)
+    if check.expect.accuracy is not None and observation and "error" not in observation:
+        findings.append(accuracy(check.expect.accuracy.at_least, observation, labels or []))
     failed = [f for f in findings if not f.ok]
     passed = not failed
     shown = findings if passed else failed
@@ -144,6 +149,16 @@ def stdout(spec: StdoutExpect, _r: Any, observation: dict[str, Any], *_: Any) ->
         return Finding(printed == spec.exact, short(spec.exact), short(printed))
     wanted = spec.normalised or ""
     return Finding(normalise(printed) == normalise(wanted), short(wanted), short(printed))
+
+
+def accuracy(at_least: float, observation: dict[str, Any], labels: list[Any]) -> Finding:
+    """Share of predicted labels equal to the held-out labels (host-side only)."""
+    predicted = plain(observation.get("result") or {})
+    if not isinstance(predicted, list) or len(predicted) != len(labels) or not labels:
+        return Finding(False, f"{len(labels)} predicted labels", short(predicted))
+    right = sum(_number(p) and int(p) == int(t) for p, t in zip(predicted, labels, strict=True))
+    score = right / len(labels)
+    return Finding(score >= at_least, f"accuracy at least {at_least:.2f}", f"accuracy {score:.3f}")
 
 
 def normalise(text: str) -> str:

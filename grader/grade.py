@@ -63,7 +63,10 @@ def grade_code(
     except ChannelError as exc:
         return tampered_report(item, str(exc), sandbox.name, time.perf_counter() - started)
     checks = [
-        judge(c, run.observations.get(probe_id(c)), _ref(expected, c.name)) for c in item.checks
+        judge(
+            c, run.observations.get(probe_id(c)), _ref(expected, c.name), references.labels(item, c)
+        )
+        for c in item.checks
     ]
     return build_report(
         item, run, checks, source.notes, time.perf_counter() - started, sandbox.name

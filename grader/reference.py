@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 from grader.bank import REPO_ROOT
 from grader.errors import BankError, BankIssue
-from grader.models import CodeItem
+from grader.models import Check, CodeItem
 from grader.observations import Observations
 from grader.plan import build_plan
 from grader.submission import Source
@@ -55,6 +56,17 @@ class ReferenceStore:
                 ]
             )
         return path.read_text(encoding="utf-8")
+
+    def labels(self, item: CodeItem, check: Check) -> list[Any] | None:
+        """Held-out labels an accuracy check scores against; they never enter a sandbox."""
+        if check.expect.accuracy is None:
+            return None
+        path = self.solutions / item.id / check.expect.accuracy.labels
+        try:
+            labels = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise BankError([BankIssue(str(path), 1, 1, "", f"unreadable labels ({exc})")]) from exc
+        return labels if isinstance(labels, list) else None
 
     def observations(self, item: CodeItem) -> Observations:
         source = self.reference_source(item)

@@ -48,6 +48,15 @@ class StdoutExpect(StrictModel):
     regex: str | None = Field(default=None, description="A Python regex searched in the output.")
 
 
+class Accuracy(StrictModel):
+    """Predicted labels scored against held-out labels that stay on the host."""
+
+    labels: str = Field(
+        description="JSON list of labels in solutions/<id>/ (never sent to a sandbox)."
+    )
+    at_least: float = Field(ge=0, le=1, description="Lowest accuracy that passes.")
+
+
 class Expect(StrictModel):
     """What the observed target must show; every given field must hold."""
 
@@ -62,6 +71,9 @@ class Expect(StrictModel):
     tolerance: Tolerance | None = Field(default=None, description="For numeric values.")
     trainable: Trainable | None = Field(default=None, description="Parameters that train.")
     stdout: StdoutExpect | None = Field(default=None, description="What the target printed.")
+    accuracy: Accuracy | None = Field(
+        default=None, description="The target's predicted labels score at least this."
+    )
 
 
 class Call(StrictModel):
