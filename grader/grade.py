@@ -59,9 +59,15 @@ def grade_code(
         expected = references.observations(item) if _needs_reference(item) else None
         run = run_harness(sandbox, item, source, data or {}, plan)
     except (SandboxError, ReferenceMissing) as exc:
-        return error_report(item, f"the grader could not run this submission: {exc}", sandbox)
+        why = f"the grader could not run this submission: {exc}"
+        return unscored_report(item, Status.ERROR, Verdict.INTERNAL_ERROR, why, sandbox.name)
     except ChannelError as exc:
-        return tampered_report(item, str(exc), sandbox.name, time.perf_counter() - started)
+        why = (
+            f"The grading channel was corrupted or forged ({exc}); nothing your program "
+            "printed or wrote counts as a result."
+        )
+        took = time.perf_counter() - started
+        return unscored_report(item, Status.FAILED, Verdict.RUNTIME_ERROR, why, sandbox.name, took)
     checks = [
         judge(
             c, run.observations.get(probe_id(c)), _ref(expected, c.name), references.labels(item, c)
@@ -135,32 +141,24 @@ def verdict_of(run: Run, checks: list[CheckResult], crashed: bool) -> tuple[Verd
     return (Verdict.RUNTIME_ERROR if crashed else Verdict.WRONG_ANSWER), ""
 
 
-def error_report(item: CodeItem, message: str, sandbox: Sandbox) -> Report:
-    """The grader could not grade: status error, no score given or taken."""
+def unscored_report(
+    item: CodeItem,
+    status: Status,
+    verdict: Verdict,
+    message: str,
+    backend: str,
+    duration: float = 0.0,
+) -> Report:
+    """A report with no checks judged: the grader failed (status error), or the run's
+    observations cannot be trusted (status failed)."""
     return Report(
         question=item.id,
-        status=Status.ERROR,
-        verdict=Verdict.INTERNAL_ERROR,
-        score=0.0,
-        max_score=sum(c.points for c in item.checks),
-        checks=[],
-        duration_s=0.0,
-        backend=sandbox.name,
-        message=message,
-    )
-
-
-def tampered_report(item: CodeItem, why: str, backend: str, duration: float) -> Report:
-    """A forged or corrupted channel: not passed, and the report says why."""
-    return Report(
-        question=item.id,
-        status=Status.FAILED,
-        verdict=Verdict.RUNTIME_ERROR,
+        status=status,
+        verdict=verdict,
         score=0.0,
         max_score=sum(c.points for c in item.checks),
         checks=[],
         duration_s=round(duration, 3),
         backend=backend,
-        message=f"The grading channel was corrupted or forged ({why}); "
-        "nothing your program printed or wrote counts as a result.",
+        message=message,
     )
