@@ -13,7 +13,8 @@ def plain(summary: Any) -> Any:
     if not isinstance(summary, dict):
         return summary
     if "values" in summary:
-        return _floats(summary["values"])
+        values = _floats(summary["values"])
+        return values[0] if summary.get("shape") == [] and len(values) == 1 else values
     if "items" in summary:
         items = summary["items"]
         if isinstance(items, dict):

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from grader.models import Check, CodeItem
+from grader.models import Check, CodeItem, PredictItem
 from grader.observations import LOAD
 from sandbox.base import GpuPolicy, Limits, MiB, RunRequest
 from sandbox.harness import HARNESS_PATH
@@ -56,7 +56,7 @@ def build_plan(checks: list[Check], cells: list[list[int]] | None = None) -> Pro
     return ProbePlan(probes, cells or [], secrets.token_hex(16))
 
 
-def limits_for(item: CodeItem) -> Limits:
+def limits_for(item: CodeItem | PredictItem) -> Limits:
     """The item's budget; CPU time follows wall time (one busy core at most)."""
     lim = item.limits
     return Limits(

@@ -10,6 +10,7 @@ from grader.checks import normalise
 from grader.errors import BadAnswer
 from grader.models import CheckResult, PredictItem, Report, Status, Verdict
 from grader.observed import describe_error
+from grader.plan import limits_for
 from grader.snippets import SnippetFailed, run_snippet
 from sandbox.base import Sandbox
 
@@ -18,7 +19,7 @@ INTS = re.compile(r"-?\d+")
 
 def computed_key(item: PredictItem, sandbox: Sandbox) -> str:
     """What the snippet prints; `SnippetFailed` if it raises (the item is broken)."""
-    observation = run_snippet(sandbox, item.snippet)
+    observation = run_snippet(sandbox, item.snippet, limits_for(item))
     if "error" in observation:
         raise SnippetFailed(f"{item.id}: the snippet raised {describe_error(observation['error'])}")
     return str(observation.get("stdout", "")).strip()

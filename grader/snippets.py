@@ -18,6 +18,7 @@ from grader.plan import ProbePlan, harness_request
 from sandbox.base import Limits, MiB, Sandbox
 from sandbox.harness import HARNESS_PATH
 
+RUNTIME_PINS = Path(__file__).resolve().parents[1] / "sandbox" / "images" / "runtime.txt"
 SNIPPET_LIMITS = Limits(wall_s=60, cpu_s=60, memory_bytes=2048 * MiB)
 
 
@@ -29,23 +30,27 @@ def default_cache_dir() -> Path:
     return REPO_ROOT / ".cache" / "snippets"
 
 
-def run_snippet(sandbox: Sandbox, code: str, cache: Path | None = None) -> dict[str, Any]:
-    """The load observation of `code`: {"stdout": ..., "error"?: {...}}."""
+def run_snippet(
+    sandbox: Sandbox, code: str, limits: Limits = SNIPPET_LIMITS, cache: Path | None = None
+) -> dict[str, Any]:
+    """The load observation of `code`: {"stdout": ..., "error"?: {...}}, cached by the code,
+    the harness and the pinned runtime (an upgrade recomputes every key)."""
     folder = cache or default_cache_dir()
-    key = hashlib.sha256(f"{code}\0{HARNESS_PATH.read_text()}".encode()).hexdigest()[:24]
+    parts = [code, HARNESS_PATH.read_text(), RUNTIME_PINS.read_text()]
+    key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
     cached = folder / f"{key}.json"
     if cached.is_file():
         stored: dict[str, Any] = json.loads(cached.read_text())
         return stored
-    observation = _observe(sandbox, code)
+    observation = _observe(sandbox, code, limits)
     folder.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(observation))
     return observation
 
 
-def _observe(sandbox: Sandbox, code: str) -> dict[str, Any]:
+def _observe(sandbox: Sandbox, code: str, limits: Limits) -> dict[str, Any]:
     plan = ProbePlan([], [], "snippet")
-    result = sandbox.run(harness_request(code, plan, SNIPPET_LIMITS))
+    result = sandbox.run(harness_request(code, plan, limits))
     try:
         observation = parse_channel(result.channel, plan.nonce, []).get(LOAD)
     except ChannelError as exc:
