@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 GRADER  := $(BIN)/grader
 
-.PHONY: selftest schema setup setup-all venv wheelhouse runtime docker image weights lint test ci demo clean
+.PHONY: hostile selftest schema setup setup-all venv wheelhouse runtime docker image weights lint test ci demo clean
 
 # The embedded default: process sandbox only. setup-all adds the Docker engine and images.
 setup: venv runtime weights
@@ -55,9 +55,14 @@ selftest: setup-all
 	  if [ $$rc -eq 3 ]; then echo "docker selftest skipped: backend unavailable (reason above)"; \
 	  else exit $$rc; fi
 
+# Attacks tried, contained, host damage and lost, per backend (an unavailable one says why).
+hostile: setup-all
+	$(GRADER) hostile
+
 ci: venv
 	$(MAKE) lint
 	$(MAKE) test
+	$(MAKE) hostile
 	$(MAKE) selftest
 
 clean:
