@@ -133,11 +133,12 @@ class ProcessSandbox:
         limits = request.limits
         uid = UID_BASE + secrets.randbelow(UID_SPAN) if self.root else None
         home, torch_home, mounts = self._stage(request, staging, uid)
-        env = process_plan.environment(request.env, self.runtime, home, torch_home)
+        runtime = self.runtime.jailed() if self.namespaces else self.runtime
+        env = process_plan.environment(request.env, runtime, home, torch_home)
         env[CHANNEL_ENV] = f"fd:{channel_fd}"
         argv = list(request.argv)
         if argv and argv[0] == "python":
-            argv[0] = self.runtime.python
+            argv[0] = runtime.python
         own_uid, data = uid is not None, "memory" not in cgroups.dirs
         return {
             "mode": "namespaces" if self.namespaces else "direct",

@@ -27,6 +27,10 @@ _DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "fd/0", "stdout": "fd/1", "stderr"
 
 Op = dict[str, Any]
 
+#: Where the runtime venv appears inside the jail (a venv finds its packages from pyvenv.cfg
+#: beside its bin/, so it works from any path).
+JAIL_RUNTIME = "/opt/runtime"
+
 
 @dataclass(frozen=True)
 class Runtime:
@@ -38,6 +42,11 @@ class Runtime:
     @property
     def python(self) -> str:
         return str(self.venv / "bin" / "python")
+
+    def jailed(self) -> Runtime:
+        """The same runtime as the program sees it inside the jail: the venv at a fixed path,
+        so a checkout anywhere (even under /tmp, which the jail replaces) still runs."""
+        return Runtime(venv=Path(JAIL_RUNTIME), base=self.base)
 
     @classmethod
     def find(cls, venv: Path) -> Runtime | None:
@@ -155,9 +164,7 @@ def _etc(uid: int, gid: int) -> list[Op]:
 
 def _python(runtime: Runtime, weights_dir: Path) -> list[Op]:
     """The base install, the venv (unless it lies inside the base) and the weights cache."""
-    ops = [_bind(runtime.base, str(runtime.base))]
-    if not runtime.venv.is_relative_to(runtime.base):
-        ops.append(_bind(runtime.venv, str(runtime.venv)))
+    ops = [_bind(runtime.base, str(runtime.base)), _bind(runtime.venv, JAIL_RUNTIME)]
     if weights_dir.is_dir():
         ops.append(_bind(weights_dir.resolve(), SANDBOX_CHECKPOINTS))
     else:
