@@ -96,8 +96,10 @@ class ProcessSandbox:
         )
 
     def run(self, request: RunRequest) -> RunResult:
-        if request.limits.gpu is GpuPolicy.REQUIRED:
-            raise SandboxUnavailable("the process sandbox gives no GPU; use the docker backend")
+        if request.limits.gpu is GpuPolicy.REQUIRED and not process_plan.gpu_nodes(request.limits):
+            raise SandboxUnavailable(
+                "no NVIDIA GPU device (/dev/nvidia*) on this host for a job that requires one"
+            )
         isolation = self.isolation(request.limits)
         missing = sorted(set(isolation.missing()) & self.settings.require_isolation)
         if missing:
@@ -136,6 +138,8 @@ class ProcessSandbox:
         runtime = self.runtime.jailed() if self.namespaces else self.runtime
         env = process_plan.environment(request.env, runtime, home, torch_home)
         env[CHANNEL_ENV] = f"fd:{channel_fd}"
+        if limits.gpu_devices and process_plan.gpu_nodes(limits):
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(limits.gpu_devices)
         argv = list(request.argv)
         if argv and argv[0] == "python":
             argv[0] = runtime.python

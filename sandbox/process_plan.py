@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sandbox.base import Limits
+from sandbox.base import GpuPolicy, Limits
 from sandbox.settings import SANDBOX_CHECKPOINTS
 
 HOME = "/home/sandbox"
 _SYSTEM_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 _ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives")
 _DEVICES = ("null", "zero", "full", "random", "urandom")
+_NVIDIA_CONTROL = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
 _DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "fd/0", "stdout": "fd/1", "stderr": "fd/2"}
 
 Op = dict[str, Any]
@@ -172,9 +173,24 @@ def _python(runtime: Runtime, weights_dir: Path) -> list[Op]:
     return ops
 
 
+def gpu_nodes(limits: Limits, dev: Path = Path("/dev")) -> list[str]:
+    """The NVIDIA device nodes a run gets: the control nodes and the GPUs it asked for (all of
+    the host's when it named none); none without a GPU policy or without a GPU on the host."""
+    if limits.gpu is GpuPolicy.NONE:
+        return []
+    gpus = sorted(p.name for p in dev.glob("nvidia[0-9]*"))
+    if limits.gpu_devices:
+        gpus = [name for name in gpus if name.removeprefix("nvidia") in limits.gpu_devices]
+    if not gpus:
+        return []
+    control = [n for n in _NVIDIA_CONTROL if (dev / n).exists()]
+    return control + gpus
+
+
 def _dev(limits: Limits) -> list[Op]:
     ops: list[Op] = [{"op": "dir", "dst": "/dev"}]
-    ops += [_bind(f"/dev/{name}", f"/dev/{name}", ro=False, device=True) for name in _DEVICES]
+    names = [*_DEVICES, *gpu_nodes(limits)]
+    ops += [_bind(f"/dev/{name}", f"/dev/{name}", ro=False, device=True) for name in names]
     ops += [{"op": "symlink", "target": t, "dst": f"/dev/{n}"} for n, t in _DEV_LINKS.items()]
     ops.append(_tmpfs("/dev/shm", limits.workdir_bytes, "1777"))
     return ops

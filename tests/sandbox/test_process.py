@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import process_cgroups, process_seccomp
+from sandbox import process_cgroups, process_plan, process_seccomp
 from sandbox.base import GpuPolicy, Limits, MiB, RunRequest, RunResult
 from sandbox.errors import IsolationRefused, SandboxUnavailable
 from sandbox.process import ProcessSandbox
@@ -41,10 +41,43 @@ def test_a_missing_runtime_says_how_to_get_one(tmp_path: Path) -> None:
         ProcessSandbox(SandboxSettings(runtime=tmp_path / "none"))
 
 
-def test_a_required_gpu_is_refused(settings: SandboxSettings) -> None:
+HAS_GPU = any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+@pytest.mark.skipif(HAS_GPU, reason="this host has an NVIDIA GPU")
+def test_a_required_gpu_is_refused_without_one(settings: SandboxSettings) -> None:
     sandbox = ProcessSandbox(settings)
-    with pytest.raises(SandboxUnavailable, match="docker"):
+    with pytest.raises(SandboxUnavailable, match="no NVIDIA GPU"):
         sandbox.run(RunRequest(argv=("true",), limits=Limits(gpu=GpuPolicy.REQUIRED)))
+
+
+def test_gpu_nodes_follow_the_policy(tmp_path: Path) -> None:
+    for name in ("nvidiactl", "nvidia-uvm", "nvidia0", "nvidia1"):
+        (tmp_path / name).touch()
+    nodes = process_plan.gpu_nodes
+    assert nodes(Limits(), tmp_path) == []
+    assert nodes(Limits(gpu=GpuPolicy.OPTIONAL), tmp_path) == [
+        "nvidiactl",
+        "nvidia-uvm",
+        "nvidia0",
+        "nvidia1",
+    ]
+    required = Limits(gpu=GpuPolicy.REQUIRED, gpu_devices=("1",))
+    assert nodes(required, tmp_path) == ["nvidiactl", "nvidia-uvm", "nvidia1"]
+    assert nodes(Limits(gpu=GpuPolicy.REQUIRED), tmp_path / "empty") == []
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_GPU, reason="no NVIDIA GPU on this host (/dev/nvidia0 absent)")
+def test_a_cuda_job_runs_in_the_process_sandbox(settings: SandboxSettings) -> None:
+    code = (
+        "import torch; x = torch.ones(256, 256, device='cuda'); "
+        "print(torch.cuda.get_device_name(0), float((x @ x).sum()))"
+    )
+    limits = Limits(gpu=GpuPolicy.REQUIRED, wall_s=120, cpu_s=120, memory_bytes=8 << 30)
+    result = ProcessSandbox(settings).run(RunRequest(argv=("python", "-c", code), limits=limits))
+    assert result.exit_code == 0, result.stderr.decode(errors="replace")[-500:]
+    assert result.stdout.decode().split()[-1] == str(256.0 * 256 * 256)
 
 
 @needs_root
