@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from grader.errors import BadInput, BankError, BankIssue, UnknownQuestion
 from grader.models import ITEM_KINDS, SCHEMA_VERSION, Item, ItemBase
 from grader.yamlsource import locate, parse_yaml, plain
+from sandbox.settings import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 256 * 1024
 

@@ -12,14 +12,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grader.bank import REPO_ROOT
 from grader.errors import BankError, BankIssue
 from grader.models import Check, CodeItem
 from grader.observations import Observations
 from grader.plan import build_plan
 from grader.submission import Source
+from grader.workspace import default_solutions_dir
 from sandbox.base import Sandbox
 from sandbox.harness import HARNESS_PATH
+from sandbox.settings import REPO_ROOT
 
 
 def default_cache_dir() -> Path:
@@ -37,7 +38,7 @@ class ReferenceStore:
         data: dict[str, bytes] | None = None,
     ) -> None:
         self.sandbox = sandbox
-        self.solutions = solutions or REPO_ROOT / "solutions"
+        self.solutions = solutions or default_solutions_dir()
         self.cache = cache or default_cache_dir()
         self.data = data or {}
 

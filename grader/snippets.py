@@ -11,14 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grader.bank import REPO_ROOT
 from grader.errors import GraderError
 from grader.observations import LOAD, ChannelError, parse_channel
 from grader.plan import ProbePlan, harness_request
 from sandbox.base import Limits, MiB, Sandbox
 from sandbox.harness import HARNESS_PATH
+from sandbox.settings import REPO_ROOT
 
-RUNTIME_PINS = Path(__file__).resolve().parents[1] / "sandbox" / "images" / "runtime.txt"
+RUNTIME_PINS = REPO_ROOT / "sandbox" / "images" / "runtime.txt"
 SNIPPET_LIMITS = Limits(wall_s=60, cpu_s=60, memory_bytes=2048 * MiB)
 
 

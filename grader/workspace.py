@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from grader.bank import REPO_ROOT, default_bank_dir
+from grader.bank import default_bank_dir
 from grader.errors import BadInput
 from grader.models import CodeItem
 from sandbox.backends import open_sandbox
 from sandbox.base import Sandbox
+from sandbox.settings import REPO_ROOT
 
 DATA_CAP = 16 * 1024 * 1024
 

@@ -8,9 +8,10 @@ from string import ascii_uppercase
 import pytest
 
 from grader.answers import grade_answer
-from grader.bank import REPO_ROOT, load_bank
+from grader.bank import load_bank
 from grader.cli import main
 from grader.models import McqItem, NumericItem, item_json_schema
+from sandbox.settings import REPO_ROOT
 
 BANK = load_bank([REPO_ROOT / "questions"])
 
