@@ -29,12 +29,22 @@ class Source:
 
 def read_submission(path: Path) -> Source:
     """Read and convert a submission; `BadSubmission` with the reason when it cannot be used."""
-    data = _read_capped(path)
-    if path.suffix == ".ipynb":
-        return notebook_source(data, path.name)
-    if path.suffix != ".py":
+    if path.suffix not in (".py", ".ipynb"):
         raise BadSubmission(f"{path}: submit a .py or .ipynb file")
-    return Source(_decode(data, path.name))
+    return source_from_bytes(_read_capped(path), path.name)
+
+
+def source_from_bytes(data: bytes, name: str) -> Source:
+    """An uploaded file's bytes as a Source; the name's suffix says .py or .ipynb."""
+    if len(data) > MAX_SUBMISSION_BYTES:
+        raise BadSubmission(
+            f"{name}: larger than {MAX_SUBMISSION_BYTES // 1024} KiB; submit only your code"
+        )
+    if name.endswith(".ipynb"):
+        return notebook_source(data, name)
+    if not name.endswith(".py"):
+        raise BadSubmission(f"{name}: submit a .py or .ipynb file")
+    return Source(_decode(data, name))
 
 
 def _read_capped(path: Path) -> bytes:

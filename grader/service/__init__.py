@@ -1,0 +1,1 @@
+"""The course server: student API, LMS webhooks in and out, a durable store and grading workers."""

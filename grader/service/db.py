@@ -1,0 +1,161 @@
+"""The store's tables (SQLAlchemy 2), the engine, and schema upgrades through Alembic.
+
+SQLite (WAL, the embedded default) and PostgreSQL run the same code. Times are Unix seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def now() -> float:
+    return time.time()
+
+
+class Token(Base):
+    """A student's bearer token, stored as its SHA-256; it reads only that student's work."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    student: Mapped[str] = mapped_column(String(200), index=True)
+    course: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class LmsClient(Base):
+    """An LMS allowed to post submissions; results go only to its registered callback hosts."""
+
+    __tablename__ = "lms_clients"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    callback_hosts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class LmsSecret(Base):
+    """A `whsec_` signing secret; a client may hold several while it rotates."""
+
+    __tablename__ = "lms_secrets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("lms_clients.id"), index=True)
+    secret: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class Submission(Base):
+    """One submission and, once graded, its one report.
+
+    status: queued -> running -> done. `report` is written once (see store.finish).
+    """
+
+    __tablename__ = "submissions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    question: Mapped[str] = mapped_column(String(200))
+    student: Mapped[str] = mapped_column(String(200), index=True)
+    course: Mapped[str | None] = mapped_column(String(200))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("lms_clients.id"))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    filename: Mapped[str | None] = mapped_column(String(200))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    choice: Mapped[str | None] = mapped_column(String(200))
+    queue: Mapped[str] = mapped_column(String(20), default="cpu")
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    verdict: Mapped[str | None] = mapped_column(String(40))
+    graded_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Float, default=now, index=True)
+    started_at: Mapped[float | None] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float)
+
+
+class InboundWebhook(Base):
+    """A `webhook-id` already accepted from a client: a replay returns the same submission."""
+
+    __tablename__ = "inbound_webhooks"
+    __table_args__ = (UniqueConstraint("client_id", "webhook_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("lms_clients.id"))
+    webhook_id: Mapped[str] = mapped_column(String(200))
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"))
+    received_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class Delivery(Base):
+    """A report owed to a callback URL; retried on the spec's schedule until 2xx, 410 or give-up.
+
+    state: pending -> delivered | failed.
+    """
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("lms_clients.id"))
+    url: Mapped[str] = mapped_column(Text)
+    webhook_id: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=now, index=True)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[float | None] = mapped_column(Float)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(conn: Any, _record: Any) -> None:
+        cursor = conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
+
+
+def upgrade(url: str) -> None:
+    """Bring the database at `url` to the newest schema (Alembic `upgrade head`)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+def open_store(url: str) -> sessionmaker[Any]:
+    """Upgrade the schema, then a session factory bound to it."""
+    upgrade(url)
+    return sessionmaker(make_engine(url), expire_on_commit=False)

@@ -1,0 +1,89 @@
+"""Grade one stored submission and write its one report: shared by the in-process pool and Celery.
+
+A job may run more than once (a restarted server, a redelivered task); `store.finish` makes only
+the first report count. Nothing a submission does, and no grader failure, escapes as an exception:
+an infrastructure failure becomes a report with status `error`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from grader.answers import grade_answer
+from grader.bank import Bank
+from grader.errors import GraderError
+from grader.grade import grade_code, unscored_report
+from grader.models import CodeItem, Item, PredictItem, Report, Status, Verdict
+from grader.predict import grade_prediction
+from grader.reference import ReferenceStore
+from grader.service import store
+from grader.service.db import Submission
+from grader.submission import source_from_bytes
+from grader.workspace import default_solutions_dir, item_data
+from sandbox.base import Sandbox
+from sandbox.errors import SandboxError
+
+log = logging.getLogger("grader.service")
+
+
+def queue_for(item: Item) -> str:
+    """`gpu` for items whose limits require a GPU, `cpu` for everything else."""
+    if isinstance(item, CodeItem) and item.limits.gpu == "required":
+        return "gpu"
+    return "cpu"
+
+
+def grade_stored(bank: Bank, row: Submission, sandbox: Sandbox) -> Report:
+    """The report for a stored submission; errors of the grader become a `status: error` report."""
+    try:
+        item = bank.get(row.question)
+        return _grade(item, row, sandbox)
+    except (GraderError, SandboxError) as exc:
+        why = f"the grader could not grade this submission: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a worker must survive anything and say what happened
+        log.exception("grading %s failed", row.id)
+        why = f"internal error while grading ({type(exc).__name__})"
+    return Report(
+        question=row.question,
+        status=Status.ERROR,
+        verdict=Verdict.INTERNAL_ERROR,
+        score=0.0,
+        max_score=0.0,
+        duration_s=0.0,
+        backend=sandbox.name,
+        message=why,
+    )
+
+
+def _grade(item: Item, row: Submission, sandbox: Sandbox) -> Report:
+    if isinstance(item, CodeItem):
+        if row.content is None or row.filename is None:
+            why = "a code exercise needs a file; none was submitted"
+            return unscored_report(item, Status.FAILED, Verdict.RUNTIME_ERROR, why, sandbox.name)
+        source = source_from_bytes(row.content, row.filename)
+        data = item_data(item)
+        references = ReferenceStore(sandbox, default_solutions_dir(), data=data)
+        return grade_code(item, source, sandbox, references, data)
+    choice = row.choice or ""
+    if isinstance(item, PredictItem):
+        return grade_prediction(item, choice, sandbox)
+    return grade_answer(item, choice)
+
+
+def run_job(
+    sessions: sessionmaker[Session], bank: Bank, submission_id: str, sandbox: Sandbox, worker: str
+) -> bool:
+    """Claim, grade and finish one submission. True if this run wrote its report."""
+    with sessions() as session:
+        if not store.claim(session, submission_id, worker):
+            return False  # already graded: a duplicate delivery of the job
+        row = session.get(Submission, submission_id)
+        assert row is not None
+    report = grade_stored(bank, row, sandbox)
+    payload: dict[str, Any] = report.model_dump(mode="json")
+    payload["submission"] = submission_id
+    with sessions() as session:
+        return store.finish(session, submission_id, payload)

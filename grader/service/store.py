@@ -1,0 +1,129 @@
+"""The store's operations that more than one part relies on: create, claim, finish, re-queue.
+
+Every state change is one conditional UPDATE, so two workers racing on a submission (a redelivered
+Celery task, a restarted server) cannot both write a report: the first `finish` wins, the second
+changes nothing and returns False.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from grader.service.db import Delivery, Submission, Token, now
+
+
+def new_id(prefix: str) -> str:
+    """An unguessable id: 128 random bits, URL-safe."""
+    return f"{prefix}_{secrets.token_urlsafe(16)}"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(session: Session, student: str, course: str | None) -> str:
+    """A new bearer token for a student; only its hash is stored."""
+    token = f"gt_{secrets.token_urlsafe(32)}"
+    session.add(Token(token_hash=token_hash(token), student=student, course=course))
+    session.commit()
+    return token
+
+
+def find_token(session: Session, token: str) -> Token | None:
+    return session.scalar(select(Token).where(Token.token_hash == token_hash(token)))
+
+
+@dataclass(frozen=True)
+class NewSubmission:
+    question: str
+    student: str
+    queue: str = "cpu"
+    course: str | None = None
+    filename: str | None = None
+    content: bytes | None = None
+    choice: str | None = None
+    client_id: int | None = None
+    external_id: str | None = None
+    callback_url: str | None = None
+
+
+def add_submission(session: Session, new: NewSubmission) -> Submission:
+    """A queued submission (not committed: the caller commits it with whatever goes with it)."""
+    row = Submission(id=new_id("sub"), status="queued", attempts=0, **new.__dict__)
+    session.add(row)
+    return row
+
+
+def claim(session: Session, submission_id: str, worker: str) -> bool:
+    """Mark a queued (or orphaned running) submission as running on `worker`; False if done."""
+    result = session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.status != "done")
+        .values(
+            status="running",
+            started_at=now(),
+            attempts=Submission.attempts + 1,
+            graded_by=worker,
+        )
+    )
+    session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def next_queued(session: Session) -> str | None:
+    """The oldest queued submission's id, for the in-process pool."""
+    return session.scalar(
+        select(Submission.id)
+        .where(Submission.status == "queued")
+        .order_by(Submission.created_at)
+        .limit(1)
+    )
+
+
+def finish(session: Session, submission_id: str, report: dict[str, Any]) -> bool:
+    """Write the one report of a submission, and its callback delivery, in one transaction.
+
+    True for the write that won; False when a report was already there (nothing changes).
+    """
+    result = session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.status != "done")
+        .values(status="done", report=report, verdict=report["verdict"], finished_at=now())
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        session.rollback()
+        return False
+    row = session.get(Submission, submission_id)
+    if row is not None and row.callback_url and row.client_id is not None:
+        session.add(
+            Delivery(
+                submission_id=row.id,
+                client_id=row.client_id,
+                url=row.callback_url,
+                webhook_id=new_id("msg"),
+                state="pending",
+                next_attempt_at=now(),
+            )
+        )
+    session.commit()
+    return True
+
+
+def requeue_running(session: Session) -> int:
+    """After a crash: submissions left `running` go back to `queued`. Returns how many."""
+    result = session.execute(
+        update(Submission).where(Submission.status == "running").values(status="queued")
+    )
+    session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Submission.status, func.count()).group_by(Submission.status))
+    return {status: int(count) for status, count in rows}
