@@ -107,10 +107,11 @@ def _signatures(header: str) -> list[bytes]:
 
 def verify(
     secrets: Iterable[str], headers: Mapping[str, str], body: bytes, now: float, tolerance: float
-) -> None:
-    """Accept a message signed with any of `secrets` within `tolerance` s of `now`, else raise.
+) -> str:
+    """The secret that signed a message within `tolerance` s of `now`; `WebhookRejected` if none.
 
-    Every secret is compared against every offered signature with `hmac.compare_digest`.
+    Every secret is compared against every offered signature with `hmac.compare_digest`; the
+    secret returned tells a caller that tried several clients' secrets which client sent it.
     """
     msg_id = _header(headers, "webhook-id")
     raw_timestamp = _header(headers, "webhook-timestamp")
@@ -125,7 +126,7 @@ def verify(
         # signed over the timestamp exactly as sent, as the spec's signed content says
         expected = base64.b64decode(sign(secret, msg_id, raw_timestamp, body)[3:])
         if any(hmac.compare_digest(expected, candidate) for candidate in offered):
-            return
+            return secret
     raise WebhookRejected("no valid signature: the body or headers do not match a client secret")
 
 
@@ -139,5 +140,7 @@ def host_allowed(url: str, hosts: Iterable[str]) -> bool:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
     name = parts.hostname.lower()
+    if ":" in name:  # an IPv6 literal is registered in brackets, as it is written in a URL
+        name = f"[{name}]"
     allowed = {host.lower() for host in hosts}
     return name in allowed or (port is not None and f"{name}:{port}" in allowed)

@@ -116,8 +116,9 @@ def test_bad_secret_is_a_value_error():
         ("ftp://lms.example.edu/hook", False),
         ("https://evil.example/?lms.example.edu", False),
         ("http://[::1", False),
+        ("http://[::1]:80/x", True),
     ],
-    ids=["host", "any-port", "host-port", "other-port", "userinfo", "scheme", "query", "broken"],
+    ids=["host", "any-port", "host-port", "other-port", "userinfo", "scheme", "query", "bad", "v6"],
 )
 def test_callback_hosts(url, allowed):
-    assert host_allowed(url, ["lms.example.edu", "127.0.0.1:9000"]) is allowed
+    assert host_allowed(url, ["lms.example.edu", "127.0.0.1:9000", "[::1]"]) is allowed

@@ -1,0 +1,221 @@
+"""`POST /v1/lms/submissions`: an LMS hands in a student's work with a signed webhook.
+
+The order of the checks is the order of trust: the signature (401) before anything in the body
+is believed, the client's rate limit (429) before any work, a replayed `webhook-id` (200, the
+original submission) before parsing, then the body (422) and the student's rate limit (429).
+
+The client is the one whose secret signed the request. An LMS may name itself in a
+`webhook-client` header (only that client's secrets are tried); without it every client's secrets
+are tried, so a stock Standard Webhooks sender works unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from grader.errors import BadInput
+from grader.service import intake, lms_clients, store
+from grader.service.db import InboundWebhook, LmsClient, Submission
+from grader.service.state import ServiceState
+from grader.service.webhooks import WebhookRejected, host_allowed, message_id, verify
+
+CLIENT_HEADER = "webhook-client"
+
+
+class LmsSubmissionBody(BaseModel):
+    """The JSON body an LMS signs: who answered what, and where the report goes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=200, description="the bank item's id")
+    student: str = Field(min_length=1, max_length=200, description="the LMS's id of the student")
+    submission_id: str = Field(
+        min_length=1, max_length=200, description="the LMS's own id, echoed in the callback"
+    )
+    callback_url: str = Field(
+        min_length=1, max_length=2000, description="http(s) URL on a registered callback host"
+    )
+    course: str | None = Field(default=None, max_length=200)
+    filename: str | None = Field(default=None, min_length=1, max_length=200)
+    content: str | None = Field(default=None, description="UTF-8 text of the .py or .ipynb file")
+    choice: str | None = Field(default=None, description="a letter, a number, or an output")
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> LmsSubmissionBody:
+        if (self.content is None) == (self.choice is None):
+            raise ValueError("send either `filename` and `content` (a file) or `choice`")
+        if self.content is not None and not self.filename:
+            raise ValueError("`content` needs a `filename` ending in .py or .ipynb")
+        return self
+
+
+class Refused(Exception):
+    """Raised inside the handler to answer with an HTTP error and a one-line reason."""
+
+    def __init__(self, status: int, reason: str, retry_after: float | None = None) -> None:
+        self.status = status
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(reason)
+
+    def response(self) -> JSONResponse:
+        headers = {}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
+        return JSONResponse({"error": self.reason}, status_code=self.status, headers=headers)
+
+
+def lms_router(state: ServiceState) -> APIRouter:
+    """The LMS webhook endpoint, bound to the running service's state."""
+    router = APIRouter(prefix="/v1/lms", tags=["lms"])
+
+    @router.post("/submissions", status_code=202)
+    async def submit(request: Request) -> JSONResponse:
+        body = await request.body()
+        try:
+            return await run_in_threadpool(accept, state, request.headers, body)
+        except Refused as refused:
+            return refused.response()
+
+    return router
+
+
+def accept(state: ServiceState, headers: Mapping[str, str], body: bytes) -> JSONResponse:
+    """Verify, de-duplicate, validate and store one LMS submission, then dispatch it."""
+    client_id, client_name, hosts = authenticate(state, headers, body)
+    _limit(state.client_limits.retry_after(f"lms:{client_id}"), f"LMS client {client_name!r}")
+    msg_id = message_id(headers)
+    with state.sessions() as session:
+        original = _seen(session, client_id, msg_id)
+    if original is not None:
+        return _answer(original, 200, replayed=True)
+    form = _parse(body)
+    if not host_allowed(form.callback_url, hosts):
+        raise Refused(
+            422,
+            f"callback_url {form.callback_url!r} is not on a registered callback host "
+            f"of {client_name!r} ({', '.join(hosts)})",
+        )
+    _limit(state.student_limits.retry_after(f"lms:{client_id}:{form.student}"), "this student")
+    new = _checked(state, form, client_id)
+    row, created = _store(state, client_id, msg_id, new)
+    if not created:
+        return _answer(row, 200, replayed=True)
+    state.dispatcher.dispatch(row.id, new.queue)
+    return _answer(row, 202, replayed=False)
+
+
+def authenticate(
+    state: ServiceState, headers: Mapping[str, str], body: bytes
+) -> tuple[int, str, list[str]]:
+    """The signing client's id, name and callback hosts; `Refused(401)` for anything else."""
+    named = headers.get(CLIENT_HEADER)
+    with state.sessions() as session:
+        if named:
+            client = session.scalar(select(LmsClient).where(LmsClient.name == named))
+            if client is None:
+                raise Refused(401, f"unknown LMS client {named!r} in the {CLIENT_HEADER} header")
+            candidates = [(client, lms_clients.client_secrets(session, client.id))]
+        else:
+            candidates = lms_clients.all_clients_with_secrets(session)
+    owner = {secret: client for client, secrets in candidates for secret in secrets}
+    tolerance = state.settings.webhook_tolerance_s
+    try:
+        secret = verify(list(owner), headers, body, time.time(), tolerance)
+    except WebhookRejected as exc:
+        raise Refused(401, exc.reason) from None
+    client = owner[secret]
+    return client.id, client.name, list(client.callback_hosts)
+
+
+def _limit(wait: float | None, who: str) -> None:
+    if wait is not None:
+        raise Refused(429, f"too many submissions from {who}; retry later", retry_after=wait)
+
+
+def _parse(body: bytes) -> LmsSubmissionBody:
+    try:
+        return LmsSubmissionBody.model_validate_json(body)
+    except ValidationError as exc:
+        raise Refused(422, _first_error(exc)) from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    """One line naming the field and what is wrong with it, as every 422 of the service does."""
+    error = exc.errors()[0]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    where = ".".join(str(part) for part in error["loc"])
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {message}{more}" if where else f"{message}{more}"
+
+
+def _checked(state: ServiceState, form: LmsSubmissionBody, client_id: int) -> store.NewSubmission:
+    new = store.NewSubmission(
+        question=form.question,
+        student=form.student,
+        course=form.course,
+        filename=form.filename,
+        content=form.content.encode("utf-8") if form.content is not None else None,
+        choice=form.choice,
+        client_id=client_id,
+        external_id=form.submission_id,
+        callback_url=form.callback_url,
+    )
+    try:
+        return intake.checked_submission(state.bank, new)
+    except BadInput as exc:  # an unknown question too: it is a field of the body, so 422
+        raise Refused(422, str(exc)) from None
+
+
+def _seen(session: Session, client_id: int, msg_id: str) -> Submission | None:
+    """The submission a `webhook-id` of this client already created, if any."""
+    return session.scalar(
+        select(Submission)
+        .join(InboundWebhook, InboundWebhook.submission_id == Submission.id)
+        .where(InboundWebhook.client_id == client_id, InboundWebhook.webhook_id == msg_id)
+    )
+
+
+def _store(
+    state: ServiceState, client_id: int, msg_id: str, new: store.NewSubmission
+) -> tuple[Submission, bool]:
+    """The submission and its `webhook-id` in one transaction; (row, created).
+
+    Two copies of one delivery arriving together both get here; the unique (client, webhook-id)
+    constraint lets one commit and the other finds the winner's submission.
+    """
+    with state.sessions() as session:
+        try:
+            row = store.add_submission(session, new)
+            session.flush()  # the submission first: the webhook row refers to it
+            seen = InboundWebhook(client_id=client_id, webhook_id=msg_id, submission_id=row.id)
+            session.add(seen)
+            session.commit()
+            return row, True
+        except IntegrityError:
+            session.rollback()
+        original = _seen(session, client_id, msg_id)
+    if original is None:
+        raise Refused(409, "this webhook-id collided with another request; send it again")
+    return original, False
+
+
+def _answer(row: Submission, status_code: int, *, replayed: bool) -> JSONResponse:
+    content: dict[str, Any] = {
+        "id": row.id,
+        "status": row.status,
+        "submission_id": row.external_id,
+        "replayed": replayed,
+    }
+    return JSONResponse(content, status_code=status_code)
