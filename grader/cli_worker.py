@@ -1,0 +1,89 @@
+"""`grader worker`: a Celery worker on a grading host, grading with the host's own sandboxes.
+
+Every option has a GRADER_* variable, so a compose file configures a worker with environment only.
+A worker given GPUs runs one pool process per GPU (one job per GPU at a time); a worker without
+GPUs may not consume the `gpu` queue, so a GPU item never lands on a CPU-only worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+
+from grader.errors import BadInput
+from grader.service.settings import db_url
+from grader.service.worker_context import WorkerConfig, parse_gpus
+from sandbox.backends import BACKENDS
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
+
+
+def _queues(raw: str) -> list[str]:
+    from grader.service.celery_app import QUEUES
+
+    queues = [q.strip() for q in raw.split(",") if q.strip()]
+    unknown = sorted(set(queues) - set(QUEUES))
+    if not queues or unknown:
+        raise BadInput(f"--queues: {raw!r} is not a list of {', '.join(QUEUES)}")
+    return queues
+
+
+def _concurrency(given: int | None, gpus: tuple[str, ...]) -> int:
+    """One process per GPU on a GPU worker (never more); else `given`, else the CPU count."""
+    if gpus:
+        if given is not None and given > len(gpus):
+            raise BadInput(f"--concurrency {given} > {len(gpus)} GPU(s): at most one job per GPU")
+        return given or len(gpus)
+    if given is not None and given < 1:
+        raise BadInput("--concurrency must be at least 1")
+    return given or os.cpu_count() or 1
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from grader.bank import load_bank
+    from grader.service.celery_app import configure_worker, make_app, visibility_timeout
+    from grader.service.db import upgrade
+
+    if not args.broker:
+        raise BadInput("grader worker needs a broker: --broker URL or GRADER_BROKER_URL")
+    queues = _queues(args.queues)
+    gpus = parse_gpus(args.gpus or "")
+    if "gpu" in queues and not gpus:
+        raise BadInput("--queues gpu needs --gpus (the GPU ids this worker may use, e.g. 0,1)")
+    concurrency = _concurrency(args.concurrency, gpus)
+    config = WorkerConfig(db_url(args.db), args.backend, gpus, args.bank)
+    bank = load_bank([args.bank] if args.bank else None)  # a broken bank fails here, not per job
+    upgrade(config.db_url)  # once, before the pool forks: pool processes never migrate
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_worker(config)
+    app = make_app(args.broker, visibility_timeout(bank))
+    worker = app.Worker(
+        hostname=f"grader-{os.getpid()}@{socket.gethostname()}",
+        pool_cls="prefork",
+        concurrency=concurrency,
+        queues=queues,
+        loglevel="INFO",
+        without_mingle=True,
+        without_gossip=True,
+    )
+    worker.start()
+    return int(worker.exitcode or 0)
+
+
+def add_worker_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    env = os.environ.get
+    p = sub.add_parser("worker", help="a Celery worker grading with this host's sandboxes")
+    p.add_argument("--broker", default=env("GRADER_BROKER_URL"), help="redis:// or amqp:// URL")
+    p.add_argument("--queues", default=env("GRADER_QUEUES", "cpu"), help="cpu, gpu or cpu,gpu")
+    p.add_argument("--concurrency", type=int, default=_env_int("GRADER_CONCURRENCY"))
+    p.add_argument("--gpus", default=env("GRADER_GPUS"), help="GPU ids this worker may use: 0,1")
+    p.add_argument("--db", default=None, help="store URL (default: GRADER_DB_URL)")
+    p.add_argument("--backend", choices=BACKENDS, default=env("GRADER_BACKEND"))
+    p.set_defaults(func=cmd_worker)
+
+
+def _env_int(name: str) -> int | None:
+    raw = os.environ.get(name)
+    return int(raw) if raw else None

@@ -1,0 +1,154 @@
+"""What one Celery pool process holds to grade: the store, the bank, a sandbox, maybe one GPU.
+
+A grading host's worker is started with the GPUs it may use (`--gpus 0,1`) and as many pool
+processes as GPUs. Each pool process claims one GPU for its lifetime with an exclusive file lock,
+so at most one job runs per GPU; a replacement process (after a crash) takes the freed GPU. The
+GPU id travels to the sandbox in `Limits.gpu_devices` through `DeviceBoundSandbox`, the only place
+that sets it: items only say whether they need a GPU, the host says which one.
+
+A process without a GPU never grades an item that requires one: it raises `NeedsGpu` before
+claiming the submission, and the task hands the job back to the `gpu` queue.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import logging
+import os
+import socket
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from grader.bank import Bank, load_bank
+from grader.errors import GraderError
+from grader.service.db import Submission, make_engine
+from grader.service.grading import queue_for, run_job
+from grader.service.settings import db_url
+from sandbox.backends import open_sandbox
+from sandbox.base import GpuPolicy, RunRequest, RunResult, Sandbox
+from sandbox.errors import SandboxUnavailable
+
+log = logging.getLogger("grader.worker")
+
+
+class NeedsGpu(GraderError):
+    """Raised when a pool process without a GPU is handed an item that requires one."""
+
+
+def _gpus_from_env() -> tuple[str, ...]:
+    return parse_gpus(os.environ.get("GRADER_GPUS", ""))
+
+
+def parse_gpus(raw: str) -> tuple[str, ...]:
+    """`"0,1"` -> `("0", "1")`; blanks dropped."""
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What `grader worker` was told; inherited by the pool processes it forks."""
+
+    db_url: str = field(default_factory=db_url)
+    backend: str | None = field(default_factory=lambda: os.environ.get("GRADER_BACKEND"))
+    gpus: tuple[str, ...] = field(default_factory=_gpus_from_env)
+    bank: Path | None = None
+    #: Names the GPU lock folder, so two workers on one host keep separate GPU sets.
+    scope: str = field(default_factory=lambda: str(os.getpid()))
+
+
+class DeviceBoundSandbox:
+    """A sandbox whose GPU runs all use one fixed device, the one this process holds."""
+
+    def __init__(self, inner: Sandbox, device: str) -> None:
+        self.inner = inner
+        self.device = device
+        self.name = inner.name
+
+    def run(self, request: RunRequest) -> RunResult:
+        limits = request.limits
+        if limits.gpu is not GpuPolicy.NONE:
+            limits = dataclasses.replace(limits, gpu_devices=(self.device,))
+            request = dataclasses.replace(request, limits=limits)
+        return self.inner.run(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def claim_gpu(gpus: tuple[str, ...], scope: str) -> tuple[str, int] | None:
+    """Lock the first free GPU of `gpus`: its id and the lock's fd (held until the process dies).
+
+    A kernel file lock, not a counter: a killed process releases its GPU with no clean-up.
+    """
+    folder = Path(tempfile.gettempdir()) / f"grader-gpus-{scope}"
+    folder.mkdir(exist_ok=True)
+    for gpu in gpus:
+        fd = os.open(folder / f"{gpu}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return gpu, fd
+    return None
+
+
+def open_local_sandbox(backend: str | None) -> Sandbox:
+    """The named backend; with none named, Docker where it runs here, else the process sandbox."""
+    if backend:
+        return open_sandbox(backend)
+    try:
+        return open_sandbox("docker")
+    except SandboxUnavailable as exc:
+        log.info("docker sandbox unavailable (%s); using the process sandbox", exc)
+        return open_sandbox("process")
+
+
+class WorkerContext:
+    """Per pool process: opened lazily on the first job, so nothing crosses a fork."""
+
+    def __init__(self, config: WorkerConfig, gpu: str | None) -> None:
+        self.config = config
+        self.gpu = gpu
+        self.name = f"{socket.gethostname()}:{os.getpid()}" + (f":gpu{gpu}" if gpu else "")
+        self.sessions: sessionmaker[Session] = sessionmaker(
+            make_engine(config.db_url), expire_on_commit=False
+        )
+        self.bank: Bank = load_bank([config.bank] if config.bank else None)
+        sandbox = open_local_sandbox(config.backend)
+        self.sandbox: Sandbox = DeviceBoundSandbox(sandbox, gpu) if gpu else sandbox
+
+    def grade(self, submission_id: str) -> bool:
+        """Grade one submission unless it needs a GPU this process lacks; True if we wrote it."""
+        self._refuse_without_gpu(submission_id)
+        wrote = run_job(self.sessions, self.bank, submission_id, self.sandbox, self.name)
+        if wrote:
+            log.info("report written: %s by %s", submission_id, self.name)
+        else:
+            log.info("duplicate delivery: %s already graded (%s)", submission_id, self.name)
+        return wrote
+
+    def _refuse_without_gpu(self, submission_id: str) -> None:
+        if self.gpu is not None:
+            return
+        with self.sessions() as session:
+            row = session.get(Submission, submission_id)
+            question = row.question if row is not None else None
+        if question is None:
+            return  # run_job finds nothing to claim
+        try:
+            item = self.bank.get(question)
+        except GraderError:
+            return  # run_job writes the error report
+        if queue_for(item) == "gpu":
+            raise NeedsGpu(f"{submission_id} ({question}) needs a GPU; {self.name} has none")
+
+    def close(self) -> None:
+        self.sandbox.close()
+        engine = self.sessions.kw.get("bind")
+        if engine is not None:
+            engine.dispose()
