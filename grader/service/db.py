@@ -86,6 +86,8 @@ class Submission(Base):
     queue: Mapped[str] = mapped_column(String(20), default="cpu")
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Grading runs that completed (winner or not); above 1 means the work was done twice.
+    gradings: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     verdict: Mapped[str | None] = mapped_column(String(40))
     graded_by: Mapped[str | None] = mapped_column(String(200))

@@ -80,6 +80,14 @@ def run_job(
     with sessions() as session:
         if not store.claim(session, submission_id, worker):
             return False  # already graded: a duplicate delivery of the job
+    return grade_claimed(sessions, bank, submission_id, sandbox)
+
+
+def grade_claimed(
+    sessions: sessionmaker[Session], bank: Bank, submission_id: str, sandbox: Sandbox
+) -> bool:
+    """Grade and finish a submission this worker has claimed. True if its report was written."""
+    with sessions() as session:
         row = session.get(Submission, submission_id)
         assert row is not None
     report = grade_stored(bank, row, sandbox)

@@ -86,18 +86,53 @@ def next_queued(session: Session) -> str | None:
     )
 
 
+def claim_next(session: Session, worker: str) -> str | None:
+    """Claim the oldest queued submission for `worker` (the in-process pool); None if none.
+
+    Unlike `claim`, this takes only `queued` rows, so two pollers never grade the same one.
+    """
+    while (submission_id := next_queued(session)) is not None:
+        result = session.execute(
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.status == "queued")
+            .values(
+                status="running",
+                started_at=now(),
+                attempts=Submission.attempts + 1,
+                graded_by=worker,
+            )
+        )
+        session.commit()
+        if result.rowcount:  # type: ignore[attr-defined]
+            return submission_id
+    return None
+
+
 def finish(session: Session, submission_id: str, report: dict[str, Any]) -> bool:
     """Write the one report of a submission, and its callback delivery, in one transaction.
 
-    True for the write that won; False when a report was already there (nothing changes).
+    True for the write that won; False when a report was already there (the report is dropped,
+    and only `gradings` counts the duplicated work, for the load script's "graded twice").
     """
     result = session.execute(
         update(Submission)
         .where(Submission.id == submission_id, Submission.status != "done")
-        .values(status="done", report=report, verdict=report["verdict"], finished_at=now())
+        .values(
+            status="done",
+            report=report,
+            verdict=report["verdict"],
+            finished_at=now(),
+            gradings=Submission.gradings + 1,
+        )
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         session.rollback()
+        session.execute(
+            update(Submission)
+            .where(Submission.id == submission_id)
+            .values(gradings=Submission.gradings + 1)
+        )
+        session.commit()
         return False
     row = session.get(Submission, submission_id)
     if row is not None and row.callback_url and row.client_id is not None:
