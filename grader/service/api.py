@@ -1,0 +1,148 @@
+"""The student API: submit work, read one's own submissions, list the questions.
+
+Every route is a plain `def`: FastAPI runs it in its thread pool, so the store's blocking calls
+never hold up the event loop. A student's token reads only that student's submissions; anyone
+else's id answers 404 exactly as an unknown one does, so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import text
+
+from grader.errors import BadInput
+from grader.service import intake, store
+from grader.service.db import Submission, Token
+from grader.service.state import ServiceState
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="A student token from `grader tokens create --student ID`.",
+)
+
+
+def service(request: Request) -> ServiceState:
+    return cast(ServiceState, request.app.state.service)
+
+
+State = Annotated[ServiceState, Depends(service)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def current_student(state: State, credentials: Credentials) -> Token:
+    """The token's owner; 401 when the token is missing or unknown."""
+    if credentials is None:
+        raise _unauthorized("send `Authorization: Bearer TOKEN` (from `grader tokens create`)")
+    with state.sessions() as session:
+        token = store.find_token(session, credentials.credentials)
+    if token is None:
+        raise _unauthorized("unknown token; ask your instructor for a new one")
+    return token
+
+
+def _unauthorized(why: str) -> HTTPException:
+    return HTTPException(401, why, headers={"WWW-Authenticate": "Bearer"})
+
+
+Student = Annotated[Token, Depends(current_student)]
+router = APIRouter()
+
+
+@router.post("/v1/submissions", status_code=202, tags=["students"])
+def submit(
+    state: State,
+    token: Student,
+    response: Response,
+    question: Annotated[str, Form(description="The question id, as `grader list` shows it.")],
+    file: Annotated[UploadFile | None, File(description="A .py or .ipynb file.")] = None,
+    choice: Annotated[str | None, Form(description="A letter, a number or a prediction.")] = None,
+) -> dict[str, Any]:
+    """Queue a submission: a file for a code exercise, a choice for every other kind."""
+    _rate_limit(state, token.student)
+    if file is not None and choice is not None:
+        raise BadInput("send either a file or a choice, not both")
+    content, filename = _upload(state, file)
+    new = store.NewSubmission(
+        question=question,
+        student=token.student,
+        course=token.course,
+        filename=filename,
+        content=content,
+        choice=choice,
+    )
+    new = intake.checked_submission(state.bank, new)
+    with state.sessions() as session:
+        row = store.add_submission(session, new)
+        session.commit()
+    state.dispatcher.dispatch(row.id, new.queue)
+    response.headers["Location"] = f"/v1/submissions/{row.id}"
+    return {"id": row.id, "status": row.status, "question": row.question}
+
+
+def _rate_limit(state: ServiceState, student: str) -> None:
+    wait = state.student_limits.retry_after(student)
+    if wait is not None:
+        seconds = max(1, math.ceil(wait))
+        raise HTTPException(
+            429,
+            f"too many submissions; try again in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+def _upload(state: ServiceState, file: UploadFile | None) -> tuple[bytes | None, str | None]:
+    """The file's bytes (read with the cap) and its bare name; 413 when over the cap."""
+    if file is None:
+        return None, None
+    cap = state.settings.max_upload_bytes
+    content = file.file.read(cap + 1)
+    if len(content) > cap:
+        raise HTTPException(413, f"file larger than {cap} bytes; submit only your code")
+    name = posixpath.basename((file.filename or "").replace("\\", "/"))
+    return content, name or None
+
+
+@router.get("/v1/submissions/{submission_id}", tags=["students"])
+def read_submission(state: State, token: Student, submission_id: str) -> dict[str, Any]:
+    """A submission's status, and its report once graded."""
+    with state.sessions() as session:
+        row = session.get(Submission, submission_id)
+    if row is None or row.student != token.student:
+        raise HTTPException(404, f"no submission {submission_id!r} of yours")
+    return submission_view(row)
+
+
+def submission_view(row: Submission) -> dict[str, Any]:
+    """What a student sees of a submission: never the stored file or the grader's host."""
+    return {
+        "id": row.id,
+        "question": row.question,
+        "status": row.status,
+        "verdict": row.verdict,
+        "created_at": row.created_at,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "report": row.report,
+    }
+
+
+@router.get("/v1/questions", tags=["students"])
+def list_questions(state: State) -> list[dict[str, Any]]:
+    """Every item as a student may see it: no key, no feedback, no hidden value."""
+    return [state.bank.items[key].public() for key in sorted(state.bank.items)]
+
+
+@router.get("/healthz", tags=["operators"])
+def healthz(state: State) -> dict[str, str]:
+    """200 when the store answers; 503 otherwise."""
+    try:
+        with state.sessions() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any store failure is "not healthy", said in one line
+        raise HTTPException(503, f"store unavailable ({type(exc).__name__})") from exc
+    return {"status": "ok"}

@@ -1,0 +1,90 @@
+"""The course server's FastAPI app: the student API, LMS webhooks, health and metrics.
+
+Every error answers with one line of JSON, `{"error": "..."}`, never a traceback: an unknown
+question 404, bad input 422 (the reason names the field), a body over the cap 413 before it is
+parsed, a flood 429 with `Retry-After`, and a fault of the server itself 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
+
+from grader.errors import BadInput, UnknownQuestion
+from grader.service.api import router as student_router
+from grader.service.bodycap import BodyCap
+from grader.service.lms import lms_router
+from grader.service.metrics import metrics_registry
+from grader.service.state import ServiceState
+
+log = logging.getLogger("grader.service")
+
+#: Room for multipart boundaries and the other form fields around an upload of the full size.
+FORM_OVERHEAD = 64 * 1024
+
+
+def create_app(state: ServiceState) -> FastAPI:
+    """The app serving `state`; OpenAPI at /openapi.json, its docs at /docs."""
+    app = FastAPI(
+        title="torchgrader course server",
+        description="Submit PyTorch exercises, read reports; LMSs post signed webhooks.",
+        version="1",
+    )
+    app.state.service = state
+    registry = metrics_registry(state.sessions)
+    app.add_middleware(BodyCap, limit=state.settings.max_upload_bytes + FORM_OVERHEAD)
+    _add_error_handlers(app)
+    app.include_router(student_router)
+    app.include_router(lms_router(state))
+
+    @app.get("/metrics", tags=["operators"], response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        """Prometheus text: queue depth by status, grading latency, reports by verdict."""
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def unknown_question(_request: Request, exc: Exception) -> JSONResponse:
+        return _error(404, str(exc))
+
+    async def bad_input(_request: Request, exc: Exception) -> JSONResponse:
+        return _error(422, str(exc))
+
+    async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return _error(422, validation_reason(exc))
+
+    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        return _error(exc.status_code, str(exc.detail), exc.headers)
+
+    async def crash(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return _error(500, f"internal error ({type(exc).__name__}); the operator's log has more")
+
+    app.add_exception_handler(UnknownQuestion, unknown_question)
+    app.add_exception_handler(BadInput, bad_input)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, crash)
+
+
+def validation_reason(exc: RequestValidationError) -> str:
+    """Pydantic's errors as one line: `question: Field required; choice: ...`."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query"))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error.get("msg", ""))
+    return "; ".join(parts) or "invalid request"
