@@ -1,0 +1,301 @@
+"""The student API and `grader submit`, against a real `grader serve` on loopback."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from grader.bank import load_bank
+from grader.models import McqItem
+from tests.service.conftest import MakeServer
+from tests.service.live import REPO, ServerProcess, run_grader
+
+MCQ = "finetuning-purpose"
+CODE = "binary-metrics"
+REFERENCE = REPO / "solutions" / CODE / "reference.py"
+WRONG = REPO / "solutions" / CODE / "wrong_swapped_precision_recall.py"
+
+
+def student() -> str:
+    return f"student-{secrets.token_hex(4)}"
+
+
+def letters() -> tuple[str, str]:
+    """The MCQ's key and one wrong letter."""
+    item = load_bank().get(MCQ)
+    assert isinstance(item, McqItem)
+    wrong = next(letter for letter in item.letters if letter != item.answer)
+    return item.answer, wrong
+
+
+def submit(server: ServerProcess, token: str, *argv: str, **env: str) -> Any:
+    return run_grader("submit", *argv, "--server", server.url, "--token", token, env=env)
+
+
+def one_error_line(stderr: str) -> str:
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in stderr, stderr
+    return errors[0]
+
+
+def post(http: httpx.Client, **form: Any) -> httpx.Response:
+    files = form.pop("files", None)
+    return http.post("/v1/submissions", data=form, files=files)
+
+
+def error_of(response: httpx.Response) -> str:
+    """The one-line reason every refusal carries."""
+    body = response.json()
+    assert set(body) == {"error"} and "\n" not in body["error"], body
+    return str(body["error"])
+
+
+@pytest.fixture
+def http(live_server: ServerProcess) -> Iterator[httpx.Client]:
+    with live_server.client(live_server.token(student())) as client:
+        yield client
+
+
+@pytest.mark.parametrize(("pick", "code", "verdict"), [(0, 0, "PASSED"), (1, 1, "WRONG_ANSWER")])
+def test_submit_mcq_prints_the_report_and_exits_like_check(
+    live_server: ServerProcess, pick: int, code: int, verdict: str
+) -> None:
+    token = live_server.token(student())
+    done = submit(live_server, token, MCQ, "--choice", letters()[pick])
+    assert done.returncode == code, done.stderr
+    assert done.stdout.startswith(f"{verdict}  {MCQ}")
+    assert "Explanation:" in done.stdout
+    assert "queued" in done.stderr or "running" in done.stderr or "graded in" in done.stderr
+
+
+def test_submit_json_with_token_from_the_environment(live_server: ServerProcess) -> None:
+    token = live_server.token(student())
+    done = run_grader(
+        "submit",
+        MCQ,
+        "--choice",
+        letters()[0],
+        "--json",
+        env={"GRADER_TOKEN": token, "GRADER_SERVER": live_server.url},
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["status"] == "passed" and report["verdict"] == "PASSED"
+    assert report["question"] == MCQ and report["submission"].startswith("sub_")
+
+
+def test_submit_reads_server_and_token_from_the_config_file(
+    live_server: ServerProcess, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'server = "{live_server.url}"\ntoken = "{live_server.token(student())}"\n')
+    done = run_grader("submit", MCQ, "--choice", letters()[1], env={"GRADER_CONFIG": str(config)})
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("WRONG_ANSWER")
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["no-such-question", "--choice", "A"], "unknown question id 'no-such-question'"),
+        ([MCQ, "--choice", "Z"], "not one of"),
+        ([CODE, "--choice", "A"], "code exercise"),
+        ([CODE, "missing.py"], "cannot read the file"),
+    ],
+    ids=["unknown-question", "bad-letter", "choice-for-code", "missing-file"],
+)
+def test_submit_bad_input_exits_2(live_server: ServerProcess, argv: list[str], needle: str) -> None:
+    done = submit(live_server, live_server.token(student()), *argv)
+    assert done.returncode == 2, done.stderr
+    assert needle in one_error_line(done.stderr)
+
+
+def test_submit_with_a_bad_token_exits_2(live_server: ServerProcess) -> None:
+    done = submit(live_server, "gt_not-a-token", MCQ, "--choice", "A")
+    assert done.returncode == 2
+    assert "refused the token" in one_error_line(done.stderr)
+
+
+def test_submit_to_no_server_exits_3() -> None:
+    done = run_grader(
+        "submit", MCQ, "--choice", "A", "--server", "http://127.0.0.1:9", "--token", "t"
+    )
+    assert done.returncode == 3
+    assert "cannot reach the server" in one_error_line(done.stderr)
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("path", "code", "verdict"), [(REFERENCE, 0, "PASSED"), (WRONG, 1, "WRONG_ANSWER")]
+)
+def test_submit_code_grades_in_the_sandbox(
+    live_server: ServerProcess, path: Path, code: int, verdict: str
+) -> None:
+    done = submit(live_server, live_server.token(student()), CODE, str(path))
+    assert done.returncode == code, done.stderr
+    assert done.stdout.startswith(f"{verdict}  {CODE}")
+    assert "[PASS] returns-floats" in done.stdout
+
+
+def test_another_students_submission_is_404_like_an_unknown_one(
+    live_server: ServerProcess,
+) -> None:
+    with live_server.client(live_server.token(student())) as alice:
+        created = post(alice, question=MCQ, choice="A")
+        assert created.status_code == 202, created.text
+        mine = alice.get(f"/v1/submissions/{created.json()['id']}")
+        assert mine.status_code == 200 and mine.json()["question"] == MCQ
+    with live_server.client(live_server.token(student())) as mallory:
+        theirs = mallory.get(f"/v1/submissions/{created.json()['id']}")
+        unknown = mallory.get("/v1/submissions/sub_doesnotexist")
+    assert theirs.status_code == unknown.status_code == 404
+    assert "report" not in theirs.json() and created.json()["id"] in error_of(theirs)
+
+
+@pytest.mark.parametrize("token", [None, "gt_forged"], ids=["missing", "unknown"])
+def test_without_a_valid_token_401(live_server: ServerProcess, token: str | None) -> None:
+    with live_server.client(token) as http:
+        for response in (post(http, question=MCQ, choice="A"), http.get("/v1/submissions/x")):
+            assert response.status_code == 401
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+            assert "token" in error_of(response).lower()
+
+
+def test_oversized_upload_413_by_content_length(http: httpx.Client) -> None:
+    big = b"#" * (2 * 1024 * 1024)
+    response = post(http, question=CODE, files={"file": ("big.py", big)})
+    assert response.status_code == 413
+    assert "larger than" in error_of(response)
+
+
+def test_oversized_chunked_upload_413_while_streaming(http: httpx.Client) -> None:
+    """No Content-Length: the cap counts the bytes as they arrive."""
+    boundary = "cap-test"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="question"\r\n\r\n{CODE}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.py"\r\n\r\n'
+    ).encode()
+
+    def chunks() -> Iterator[bytes]:
+        yield head
+        for _ in range(64):
+            yield b"#" * 65536
+
+    response = http.post(
+        "/v1/submissions",
+        content=chunks(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 413
+    assert "larger than" in error_of(response)
+
+
+def test_upload_just_over_the_file_cap_413(http: httpx.Client) -> None:
+    """Within the form's overhead allowance but over the file cap itself."""
+    response = post(http, question=CODE, files={"file": ("a.py", b"#" * (1024 * 1024 + 1))})
+    assert response.status_code == 413
+    assert "file larger than" in error_of(response)
+
+
+@pytest.mark.parametrize(
+    ("form", "needle"),
+    [
+        ({"question": CODE, "files": {"file": ("a.ipynb", b"not json")}}, "not a Jupyter notebook"),
+        ({"question": CODE, "files": {"file": ("a.txt", b"x = 1")}}, "submit a .py or .ipynb"),
+        ({"question": MCQ, "files": {"file": ("a.py", b"x = 1")}}, "answered with a choice"),
+        ({"question": CODE, "choice": "A"}, "is a code exercise"),
+        ({"question": MCQ, "choice": "Z"}, "not one of"),
+        ({"question": MCQ, "choice": "A", "files": {"file": ("a.py", b"")}}, "not both"),
+        ({"choice": "A"}, "question: Field required"),
+    ],
+    ids=[
+        "not-a-notebook",
+        "wrong-suffix",
+        "file-for-mcq",
+        "choice-for-code",
+        "bad-letter",
+        "both",
+        "no-question",
+    ],
+)
+def test_malformed_submissions_422_with_the_reason(
+    http: httpx.Client, form: dict[str, Any], needle: str
+) -> None:
+    response = post(http, **form)
+    assert response.status_code == 422
+    assert needle in error_of(response)
+
+
+def test_malformed_body_422(http: httpx.Client) -> None:
+    response = http.post(
+        "/v1/submissions", content=b"{not a form", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "question" in error_of(response)
+
+
+def test_unknown_question_404(http: httpx.Client) -> None:
+    response = post(http, question="no-such-question", choice="A")
+    assert response.status_code == 404
+    assert "unknown question id" in error_of(response)
+
+
+def test_rate_limit_429_with_retry_after(make_server: MakeServer) -> None:
+    server = make_server(env={"GRADER_STUDENT_BURST": "2", "GRADER_STUDENT_RATE": "0.01"})
+    with server.client(server.token("flooder")) as http:
+        answers = [post(http, question=MCQ, choice="A") for _ in range(3)]
+    with server.client(server.token("bystander")) as other:
+        unaffected = post(other, question=MCQ, choice="A")
+    assert [r.status_code for r in answers] == [202, 202, 429]
+    assert int(answers[2].headers["Retry-After"]) >= 1
+    assert "too many submissions" in error_of(answers[2])
+    assert unaffected.status_code == 202
+
+
+def test_questions_are_public_views_without_keys(live_server: ServerProcess) -> None:
+    bank = load_bank()
+    with live_server.client() as http:
+        listed = http.get("/v1/questions").json()
+    assert [q["id"] for q in listed] == sorted(bank.items)
+    for view in listed:
+        item = bank.get(view["id"])
+        assert view == item.public()
+        assert not {"answer", "explanation", "tolerance", "verify"} & set(view)
+        text = json.dumps(view)
+        assert item.explanation.strip()[:60] not in text
+        if isinstance(item, McqItem):
+            assert all(choice.feedback not in text for choice in item.choices)
+            assert all(set(c) == {"letter", "text"} for c in view["choices"])
+        for check in view.get("checks", []):
+            assert set(check) == {"name", "points", "message"}
+
+
+def test_metrics_count_queue_latency_and_verdicts(live_server: ServerProcess) -> None:
+    token = live_server.token(student())
+    assert submit(live_server, token, MCQ, "--choice", letters()[0]).returncode == 0
+    with live_server.client() as http:
+        text = http.get("/metrics").text
+    assert 'grader_queue_depth{status="queued"}' in text
+    assert 'grader_queue_depth{status="running"}' in text
+    assert 'grader_grading_seconds_bucket{le="+Inf"}' in text
+    passed = [
+        line
+        for line in text.splitlines()
+        if line.startswith('grader_reports_total{verdict="PASSED"}')
+    ]
+    assert passed and float(passed[0].split()[-1]) >= 1
+
+
+def test_health_and_openapi(live_server: ServerProcess) -> None:
+    with live_server.client() as http:
+        assert http.get("/healthz").json() == {"status": "ok"}
+        paths = http.get("/openapi.json").json()["paths"]
+    assert {"/v1/submissions", "/v1/submissions/{submission_id}", "/v1/questions"} <= set(paths)
+    assert "/v1/lms/submissions" in paths
