@@ -56,7 +56,7 @@ class WorkerConfig:
     backend: str | None = field(default_factory=lambda: os.environ.get("GRADER_BACKEND"))
     gpus: tuple[str, ...] = field(default_factory=_gpus_from_env)
     bank: Path | None = None
-    #: Names the GPU lock folder, so two workers on one host keep separate GPU sets.
+    #: The worker (its main pid): names its GPU lock folder and appears in `graded_by`.
     scope: str = field(default_factory=lambda: str(os.getpid()))
 
 
@@ -114,7 +114,9 @@ class WorkerContext:
     def __init__(self, config: WorkerConfig, gpu: str | None) -> None:
         self.config = config
         self.gpu = gpu
-        self.name = f"{socket.gethostname()}:{os.getpid()}" + (f":gpu{gpu}" if gpu else "")
+        # host:worker/process[:gpuN], so an operator (or a test) sees which worker graded what.
+        where = f"{socket.gethostname()}:{config.scope}/{os.getpid()}"
+        self.name = where + (f":gpu{gpu}" if gpu else "")
         self.sessions: sessionmaker[Session] = sessionmaker(
             make_engine(config.db_url), expire_on_commit=False
         )

@@ -1,0 +1,207 @@
+"""Scale-out with Celery on a real Redis: delivery survives a killed worker, routing holds.
+
+The fleet tests start real `grader worker` processes (process sandbox) on a private redis-server;
+without redis-server installed they skip and say so (CI installs it: `make redis`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grader.bank import load_bank
+from grader.cli import main
+from grader.service import store
+from grader.service.celery_app import TASK_NAME, make_app, transport_options, visibility_timeout
+from grader.service.celery_dispatch import CeleryDispatcher
+from grader.service.db import open_store
+from grader.service.settings import ServiceSettings
+from grader.service.worker_context import (
+    DeviceBoundSandbox,
+    NeedsGpu,
+    WorkerConfig,
+    WorkerContext,
+    claim_gpu,
+)
+from sandbox.base import GpuPolicy, Limits, RunRequest
+from sandbox.fake import FakeSandbox, result
+from tests.service.fleet import Fleet, RedisServer, echo_source, write_bank
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    try:
+        server = RedisServer(tmp_path_factory.mktemp("redis"))
+    except RuntimeError as exc:
+        pytest.skip(f"no Redis for the Celery tests: {exc}")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def bank(tmp_path: Path) -> Path:
+    return write_bank(tmp_path / "bank")
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, bank: Path, redis_server: RedisServer) -> Iterator[Fleet]:
+    # A fresh Redis database number per test would need a counter; a fresh server key space is
+    # simpler: every test's queues start empty because the module's server is flushed here.
+    _flush(redis_server)
+    fleet = Fleet(tmp_path, redis_server.url, bank, visibility_s=10)
+    yield fleet
+    fleet.close()
+
+
+def _flush(server: RedisServer) -> None:
+    import redis
+
+    with redis.Redis.from_url(server.url) as client:
+        client.flushdb()
+
+
+# -- the app's delivery settings ------------------------------------------------------------
+
+
+def test_app_acknowledges_late_one_message_at_a_time_json_only() -> None:
+    app = make_app("redis://127.0.0.1:1/0", timeout=900)
+    conf = app.conf
+    assert (conf.task_acks_late, conf.task_reject_on_worker_lost) == (True, True)
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.accept_content == ["json"] and conf.task_serializer == "json"
+    assert conf.broker_transport_options["visibility_timeout"] == 900
+    assert TASK_NAME in app.tasks
+    app.close()
+
+
+def test_visibility_timeout_outlasts_the_longest_job(bank: Path, monkeypatch) -> None:
+    longest = max(i.limits.wall_s for i in load_bank([bank]).items.values() if hasattr(i, "limits"))
+    assert visibility_timeout(load_bank([bank])) > 2 * longest
+    assert visibility_timeout() > 2 * 600  # no bank: longer than any job the schema allows
+    monkeypatch.setenv("GRADER_VISIBILITY_TIMEOUT", "12")
+    assert visibility_timeout(load_bank([bank])) == 12
+
+
+def test_abandoned_jobs_are_swept_well_within_a_short_timeout() -> None:
+    options = transport_options(10)
+    assert options["unacked_restore_interval"] * options["unacked_restore_throttle"] <= 5
+
+
+# -- GPU binding and refusal, in process ----------------------------------------------------
+
+
+def test_a_gpu_run_gets_the_process_gpu_and_a_cpu_run_none() -> None:
+    fake = FakeSandbox(lambda request: result())
+    bound = DeviceBoundSandbox(fake, "1")
+    bound.run(RunRequest(argv=("python",), limits=Limits(gpu=GpuPolicy.REQUIRED)))
+    bound.run(RunRequest(argv=("python",), limits=Limits()))
+    assert [r.limits.gpu_devices for r in fake.requests] == [("1",), ()]
+
+
+def test_each_process_claims_a_different_gpu_until_none_is_left(tmp_path: Path) -> None:
+    scope = f"test-{tmp_path.name}"
+    first, second = claim_gpu(("0", "1"), scope), claim_gpu(("0", "1"), scope)
+    assert first is not None and second is not None
+    assert {first[0], second[0]} == {"0", "1"}
+    assert claim_gpu(("0", "1"), scope) is None
+
+
+def test_a_process_without_gpu_refuses_a_gpu_item_before_claiming_it(
+    tmp_path: Path, bank: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    sessions = open_store(url)
+    with sessions() as session:
+        new = store.NewSubmission(
+            question="gpu-echo", student="s", queue="gpu", filename="a.py", content=b"x = 1\n"
+        )
+        submission_id = store.add_submission(session, new).id
+        session.commit()
+    context = WorkerContext(WorkerConfig(db_url=url, backend="process", bank=bank), gpu=None)
+    with pytest.raises(NeedsGpu):
+        context.grade(submission_id)
+    with sessions() as session:
+        row = session.get(store.Submission, submission_id)
+        assert row is not None and (row.status, row.attempts) == ("queued", 0)
+    context.close()
+    sessions.kw["bind"].dispose()
+
+
+def test_worker_refuses_the_gpu_queue_without_gpus(capsys) -> None:
+    code = main(["worker", "--broker", "redis://127.0.0.1:1/0", "--queues", "gpu"])
+    assert code == 2
+    assert "--gpus" in capsys.readouterr().err
+
+
+def test_worker_refuses_more_jobs_than_gpus(capsys) -> None:
+    argv = ["worker", "--broker", "redis://127.0.0.1:1/0", "--gpus", "0", "--concurrency", "2"]
+    assert main(argv) == 2
+    assert "one job per GPU" in capsys.readouterr().err
+
+
+# -- real workers on a real Redis -----------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_killed_worker_job_is_graded_elsewhere_and_reported_once(fleet: Fleet) -> None:
+    """Two workers, a burst; one is SIGKILLed mid-job; every submission gets one report."""
+    victim, survivor = fleet.start_worker("victim"), fleet.start_worker("survivor")
+    ids = [fleet.submit("slow-echo", source=echo_source(3)) for _ in range(6)]
+    ids += [fleet.submit("quick", choice="B") for _ in range(12)]
+    assert fleet._wait_for(lambda: fleet.running_on(victim, "slow-echo") is not None, 60)
+    killed_job = fleet.running_on(victim, "slow-echo")
+    fleet.kill(victim)
+
+    # The killed job comes back only through Redis' visibility timeout (10 s here).
+    assert fleet.wait_done(ids, timeout_s=120), [r.status for r in fleet.rows(ids)]
+    writes = fleet.writes()
+    assert {i: writes[i] for i in ids} == dict.fromkeys(ids, 1)
+    assert sum(writes.values()) == len(ids)
+    rows = {r.id: r for r in fleet.rows(ids)}
+    assert [r.report and r.report["status"] for r in rows.values()] == ["passed"] * len(ids)
+    again = rows[killed_job]
+    assert again.attempts >= 2 and survivor.scope in (again.graded_by or "")
+
+
+@pytest.mark.slow
+def test_gpu_item_waits_for_a_gpu_worker_and_never_lands_on_a_cpu_one(
+    fleet: Fleet, redis_server: RedisServer
+) -> None:
+    cpu_worker = fleet.start_worker("cpu-only", queues="cpu")
+    gpu_job = fleet.submit("gpu-echo", source=echo_source(0), queue="gpu")
+    cpu_job = fleet.submit("slow-echo", source=echo_source(0))
+    assert fleet.wait_done([cpu_job], timeout_s=60)
+    gpu_row = fleet.row(gpu_job)
+    assert (gpu_row.status, gpu_row.attempts) == ("queued", 0)
+    assert redis_server.llen("gpu") == 1
+    assert gpu_job not in cpu_worker.text()
+
+    gpu_worker = fleet.start_worker("gpu", queues="gpu", gpus="0")
+    assert fleet.wait_done([gpu_job], timeout_s=60)
+    graded = fleet.row(gpu_job)
+    assert gpu_worker.scope in (graded.graded_by or "") and graded.graded_by.endswith(":gpu0")
+    # This host has no GPU: the process sandbox refuses the run, so the report is an error that
+    # says why, never a grade earned without the GPU.
+    assert graded.report is not None and graded.report["status"] == "error"
+    assert "GPU" in graded.report["message"]
+
+
+@pytest.mark.slow
+def test_restarted_server_resends_unfinished_submissions(fleet: Fleet) -> None:
+    """A server that died between commit and send: start() sends again; one report still."""
+    with fleet.sessions() as session:
+        orphan = store.add_submission(session, store.NewSubmission("quick", "s", choice="B")).id
+        session.commit()
+    done_already = fleet.submit("quick", choice="B")
+    fleet.start_worker("w")
+    assert fleet.wait_done([done_already], timeout_s=60)
+    restarted = CeleryDispatcher(ServiceSettings(broker_url=fleet.broker), fleet.sessions)
+    restarted.start()
+    restarted.dispatch(done_already, "cpu")  # a duplicate message, as after a crash
+    restarted.stop()
+    assert fleet.wait_done([orphan], timeout_s=60)
+    duplicate = f"duplicate delivery: {done_already} already graded"
+    assert fleet._wait_for(lambda: duplicate in fleet.workers[0].text(), 60)
+    assert fleet.writes()[orphan] == 1 and fleet.writes()[done_already] == 1
