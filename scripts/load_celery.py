@@ -1,0 +1,137 @@
+"""Scale-out figures: a burst through Celery with one worker, with two, and with two of which one
+is SIGKILLed mid-job. Prints submissions, reports, lost, duplicated and throughput side by side;
+exits 1 if any submission was lost or reported twice.
+
+    .venv/bin/python scripts/load_celery.py [--code 24] [--mcq 24] [--sleep 0.5]
+
+Workers are real `grader worker` processes (process sandbox, one pool process each) on a private
+redis-server (needs the binary: scripts/install-redis.sh). `reports` counts report writes that
+won (`store.finish` returned True, logged by the worker); `duplicated` counts writes beyond one
+per submission; `regraded` counts submissions graded more than once (the killed worker's job).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.service.fleet import Fleet, RedisServer, echo_source, write_bank  # noqa: E402
+
+
+@dataclass
+class Figures:
+    label: str
+    submissions: int
+    reports: int
+    lost: int
+    duplicated: int
+    regraded: int
+    wall_s: float
+
+    @property
+    def throughput(self) -> float:
+        return self.submissions / self.wall_s if self.wall_s else 0.0
+
+
+def flush(url: str) -> None:
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+
+
+def burst(fleet: Fleet, code: int, mcq: int, sleep_s: float) -> list[str]:
+    ids = [fleet.submit("slow-echo", source=echo_source(sleep_s)) for _ in range(code)]
+    return ids + [fleet.submit("quick", choice="B") for _ in range(mcq)]
+
+
+def run_phase(
+    folder: Path, redis: RedisServer, args: argparse.Namespace, workers: int, kill: bool
+) -> Figures:
+    flush(redis.url)
+    folder.mkdir()
+    bank = write_bank(folder / "bank")
+    fleet = Fleet(folder, redis.url, bank, visibility_s=args.visibility)
+    try:
+        started = [fleet.start_worker(f"w{n}") for n in range(workers)]
+        t0 = time.monotonic()
+        ids = burst(fleet, args.code, args.mcq, args.sleep)
+        if kill:
+            victim = started[0]
+            fleet._wait_for(lambda: fleet.running_on(victim, "slow-echo") is not None, 120)
+            fleet.kill(victim)
+        fleet.wait_done(ids, args.timeout)
+        wall = time.monotonic() - t0
+        return tally(fleet, ids, wall, workers, kill)
+    finally:
+        fleet.close()
+
+
+def tally(fleet: Fleet, ids: list[str], wall: float, workers: int, kill: bool) -> Figures:
+    writes = fleet.writes()
+    rows = fleet.rows(ids)
+    known = set(ids)
+    strays = sum(n for i, n in writes.items() if i not in known)
+    label = f"{workers} worker{'s' if workers > 1 else ''}" + (", 1 SIGKILLed" if kill else "")
+    return Figures(
+        label=label,
+        submissions=len(ids),
+        reports=sum(writes[i] for i in ids) + strays,
+        lost=sum(1 for r in rows if r.status != "done" or r.report is None or not writes[r.id]),
+        duplicated=sum(max(writes[i] - 1, 0) for i in ids) + strays,
+        regraded=sum(1 for r in rows if r.attempts > 1),
+        wall_s=wall,
+    )
+
+
+def table(results: list[Figures]) -> str:
+    rows = [
+        ("", [f.label for f in results]),
+        ("submissions", [str(f.submissions) for f in results]),
+        ("reports", [str(f.reports) for f in results]),
+        ("lost", [str(f.lost) for f in results]),
+        ("duplicated", [str(f.duplicated) for f in results]),
+        ("regraded (same report)", [str(f.regraded) for f in results]),
+        ("wall s", [f"{f.wall_s:.1f}" for f in results]),
+        ("throughput /s", [f"{f.throughput:.2f}" for f in results]),
+    ]
+    width = max(len(f.label) for f in results) + 2
+    return "\n".join(
+        f"{name:<24}" + "".join(f"{v:>{width}}" for v in values) for name, values in rows
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--code", type=int, default=24, help="code submissions per burst")
+    parser.add_argument("--mcq", type=int, default=24, help="multiple-choice submissions per burst")
+    parser.add_argument("--sleep", type=float, default=0.5, help="seconds each code job sleeps")
+    parser.add_argument("--visibility", type=int, default=10, help="Redis visibility timeout, s")
+    parser.add_argument("--timeout", type=float, default=600, help="give up waiting after, s")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="grader-load-") as tmp:
+        redis = RedisServer(Path(tmp))
+        try:
+            results = [
+                run_phase(Path(tmp) / "one", redis, args, workers=1, kill=False),
+                run_phase(Path(tmp) / "two", redis, args, workers=2, kill=False),
+                run_phase(Path(tmp) / "kill", redis, args, workers=2, kill=True),
+            ]
+        finally:
+            redis.close()
+    print(table(results))
+    one, two = results[0], results[1]
+    print(f"speed-up, two workers vs one: {two.throughput / one.throughput:.2f}x")
+    bad = sum(f.lost + f.duplicated for f in results)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
