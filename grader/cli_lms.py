@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,9 +18,15 @@ from grader.service.db import open_store
 from grader.service.settings import db_url
 
 
-def _session(args: argparse.Namespace) -> Session:
-    session: Session = open_store(db_url(args.db))()
-    return session
+@contextmanager
+def _session(args: argparse.Namespace) -> Iterator[Session]:
+    """A session on the store; its engine is disposed after, so no connection outlives it."""
+    sessions = open_store(db_url(args.db))
+    try:
+        with sessions() as session:
+            yield session
+    finally:
+        sessions.kw["bind"].dispose()
 
 
 def cmd_lms_add(args: argparse.Namespace) -> int:

@@ -1,0 +1,364 @@
+"""LMS webhooks against a real `grader serve` on loopback and a real receiving server.
+
+The LMS side signs with the reference `standardwebhooks` package, and the receiver verifies the
+callbacks with it too, so the grader's own signing code is never checked against itself.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import standardwebhooks
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from grader.service import lms_clients
+from grader.service.db import Delivery, LmsClient, Submission, open_store
+from tests.service.live import ServerProcess
+from tests.service.receiver import Receiver, Reply
+
+MCQ = "cats-dogs-500-images"
+
+
+@dataclass
+class Served:
+    """A running `grader serve`, a session factory on its database, and its LMS client's secret."""
+
+    process: ServerProcess
+    sessions: sessionmaker[Session]
+    first_secret: str
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def restart(self) -> None:
+        self.process.stop()
+        self.process.start()
+
+    def lms(self, *argv: str) -> str:
+        """`grader lms ...` as the operator runs it; its stdout."""
+        done = self.process.grader("lms", *argv)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Poll `check` until it holds; AssertionError if it never does within `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+def lms_body(callback: str, **changes: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "question": MCQ,
+        "student": "stu-1",
+        "submission_id": f"lms-{uuid.uuid4().hex[:8]}",
+        "callback_url": callback,
+        "choice": "A",
+    }
+    body.update(changes)
+    return body
+
+
+def post(
+    server: Served,
+    secret: str | None,
+    body: dict[str, object] | bytes,
+    *,
+    msg_id: str | None = None,
+    at: float | None = None,
+    tamper: bool = False,
+) -> httpx.Response:
+    """POST as an LMS would, signing with the reference package."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    stamp = datetime.fromtimestamp(int(at or time.time()), tz=UTC)
+    headers = {"content-type": "application/json"}
+    if secret is not None:
+        signature = standardwebhooks.Webhook(secret).sign(msg_id, stamp, raw.decode())
+        headers.update(
+            {
+                "webhook-id": msg_id,
+                "webhook-timestamp": str(int(stamp.timestamp())),
+                "webhook-signature": signature,
+            }
+        )
+    sent = raw + b" " if tamper else raw
+    with httpx.Client(timeout=30) as http:
+        return http.post(f"{server.url}/v1/lms/submissions", content=sent, headers=headers)
+
+
+def count(server: Served, model: type) -> int:
+    with server.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def delivery(server: Served) -> Delivery | None:
+    """The one delivery (None until the submission is graded)."""
+    with server.sessions() as session:
+        return session.scalar(select(Delivery))
+
+
+def wait_delivery(server: Served, check: Callable[[Delivery], bool]) -> Delivery:
+    """The delivery once `check` holds for it."""
+    wait_until(lambda: (row := delivery(server)) is not None and check(row))
+    row = delivery(server)
+    assert row is not None
+    return row
+
+
+@contextmanager
+def served(folder: Path, env: dict[str, str]) -> Iterator[Served]:
+    """A real server whose LMS client `canvas` may call back to 127.0.0.1 on any port."""
+    env = {"GRADER_RETRY_SCALE": "0.001", "GRADER_WORKERS": "1", **env}
+    process = ServerProcess(folder, env)
+    done = process.grader("lms", "add", "canvas", "--callback-host", "127.0.0.1")
+    assert done.returncode == 0, done.stderr
+    process.start()
+    sessions = open_store(process.db_url)
+    try:
+        yield Served(process, sessions, done.stdout.strip())
+    finally:
+        process.stop()
+        sessions.kw["bind"].dispose()
+
+
+@pytest.fixture
+def server(tmp_path, request):
+    """A server of this test's own (settings from an indirect parameter)."""
+    with served(tmp_path, getattr(request, "param", {})) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One server for the tests that must leave no trace in it (every request is refused)."""
+    with served(tmp_path_factory.mktemp("shared"), {}) as live:
+        yield live
+
+
+@pytest.fixture
+def secret(server):
+    return server.first_secret
+
+
+@pytest.fixture
+def receiver(secret):
+    with Receiver(secret) as lms:
+        yield lms
+
+
+def test_accepted_submission_is_graded_and_delivered_signed(server, secret, receiver):
+    body = lms_body(receiver.url + "/hook")
+    answer = post(server, secret, body)
+    assert answer.status_code == 202, answer.text
+    sub_id = answer.json()["id"]
+    assert answer.json()["submission_id"] == body["submission_id"]
+    [got] = receiver.wait_for(1)
+    assert got.verified and got.path == "/hook"
+    assert got.headers["webhook-id"].startswith("msg_")
+    event = got.json()
+    assert event["type"] == "submission.graded"
+    assert event["data"]["id"] == sub_id
+    assert event["data"]["submission_id"] == body["submission_id"]
+    assert event["data"]["report"]["question"] == MCQ
+    assert event["data"]["report"]["status"] in ("passed", "failed")
+    wait_delivery(server, lambda d: d.state == "delivered")
+
+
+@pytest.mark.parametrize(
+    ("how", "reason"),
+    [
+        ("unsigned", "missing signature headers"),
+        ("wrong-secret", "no valid signature"),
+        ("stale", "old"),
+        ("future", "future"),
+        ("tampered", "no valid signature"),
+    ],
+    ids=lambda v: v if v in ("unsigned", "wrong-secret", "stale", "future", "tampered") else "",
+)
+def test_rejected_without_a_valid_signature(shared, how, reason):
+    body = lms_body("http://127.0.0.1:9/hook")
+    use = {"unsigned": None, "wrong-secret": lms_clients.new_secret()}.get(how, shared.first_secret)
+    at = {"stale": time.time() - 400, "future": time.time() + 400}.get(how)
+    answer = post(shared, use, body, at=at, tamper=how == "tampered")
+    assert answer.status_code == 401
+    assert reason in answer.json()["error"]
+    assert "\n" not in answer.json()["error"]
+    assert count(shared, Submission) == 0
+
+
+def test_replayed_webhook_id_returns_the_original(server, secret, receiver):
+    body = lms_body(receiver.url + "/hook")
+    first = post(server, secret, body, msg_id="msg_replay")
+    again = post(server, secret, body, msg_id="msg_replay")
+    assert first.status_code == 202 and again.status_code == 200
+    assert again.json()["id"] == first.json()["id"] and again.json()["replayed"]
+    receiver.wait_for(1)
+    wait_delivery(server, lambda d: d.state == "delivered")
+    late = post(server, secret, body, msg_id="msg_replay")
+    assert late.json()["id"] == first.json()["id"]
+    assert count(server, Submission) == 1 and count(server, Delivery) == 1
+    assert len(receiver.deliveries) == 1
+
+
+def test_simultaneous_copies_create_one_submission(server, secret):
+    body = lms_body("http://127.0.0.1:9/hook")
+    answers: list[httpx.Response] = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(post(server, secret, body, msg_id="msg_x")))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 202]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert count(server, Submission) == 1
+
+
+def test_rotation_old_and_new_verify_until_retired(server, secret):
+    new = server.lms("rotate", "canvas")
+    assert new.startswith("whsec_") and new != secret
+    assert post(server, secret, lms_body("http://127.0.0.1:9/h")).status_code == 202
+    assert post(server, new, lms_body("http://127.0.0.1:9/h")).status_code == 202
+    assert "removed 1 old secret" in server.lms("retire", "canvas")
+    assert post(server, secret, lms_body("http://127.0.0.1:9/h")).status_code == 401
+    assert post(server, new, lms_body("http://127.0.0.1:9/h")).status_code == 202
+
+
+def test_callbacks_verify_with_either_secret_while_rotating(server, secret):
+    new = server.lms("rotate", "canvas")
+    with Receiver(secret) as old_side, Receiver(new) as new_side:
+        assert post(server, new, lms_body(old_side.url + "/a")).status_code == 202
+        assert post(server, new, lms_body(new_side.url + "/b")).status_code == 202
+        assert old_side.wait_for(1)[0].verified
+        assert new_side.wait_for(1)[0].verified
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"callback_url": "http://evil.example/hook"}, "not on a registered callback host"),
+        ({"callback_url": "file:///etc/passwd"}, "not on a registered callback host"),
+        ({"question": "no-such-item"}, "no-such-item"),
+        ({"choice": None}, "either `filename` and `content`"),
+        ({"choice": "Z"}, "Z"),
+        ({"student": ""}, "student:"),
+        ({"grade": 100}, "grade:"),
+    ],
+    ids=[
+        "foreign-host",
+        "file-url",
+        "unknown-question",
+        "no-answer",
+        "bad-choice",
+        "no-student",
+        "extra",
+    ],
+)
+def test_malformed_bodies_are_422_with_the_reason(shared, changes, reason):
+    body = {
+        k: v for k, v in lms_body("http://127.0.0.1:9/hook", **changes).items() if v is not None
+    }
+    answer = post(shared, shared.first_secret, body)
+    assert answer.status_code == 422, answer.text
+    assert reason in answer.json()["error"]
+    assert count(shared, Submission) == 0
+
+
+def test_invalid_json_is_422(shared):
+    answer = post(shared, shared.first_secret, b'{"question": ')
+    assert answer.status_code == 422 and "json" in answer.json()["error"].lower()
+
+
+@pytest.mark.parametrize(
+    "server",
+    [{"GRADER_CLIENT_BURST": "2", "GRADER_CLIENT_RATE": "0.001"}],
+    indirect=True,
+    ids=["burst-2"],
+)
+def test_client_rate_limit_is_429_with_retry_after(server, secret):
+    codes = [post(server, secret, lms_body("http://127.0.0.1:9/h")).status_code for _ in range(2)]
+    assert codes == [202, 202]
+    third = post(server, secret, lms_body("http://127.0.0.1:9/h"))
+    assert third.status_code == 429
+    assert int(third.headers["retry-after"]) >= 1
+    assert count(server, Submission) == 2
+
+
+def test_retries_until_the_receiver_recovers(server, secret, receiver):
+    receiver.script(Reply(500), Reply(503))
+    assert post(server, secret, lms_body(receiver.url + "/hook")).status_code == 202
+    got = receiver.wait_for(3)
+    assert [d.answered for d in got] == [500, 503, 200]
+    assert len({d.headers["webhook-id"] for d in got}) == 1  # the same message, retried
+    assert all(d.verified for d in got)
+    assert wait_delivery(server, lambda d: d.state == "delivered").attempts == 3
+
+
+def test_410_stops_retries(server, secret, receiver):
+    receiver.script(Reply(410))
+    assert post(server, secret, lms_body(receiver.url + "/hook")).status_code == 202
+    row = wait_delivery(server, lambda d: d.state == "failed")
+    assert (row.attempts, row.last_status) == (1, 410)
+    assert len(receiver.deliveries) == 1
+
+
+def test_redirects_are_not_followed(server, secret, receiver):
+    with Receiver(secret) as elsewhere:
+        moved = Reply(307, {"location": elsewhere.url + "/stolen"})
+        receiver.script(moved, moved, moved, moved)
+        assert post(server, secret, lms_body(receiver.url + "/hook")).status_code == 202
+        receiver.wait_for(2)
+        row = wait_delivery(server, lambda d: d.attempts >= 2 and d.last_status is not None)
+        assert elsewhere.deliveries == []
+    assert row.last_status == 307 and row.state == "pending"
+    assert "not followed" in (row.last_error or "")
+
+
+def test_retry_after_is_honoured(server, secret, receiver):
+    receiver.script(Reply(503, {"retry-after": "3600"}))
+    before = time.time()
+    assert post(server, secret, lms_body(receiver.url + "/hook")).status_code == 202
+    row = wait_delivery(server, lambda d: d.last_status == 503)
+    # the schedule (scaled by 0.001) would retry after 5 ms; the receiver asked for an hour
+    assert row.attempts == 1 and row.next_attempt_at >= before + 3600
+    assert len(receiver.deliveries) == 1
+
+
+def test_host_unregistered_after_submission_is_not_called(server, secret, receiver):
+    receiver.script(Reply(500))
+    assert post(server, secret, lms_body(receiver.url + "/hook")).status_code == 202
+    receiver.wait_for(1)
+    with server.sessions() as session:
+        session.execute(update(LmsClient).values(callback_hosts=["lms.example.edu"]))
+        session.commit()
+    row = wait_delivery(server, lambda d: d.state == "failed")
+    assert "not on a callback host" in (row.last_error or "")
+    assert len(receiver.deliveries) == 1
+
+
+def test_retries_resume_after_a_restart(server, secret, receiver):
+    receiver.script(Reply(503, {"retry-after": "3"}))
+    assert post(server, secret, lms_body(receiver.url + "/hook")).status_code == 202
+    wait_delivery(server, lambda d: d.last_status == 503)
+    server.restart()
+    got = receiver.wait_for(2)
+    assert [d.answered for d in got] == [503, 200]
+    assert got[0].headers["webhook-id"] == got[1].headers["webhook-id"]
+    wait_delivery(server, lambda d: d.state == "delivered")
