@@ -1,0 +1,199 @@
+"""Load test of the embedded course server, with a SIGKILL in the middle of grading.
+
+Starts a real `grader serve` (SQLite, process sandbox, in-process workers), sends submissions from
+several students (mostly MCQ answers, a few code files), kills the server with SIGKILL while code
+is being graded and half the submissions are in, restarts it on the same store and port, sends the
+rest (clients retry while it is down), waits for every report through the API, and prints:
+
+    submissions sent      accepted with 202 and an id
+    reports delivered     of those, how many the API served a report for
+    lost                  sent - delivered (must be 0)
+    graded twice          submissions whose grading completed more than once (must be 0),
+                          from the store's `gradings` count, which every completed grading bumps
+                          whether or not its report was the one written
+
+Exit status 1 when lost or graded twice is not 0. Usage: `python scripts/load.py [-n 200]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from grader.service.db import Submission, open_store  # noqa: E402
+from tests.service.live import ServerProcess  # noqa: E402
+
+MCQ = ("finetuning-purpose", "freeze-with-requires-grad", "pretrained-saves-time")
+CODE = "binary-metrics"
+SOLUTIONS = REPO / "solutions" / CODE
+DOWN_RETRY_S = 180.0
+
+
+@dataclass
+class Tally:
+    """What the clients saw; threads add to it under a lock."""
+
+    sent: dict[str, str] = field(default_factory=dict)  # submission id -> its student's token
+    unanswered: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def work(n: int, code: int, students: int, seed: int) -> list[tuple[int, dict[str, object]]]:
+    """(student, form) pairs: `code` code files first (so grading is busy early), then MCQs."""
+    rng = random.Random(seed)
+    files = sorted(SOLUTIONS.glob("*.py"))
+    jobs: list[tuple[int, dict[str, object]]] = []
+    for i in range(n):
+        if i < code:
+            path = files[i % len(files)]
+            form: dict[str, object] = {"question": CODE, "file": (path.name, path.read_bytes())}
+        else:
+            form = {"question": rng.choice(MCQ), "choice": rng.choice("ABC")}
+        jobs.append((rng.randrange(students), form))
+    return jobs
+
+
+def send(server: ServerProcess, token: str, form: dict[str, object], tally: Tally) -> None:
+    """POST until the server answers 202; a request with no answer (the server died) is retried."""
+    data = {k: v for k, v in form.items() if k != "file"}
+    files = {"file": form["file"]} if "file" in form else None
+    deadline = time.monotonic() + DOWN_RETRY_S
+    while True:
+        try:
+            with server.client(token) as http:
+                response = http.post("/v1/submissions", data=data, files=files)
+            response.raise_for_status()
+            break
+        except httpx.TransportError:
+            with tally.lock:
+                tally.unanswered += 1
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    with tally.lock:
+        tally.sent[response.json()["id"]] = token
+
+
+def count(server: ServerProcess, *conditions: object) -> int:
+    sessions = open_store(server.db_url)
+    try:
+        with sessions() as session:
+            query = select(func.count()).select_from(Submission).where(*conditions)
+            return int(session.scalar(query) or 0)
+    finally:
+        sessions.kw["bind"].dispose()
+
+
+def wait_running_code(server: ServerProcess, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    running = (Submission.status == "running", Submission.question == CODE)
+    while count(server, *running) == 0:
+        if time.monotonic() > deadline:
+            raise SystemExit("error: no code submission started grading; is the runtime there?")
+        time.sleep(0.1)
+
+
+def delivered(server: ServerProcess, tally: Tally, timeout_s: float) -> int:
+    """How many sent submissions the API serves a report for (to their student), waiting up to
+    `timeout_s`."""
+    pending = dict(tally.sent)
+    deadline = time.monotonic() + timeout_s
+    with server.client() as http:
+        while pending and time.monotonic() < deadline:
+            for sid, token in list(pending.items()):
+                view = http.get(
+                    f"/v1/submissions/{sid}", headers={"Authorization": f"Bearer {token}"}
+                )
+                if view.status_code == 200 and view.json()["report"]:
+                    del pending[sid]
+            time.sleep(0.5)
+    return len(tally.sent) - len(pending)
+
+
+def run(args: argparse.Namespace, folder: Path) -> int:
+    env = {"GRADER_STUDENT_BURST": "1000000", "GRADER_WORKERS": str(args.workers)}
+    server = ServerProcess(folder, env=env).start()
+    tokens = [server.token(f"load-{i}") for i in range(args.students)]
+    jobs = work(args.submissions, args.code, args.students, args.seed)
+    half = len(jobs) // 2
+    tally = Tally()
+    try:
+        with ThreadPoolExecutor(args.clients) as pool:
+            list(pool.map(lambda j: send(server, tokens[j[0]], j[1], tally), jobs[:half]))
+            wait_running_code(server)
+            server.kill()
+            killed_running = count(server, Submission.status == "running")
+            rest = [pool.submit(send, server, tokens[s], form, tally) for s, form in jobs[half:]]
+            time.sleep(1.0)  # the server stays down a moment; clients keep retrying
+            server.start()
+            for future in rest:
+                future.result()
+        got = delivered(server, tally, args.timeout)
+        twice = count(server, Submission.gradings > 1)
+        stored = count(server)
+    finally:
+        server.stop()
+    requeued = re.findall(r"re-queued (\d+)", server.log.read_text())
+    return report(args, tally, got, twice, stored, killed_running, requeued)
+
+
+def report(
+    args: argparse.Namespace,
+    tally: Tally,
+    got: int,
+    twice: int,
+    stored: int,
+    killed_running: int,
+    requeued: list[str],
+) -> int:
+    lost = len(tally.sent) - got
+    print(
+        f"load: {args.submissions} submissions ({args.code} code) from {args.students} students, "
+        f"{args.workers} workers; server SIGKILLed once mid-grading and restarted"
+    )
+    rows = [
+        ("submissions sent", len(tally.sent)),
+        ("reports delivered", got),
+        ("lost", lost),
+        ("graded twice", twice),
+        ("running when killed", killed_running),
+        ("re-queued on restart", sum(int(n) for n in requeued)),
+        ("attempts with no answer (retried)", tally.unanswered),
+        ("submissions stored", stored),
+    ]
+    for name, value in rows:
+        print(f"{name:<34}{value}")
+    return 1 if lost or twice else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--submissions", type=int, default=200)
+    parser.add_argument("--code", type=int, default=6, help="how many are code files")
+    parser.add_argument("--students", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
+    parser.add_argument("--workers", type=int, default=2, help="the server's grading threads")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for reports")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="grader-load-") as folder:
+        return run(args, Path(folder))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
