@@ -362,3 +362,17 @@ def test_retries_resume_after_a_restart(server, secret, receiver):
     assert [d.answered for d in got] == [503, 200]
     assert got[0].headers["webhook-id"] == got[1].headers["webhook-id"]
     wait_delivery(server, lambda d: d.state == "delivered")
+
+
+@pytest.mark.parametrize(
+    "server",
+    [{"GRADER_STUDENT_BURST": "1", "GRADER_STUDENT_RATE": "0.001"}],
+    indirect=True,
+    ids=["student-burst-1"],
+)
+def test_student_rate_limit_is_per_student(server, secret):
+    assert post(server, secret, lms_body("http://127.0.0.1:9/h", student="a")).status_code == 202
+    again = post(server, secret, lms_body("http://127.0.0.1:9/h", student="a"))
+    assert again.status_code == 429 and int(again.headers["retry-after"]) >= 1
+    assert "student" in again.json()["error"]
+    assert post(server, secret, lms_body("http://127.0.0.1:9/h", student="b")).status_code == 202
