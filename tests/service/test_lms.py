@@ -376,3 +376,10 @@ def test_student_rate_limit_is_per_student(server, secret):
     assert again.status_code == 429 and int(again.headers["retry-after"]) >= 1
     assert "student" in again.json()["error"]
     assert post(server, secret, lms_body("http://127.0.0.1:9/h", student="b")).status_code == 202
+
+
+def test_oversized_body_is_413_before_anything_else(shared):
+    huge = lms_body("http://127.0.0.1:9/h", choice=None, filename="a.py", content="#" * 3_000_000)
+    answer = post(shared, shared.first_secret, huge)
+    assert answer.status_code == 413
+    assert count(shared, Submission) == 0
