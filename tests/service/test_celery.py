@@ -6,6 +6,8 @@ without redis-server installed they skip and say so (CI installs it: `make redis
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,6 +165,27 @@ def test_killed_worker_job_is_graded_elsewhere_and_reported_once(fleet: Fleet) -
     assert [r.report and r.report["status"] for r in rows.values()] == ["passed"] * len(ids)
     again = rows[killed_job]
     assert again.attempts >= 2 and survivor.scope in (again.graded_by or "")
+
+
+@pytest.mark.slow
+def test_a_pool_process_killed_mid_job_gives_its_job_back_at_once(
+    tmp_path: Path, bank: Path, redis_server: RedisServer
+) -> None:
+    """Reject on worker lost: no visibility timeout (10 min here) is needed to grade it again."""
+    _flush(redis_server)
+    fleet = Fleet(tmp_path, redis_server.url, bank, visibility_s=600)
+    try:
+        worker = fleet.start_worker("w")
+        job = fleet.submit("slow-echo", source=echo_source(5))
+        assert fleet._wait_for(lambda: fleet.running_on(worker, "slow-echo") == job, 60)
+        pool_pid = int((fleet.row(job).graded_by or "").rsplit("/", 1)[1])
+        os.kill(pool_pid, signal.SIGKILL)
+        assert fleet.wait_done([job], timeout_s=120)
+        row = fleet.row(job)
+        assert row.attempts == 2 and not row.graded_by.endswith(f"/{pool_pid}")
+        assert fleet.writes()[job] == 1
+    finally:
+        fleet.close()
 
 
 @pytest.mark.slow
