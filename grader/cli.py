@@ -18,7 +18,10 @@ from typing import NoReturn
 from grader.answers import grade_answer
 from grader.bank import Bank, load_bank
 from grader.cli_grading import add_backend_option, answer_prediction, check_file, cmd_selftest
+from grader.cli_lms import add_lms_commands
 from grader.cli_ops import add_ops_commands
+from grader.cli_service import add_service_commands
+from grader.cli_worker import add_worker_commands
 from grader.errors import BadInput, GraderError
 from grader.models import CodeItem, Difficulty, PredictItem, Report, item_json_schema
 from grader.render import item_text, listing_text, report_text
@@ -112,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_bank_commands(sub)
     add_ops_commands(sub)
+    add_service_commands(sub)
+    add_lms_commands(sub)
+    add_worker_commands(sub)
     return parser
 
 
