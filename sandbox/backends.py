@@ -15,7 +15,9 @@ def open_sandbox(name: str, settings: SandboxSettings | None = None) -> Sandbox:
     if name == "process":
         from sandbox.process import ProcessSandbox
 
-        return ProcessSandbox(settings)
+        sandbox = ProcessSandbox(settings)
+        sandbox.prestart()  # warm pools start ahead of demand
+        return sandbox
     if name == "docker":
         from sandbox.container import ContainerSandbox
 

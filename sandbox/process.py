@@ -17,6 +17,8 @@ Elsewhere it runs what it can (rlimits, a scrubbed env, a process-group kill), s
     process_cgroups.py   per-run cgroups v1
     process_seccomp.py   the seccomp filter, assembled on the host
     process_launcher.py  runs in the jail's namespaces (stdlib only)
+    process_warm.py      the warm path: pooled zygotes (torch imported), a forked child per job
+    process_zygote.py    the zygote, inside the jail (stdlib only)
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from sandbox.errors import IsolationRefused, SandboxFailure, SandboxUnavailable
 from sandbox.process_cgroups import RunCgroups
 from sandbox.process_job import Finished, Job
 from sandbox.process_plan import HOME, Runtime
+from sandbox.process_warm import WarmRunner, release_runner, shared_runner
 from sandbox.settings import SANDBOX_TORCH_HOME, SandboxSettings
 
 #: Per-run uids are drawn from this range (no host account owns them).
@@ -70,6 +73,21 @@ class ProcessSandbox:
             self.degraded = "the jail was turned off"
         else:
             self._probe_namespaces()
+        self.warm: WarmRunner | None = None
+        if settings.warm and WarmRunner.usable(self.controllers, self.namespaces, self.root):
+            self.warm = shared_runner(settings, runtime, self.controllers, self.seccomp)
+
+    def warm_ready(self) -> bool:
+        """Whether the warm pool is full and idle (the benchmark waits for this)."""
+        if self.warm is None:
+            return True
+        counts = self.warm.pool.counts()
+        return counts["ready"] >= self.warm.pool.size and not counts["starting"]
+
+    def prestart(self) -> None:
+        """Start the warm pool now, ahead of demand (no-op when runs are cold)."""
+        if self.warm is not None:
+            self.warm.pool.prestart()
 
     def _probe_namespaces(self) -> None:
         """One tiny run in the full jail; a host that refuses it gets the direct mode."""
@@ -109,10 +127,17 @@ class ProcessSandbox:
                 "docker backend, or drop them from GRADER_REQUIRE_ISOLATION"
             )
         process_plan.check_request(request.argv, request.env, request.files)
+        warm = self.warm.run(request) if self.warm and self.warm.eligible(request) else None
+        if warm is not None:
+            finished, rlimits = warm
+            return self._result(request.limits, finished, isolation, {"rlimits": rlimits})
         return self._run(request, isolation)
 
     def close(self) -> None:
-        """Nothing is held between runs."""
+        """Shut down the warm pool, if any; cold runs hold nothing between runs."""
+        warm, self.warm = self.warm, None
+        if warm is not None:
+            release_runner(warm)
 
     def _run(self, request: RunRequest, isolation: Isolation) -> RunResult:
         staging = Path(tempfile.mkdtemp(prefix="grader-run-"))

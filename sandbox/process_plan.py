@@ -220,3 +220,18 @@ def mounts(limits: Limits, runtime: Runtime, weights_dir: Path, files: Path, uid
         _tmpfs(HOME, limits.workdir_bytes, "0700", owner),
         {"op": "copy", "src": str(files), "dst": HOME, "uid": uid, "gid": uid},
     ]
+
+
+def job_mounts(limits: Limits, uid: int) -> list[Op]:
+    """A warm job's fresh writable mounts, laid over its zygote's (`process_zygote`)."""
+    return [
+        _tmpfs("/tmp", limits.workdir_bytes, "1777"),
+        _tmpfs("/dev/shm", limits.workdir_bytes, "1777"),
+        _tmpfs(HOME, limits.workdir_bytes, "0700", f",uid={uid},gid={uid}"),
+    ]
+
+
+def etc_files(uid: int) -> dict[str, str]:
+    """/etc/passwd and /etc/group naming the run's own uid."""
+    ops = {op["dst"]: op["content"] for op in _etc(uid, uid) if op["op"] == "file"}
+    return {"passwd": ops["/etc/passwd"], "group": ops["/etc/group"]}

@@ -7,6 +7,10 @@
 | GRADER_IMAGE | the Docker sandbox image (CPU) | grader-sandbox:cpu |
 | GRADER_GPU_IMAGE | the Docker sandbox image (CUDA) | grader-sandbox:cuda |
 | GRADER_REQUIRE_ISOLATION | `Isolation` fields a run must have (comma list, or `all`) | (none) |
+| GRADER_WARM | warm pools: `1` on, `0` every run cold | 1 |
+| GRADER_POOL_SIZE | warm sandboxes kept ready per backend (and per limits profile on Docker) | 2 |
+| GRADER_POOL_IDLE_S | seconds a warm sandbox may wait unused before it is shut down | 600 |
+| GRADER_WARM_IMPORTS | modules warm sandboxes import ahead of demand | torch,torchvision |
 
 A host that cannot give a required isolation refuses to run rather than run weaker.
 """
@@ -27,6 +31,18 @@ SANDBOX_CHECKPOINTS = f"{SANDBOX_TORCH_HOME}/hub/checkpoints"
 def _path(var: str, default: Path) -> Path:
     value = os.environ.get(var)
     return Path(value) if value else default
+
+
+def _flag(var: str, default: bool) -> bool:
+    value = os.environ.get(var, "").strip().lower()
+    return default if not value else value not in ("0", "false", "no", "off")
+
+
+def _number(var: str, default: float) -> float:
+    try:
+        return float(os.environ.get(var) or default)
+    except ValueError:
+        return default
 
 
 def _required() -> frozenset[str]:
@@ -51,3 +67,13 @@ class SandboxSettings:
         default_factory=lambda: os.environ.get("GRADER_GPU_IMAGE", "grader-sandbox:cuda")
     )
     require_isolation: frozenset[str] = field(default_factory=_required)
+    warm: bool = field(default_factory=lambda: _flag("GRADER_WARM", True))
+    pool_size: int = field(default_factory=lambda: max(1, int(_number("GRADER_POOL_SIZE", 2))))
+    pool_idle_s: float = field(default_factory=lambda: _number("GRADER_POOL_IDLE_S", 600.0))
+    warm_imports: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            name.strip()
+            for name in os.environ.get("GRADER_WARM_IMPORTS", "torch,torchvision").split(",")
+            if name.strip()
+        )
+    )

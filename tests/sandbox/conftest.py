@@ -1,32 +1,54 @@
-"""The `sandbox` fixture: every contract test runs once per backend; a backend that cannot run
-on this host is skipped with the reason printed (never silently)."""
+"""The `sandbox` fixture: every contract test runs once per backend and path (warm pools on and
+off); a backend that cannot run on this host is skipped with the reason printed (never
+silently)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
-from sandbox.backends import BACKENDS, open_sandbox
+from sandbox.backends import open_sandbox
 from sandbox.base import Sandbox
 from sandbox.errors import SandboxUnavailable
+from sandbox.settings import SandboxSettings
+
+#: fixture id -> (backend, warm pools on)
+VARIANTS = {
+    "process-warm": ("process", True),
+    "process-cold": ("process", False),
+    "docker": ("docker", False),  # the Docker backend has no warm pool yet: every run is cold
+}
 
 _opened: dict[str, Sandbox | str] = {}
 
 
-def _backend(name: str) -> Sandbox | str:
-    """Open each backend once per session; remember why one could not open."""
-    if name not in _opened:
+def open_variant(variant: str) -> Sandbox | str:
+    """Open each variant once per session; remember why one could not open."""
+    if variant not in _opened:
+        backend, warm = VARIANTS[variant]
         try:
-            _opened[name] = open_sandbox(name)
+            _opened[variant] = opened = open_sandbox(backend, replace(SandboxSettings(), warm=warm))
         except SandboxUnavailable as exc:
-            _opened[name] = str(exc)
-    return _opened[name]
+            _opened[variant] = str(exc)
+        else:
+            _wait_warm(opened)
+    return _opened[variant]
 
 
-@pytest.fixture(params=BACKENDS)
+def _wait_warm(sandbox: Sandbox, timeout_s: float = 300.0) -> None:
+    """A run that finds no warm sandbox ready goes cold: wait, so the tests run warm."""
+    ready = getattr(sandbox, "warm_ready", None)
+    deadline = time.monotonic() + timeout_s
+    while ready is not None and not ready() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+@pytest.fixture(params=list(VARIANTS))
 def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
-    backend = _backend(request.param)
+    backend = open_variant(request.param)
     if isinstance(backend, str):
         pytest.skip(f"{request.param} backend unavailable: {backend}")
     yield backend

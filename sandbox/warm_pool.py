@@ -1,0 +1,193 @@
+"""A pool of warm sandbox instances, started ahead of demand and refilled in the background.
+
+Both backends keep one: the process backend's instances are zygotes (reused; each job is a forked
+child that is discarded), the Docker backend's are pre-started containers (used once, then
+removed). The pool keeps `size` instances ready, starting them one at a time on a background
+thread (so the first is ready as soon as possible on a small machine), and shuts down instances
+left unused for `idle_s`; the next demand starts them again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from sandbox.errors import SandboxFailure
+
+log = logging.getLogger(__name__)
+
+
+class Instance(Protocol):
+    """What the pool needs of a warm sandbox."""
+
+    def alive(self) -> bool:
+        """Whether it can still take a job."""
+        ...
+
+    def close(self) -> None:
+        """Shut it down; safe to call twice."""
+        ...
+
+
+T = TypeVar("T", bound=Instance)
+
+
+@dataclass
+class _Idle(Generic[T]):
+    instance: T
+    since: float
+
+
+class WarmPool(Generic[T]):
+    """Ready instances made by `start()` (which blocks until the instance is warm)."""
+
+    def __init__(self, start: Callable[[], T], size: int, idle_s: float, name: str) -> None:
+        self._start, self.size, self.idle_s, self.name = start, size, idle_s, name
+        self._ready: list[_Idle[T]] = []
+        self._busy = 0
+        self._starting = 0
+        self._closed = False
+        self._wanted = False
+        self._filling = False
+        self._failure: str | None = None
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def prestart(self) -> None:
+        """Start filling the pool now, ahead of demand."""
+        with self._cond:
+            self._wake()
+
+    def take(self, timeout: float) -> T:
+        """A ready instance, waiting for one to start if none is; `SandboxFailure` if none can."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise SandboxFailure(f"the {self.name} warm pool is closed")
+                while self._ready:
+                    instance = self._ready.pop(0).instance  # the longest ready, fully settled
+                    if instance.alive():
+                        self._busy += 1
+                        self._wake()
+                        return instance
+                    instance.close()
+                if self._failure and not self._starting:
+                    failure, self._failure = self._failure, None  # the next take tries again
+                    raise SandboxFailure(f"no warm {self.name} sandbox: {failure}")
+                self._wake()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SandboxFailure(f"no warm {self.name} sandbox ready in {timeout:.0f} s")
+                self._cond.wait(min(left, 1.0))
+
+    def try_take(self) -> T | None:
+        """A ready instance, or None at once when none is (the pool starts filling)."""
+        with self._cond:
+            while self._ready and not self._closed:
+                instance = self._ready.pop(0).instance  # the longest ready, fully settled
+                if instance.alive():
+                    self._busy += 1
+                    self._wake()
+                    return instance
+                instance.close()
+            self._failure = None  # demand again: a failed start may be retried
+            self._wake()
+            return None
+
+    def give_back(self, instance: T, reuse: bool) -> None:
+        """Return a used instance: ready again (a zygote) or shut down (a used container)."""
+        with self._cond:
+            self._busy -= 1
+            keep = reuse and not self._closed and instance.alive()
+            if keep:
+                self._ready.append(_Idle(instance, time.monotonic()))
+            self._wake()
+            self._cond.notify_all()
+        if not keep:
+            instance.close()
+
+    def counts(self) -> dict[str, int]:
+        with self._cond:
+            return {"ready": len(self._ready), "busy": self._busy, "starting": self._starting}
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            ready, self._ready = self._ready, []
+            self._cond.notify_all()
+        for idle in ready:
+            idle.instance.close()
+        # An instance still starting is closed by the filler when it is ready; not waited for
+        # here, so a one-shot command does not wait for a warm-up it no longer needs.
+
+    def _wake(self) -> None:
+        """Make sure the filler thread runs (the caller holds the lock)."""
+        if self._failure:
+            return  # the last start failed: a take reports it before anything starts again
+        self._wanted = True
+        if not self._filling:
+            self._filling = True
+            name = f"{self.name}-pool"
+            self._thread = threading.Thread(target=self._fill, name=name, daemon=True)
+            self._thread.start()
+        self._cond.notify_all()
+
+    def _fill(self) -> None:
+        """Keep `size` instances ready or busy; retire idle ones; stop when nothing is to do."""
+        while self._step() and self._start_one():
+            pass
+
+    def _step(self) -> bool:
+        """Wait until an instance should start; False when the filler should stop instead."""
+        with self._cond:
+            while True:
+                if self._retire_idle() and not self._ready and not self._busy:
+                    self._wanted = False  # everything went idle: wait for demand
+                if self._closed or not self._wanted:
+                    self._filling = False
+                    return False
+                if len(self._ready) + self._busy < self.size:
+                    self._starting += 1
+                    return True
+                if not self._ready:
+                    self._filling = False
+                    return False  # all busy: give_back wakes us again
+                self._cond.wait(min(self.idle_s, 5.0))
+
+    def _start_one(self) -> bool:
+        """Start one instance; False when it failed (the filler then stops)."""
+        instance: T | None = None
+        try:
+            instance = self._start()
+        except Exception as exc:  # noqa: BLE001 - any start failure is reported to the takers
+            log.warning("warm %s sandbox failed to start: %s", self.name, exc)
+            failure: str | None = str(exc)
+        else:
+            failure = None
+        with self._cond:
+            self._starting -= 1
+            self._failure = failure
+            self._filling = self._filling and failure is None
+            if instance is not None and not self._closed:
+                self._ready.append(_Idle(instance, time.monotonic()))
+                instance = None
+            self._cond.notify_all()
+        if instance is not None:
+            instance.close()
+        return failure is None
+
+    def _retire_idle(self) -> bool:
+        """Shut down instances unused for `idle_s` (the caller holds the lock)."""
+        now = time.monotonic()
+        gone = [i for i in self._ready if now - i.since >= self.idle_s]
+        self._ready = [i for i in self._ready if now - i.since < self.idle_s]
+        for idle in gone:
+            with contextlib.suppress(Exception):  # a dying instance: nothing to save
+                idle.instance.close()
+        return bool(gone)

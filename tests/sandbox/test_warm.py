@@ -1,0 +1,163 @@
+"""The warm path of the process sandbox: pooled zygotes, one forked child per job.
+
+The contract tests and the hostile corpus run on it through the `sandbox` fixture
+(`process-warm`); here is what only the warm path has: the runs really are warm, the zygote has
+not touched CUDA, one student's state never reaches the next job of the same zygote, and what
+cannot run warm still runs (cold).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from grader.bench import bench_text, percentile, summary
+from sandbox.base import Limits, MiB, RunRequest, RunResult
+from sandbox.process import ProcessSandbox
+from sandbox.settings import SandboxSettings
+from tests.sandbox.conftest import _wait_warm
+
+QUICK = Limits(wall_s=20, cpu_s=20, memory_bytes=512 * MiB)
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the warm pool needs the jail (root)")
+
+
+@pytest.fixture(scope="module")
+def warm() -> Iterator[ProcessSandbox]:
+    """One zygote only, so consecutive jobs are forked from the same process."""
+    settings = replace(SandboxSettings(), warm=True, pool_size=1)
+    if not (settings.runtime / "bin" / "python").exists():
+        pytest.skip(f"no sandbox runtime at {settings.runtime}: run `make runtime`")
+    sandbox = ProcessSandbox(settings)
+    if sandbox.warm is None:
+        pytest.skip(f"no warm pool on this host: {sandbox.degraded or 'cgroups missing'}")
+    sandbox.prestart()
+    _wait_warm(sandbox)  # a run finding no zygote ready would go cold
+    assert sandbox.warm_ready()
+    yield sandbox
+    sandbox.close()
+
+
+def run(sandbox: ProcessSandbox, code: str, env: dict[str, str] | None = None) -> RunResult:
+    request = RunRequest(argv=("python", "-c", code), limits=QUICK, env=env or {})
+    return sandbox.run(request)
+
+
+@needs_root
+def test_runs_are_warm_and_the_zygote_never_touched_cuda(warm: ProcessSandbox) -> None:
+    code = (
+        "import sys, json\n"
+        "warm = 'torch' in sys.modules and 'torchvision' in sys.modules\n"
+        "import torch\n"
+        "print(json.dumps([warm, torch.cuda.is_initialized()]))"
+    )
+    result = run(warm, code)
+    assert result.ok, result.stderr
+    assert json.loads(result.stdout) == [True, False]
+    _wait_warm(warm)
+
+
+@needs_root
+def test_cold_setting_starts_a_fresh_interpreter() -> None:
+    settings = replace(SandboxSettings(), warm=False)
+    if not (settings.runtime / "bin" / "python").exists():
+        pytest.skip(f"no sandbox runtime at {settings.runtime}")
+    sandbox = ProcessSandbox(settings)
+    assert sandbox.warm is None
+    result = run(sandbox, "import sys; print('torch' in sys.modules)")
+    assert result.stdout == b"False\n"
+
+
+PLANT = """
+import os, sys, time, torch
+secret = os.environ["SECRET"]
+for where in (".", "/tmp", "/dev/shm"):
+    with open(os.path.join(where, "left-by-" + secret), "w") as out:
+        out.write(secret)
+torch.left_behind = secret
+os.environ["LEFT_BEHIND"] = secret
+if os.fork() == 0:
+    os.setsid()
+    os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(60)", secret])
+print("PLANTED", flush=True)
+"""
+
+LOOK = """
+import json, os, sys, torch
+secret = os.environ["SECRET"]
+found = []
+for where in (".", "/tmp", "/dev/shm"):
+    found += [f"{where}/{n}" for n in os.listdir(where) if secret in n]
+for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+    try:
+        if secret.encode() in open(f"/proc/{pid}/cmdline", "rb").read():
+            found.append(f"process {pid}")
+    except OSError:
+        pass
+if getattr(torch, "left_behind", None) or "LEFT_BEHIND" in os.environ:
+    found.append("interpreter state")
+print(json.dumps(found))
+"""
+
+
+@needs_root
+def test_one_students_state_never_reaches_the_next_job(warm: ProcessSandbox) -> None:
+    secret = secrets.token_hex(8)
+    planted = run(warm, PLANT, {"SECRET": secret})
+    assert planted.ok and b"PLANTED" in planted.stdout, planted.stderr
+    _wait_warm(warm)  # the same zygote, ready again
+    looked = run(warm, LOOK, {"SECRET": secret})
+    assert looked.ok, looked.stderr
+    assert json.loads(looked.stdout) == []
+
+
+@needs_root
+def test_programs_that_cannot_run_warm_still_run(warm: ProcessSandbox) -> None:
+    shell = warm.run(RunRequest(argv=("/bin/sh", "-c", "echo shell"), limits=QUICK))
+    assert shell.stdout == b"shell\n"
+    flagged = warm.run(RunRequest(argv=("python", "-B", "-c", "print('flag')"), limits=QUICK))
+    assert flagged.stdout == b"flag\n"
+
+
+@needs_root
+def test_a_script_runs_as_main_with_its_arguments(warm: ProcessSandbox) -> None:
+    files = {"main.py": b"import sys\nprint(__name__, sys.argv)\nraise SystemExit('bye')\n"}
+    request = RunRequest(argv=("python", "-I", "main.py", "a"), files=files, limits=QUICK)
+    result = warm.run(request)
+    assert result.stdout == b"__main__ ['main.py', 'a']\n"
+    assert (result.exit_code, result.stderr) == (1, b"bye\n")
+
+
+def test_percentiles_use_the_nearest_rank() -> None:
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.5) == 3.0
+    assert percentile([1.0, 2.0], 0.95) == 2.0
+    assert summary([0.010, 0.020, 0.030]) == {"p50_ms": 20.0, "p95_ms": 30.0, "n": 3}
+
+
+def test_bench_text_lays_out_every_item_and_unavailable_backends() -> None:
+    figures = {"p50_ms": 10.0, "p95_ms": 12.0, "n": 3}
+    latency = {"binary-metrics": figures}
+    result = {
+        "machine": {"cpus": 2},
+        "reps": {"warm": 3, "cold": 1},
+        "mcq": {"item": "q", **figures},
+        "floor": {"binary-metrics": figures},
+        "backends": {
+            "process": {
+                "available": True,
+                "cold": {"latency": latency, "throughput_per_s": {"1": 1, "2": 2}},
+                "warm": {"latency": latency, "throughput_per_s": {"1": 9, "2": 8}},
+                "warm_over_floor_ms": {"binary-metrics": 0.0},
+                "warm_cold_ratio": {"binary-metrics": 1.0},
+            },
+            "docker": {"available": False, "why": "no engine"},
+        },
+    }
+    text = bench_text(result)
+    assert "process  binary-metrics" in text
+    assert "warm c=1 9, c=2 8" in text
+    assert "docker: unavailable (no engine)" in text
