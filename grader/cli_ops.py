@@ -1,14 +1,15 @@
-"""Operator commands: `weights`, `image`, `doctor`."""
+"""Operator commands: `weights`, `image`, `hostile`, `bench`, `doctor`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from grader.doctor import diagnose, doctor_text
 from sandbox.backends import BACKENDS
-from sandbox.settings import SandboxSettings
+from sandbox.settings import REPO_ROOT, SandboxSettings
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
@@ -51,6 +52,17 @@ def cmd_hostile(args: argparse.Namespace) -> int:
     return 0 if ran and clean else (3 if not ran else 1)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from grader.bench import bench_text, run_bench
+
+    result = run_bench(args.backend or list(BACKENDS), args.reps, args.cold_reps)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2) if args.json else bench_text(result))
+    print(f"figures written to {args.output}", file=sys.stderr)
+    return 0 if any(b["available"] for b in result["backends"].values()) else 3
+
+
 def add_ops_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("weights", help="the pre-trained weights cache")
     p.add_argument("action", choices=["list", "add", "standins"])
@@ -65,6 +77,13 @@ def add_ops_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--backend", action="append", choices=BACKENDS)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_hostile)
+    p = sub.add_parser("bench", help="latency and throughput, cold and warm, per backend")
+    p.add_argument("--backend", action="append", choices=BACKENDS)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--reps", type=int, default=20, help="timed warm runs per item")
+    p.add_argument("--cold-reps", type=int, default=5, help="timed cold runs per item")
+    p.add_argument("--output", type=Path, default=REPO_ROOT / ".cache" / "bench.json")
+    p.set_defaults(func=cmd_bench)
     p = sub.add_parser("doctor", help="what works on this host")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_doctor)

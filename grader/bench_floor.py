@@ -1,0 +1,54 @@
+"""The benchmark's floor: the same harness work timed in-process, with no sandbox at all.
+
+Run by the sandbox runtime's interpreter (it needs torch; the host's does not have it) as
+`python bench_floor.py REPS` with a JSON list of `{"name", "files"}` on stdin (files as latin-1
+strings); prints `{name: [seconds, ...]}`. Each repetition writes the files into a fresh
+directory and runs `harness.py` there with runpy, after one untimed warm-up; torch and
+torchvision are imported before the clock starts, as a warm sandbox has them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+import tempfile
+import time
+from typing import Any
+
+
+def _once(files: dict[str, str]) -> float:
+    with tempfile.TemporaryDirectory(prefix="grader-floor-") as folder:
+        for name, text in files.items():
+            path = os.path.join(folder, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as out:
+                out.write(text.encode("latin-1"))
+        os.environ["SANDBOX_CHANNEL"] = os.path.join(folder, "channel")
+        here = os.getcwd()
+        os.chdir(folder)
+        try:
+            started = time.perf_counter()
+            runpy.run_path("harness.py", run_name="__main__")
+            return time.perf_counter() - started
+        finally:
+            os.chdir(here)
+
+
+def main(argv: list[str]) -> int:
+    reps = int(argv[1])
+    jobs: list[dict[str, Any]] = json.load(sys.stdin)
+    import torch  # noqa: F401 - imported before the clock, as in a warm sandbox
+    import torchvision  # noqa: F401
+
+    times: dict[str, list[float]] = {}
+    for job in jobs:
+        _once(job["files"])  # warm-up: lazy initialisation inside torch
+        times[job["name"]] = [_once(job["files"]) for _ in range(reps)]
+    json.dump(times, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
