@@ -113,7 +113,7 @@ def main() -> int:
     parser.add_argument("--code", type=int, default=24, help="code submissions per burst")
     parser.add_argument("--mcq", type=int, default=24, help="multiple-choice submissions per burst")
     parser.add_argument("--sleep", type=float, default=0.5, help="seconds each code job sleeps")
-    parser.add_argument("--visibility", type=int, default=10, help="Redis visibility timeout, s")
+    parser.add_argument("--visibility", type=int, default=30, help="Redis visibility timeout, s")
     parser.add_argument("--timeout", type=float, default=600, help="give up waiting after, s")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="grader-load-") as tmp:
