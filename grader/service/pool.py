@@ -76,8 +76,8 @@ class LocalPool:
         self._wake.release(len(self._threads) or 1)
         for thread in self._threads:
             thread.join(timeout_s / max(1, len(self._threads)))
-        if not any(thread.is_alive() for thread in self._threads):
-            for sandbox in self._sandboxes:
+        for thread, sandbox in zip(self._threads, self._sandboxes, strict=True):
+            if not thread.is_alive():  # a sandbox still in use is left to the process's exit
                 sandbox.close()
 
     def _work(self, sandbox: Sandbox, name: str) -> None:
