@@ -42,6 +42,7 @@ MCQ = ("finetuning-purpose", "freeze-with-requires-grad", "pretrained-saves-time
 CODE = "binary-metrics"
 SOLUTIONS = REPO / "solutions" / CODE
 DOWN_RETRY_S = 180.0
+SLOW = b"import time\ntime.sleep(10)\n"
 
 
 @dataclass
@@ -53,15 +54,22 @@ class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def code_files() -> list[tuple[str, bytes]]:
+    """The item's solutions, the first two made slow (a sleep before the code) so that the kill
+    lands while they are being graded, however fast the sandbox is."""
+    files = [(path.name, path.read_bytes()) for path in sorted(SOLUTIONS.glob("*.py"))]
+    slow = [(f"slow-{name}", SLOW + content) for name, content in files[:2]]
+    return slow + files
+
+
 def work(n: int, code: int, students: int, seed: int) -> list[tuple[int, dict[str, object]]]:
     """(student, form) pairs: `code` code files first (so grading is busy early), then MCQs."""
     rng = random.Random(seed)
-    files = sorted(SOLUTIONS.glob("*.py"))
+    files = code_files()
     jobs: list[tuple[int, dict[str, object]]] = []
     for i in range(n):
         if i < code:
-            path = files[i % len(files)]
-            form: dict[str, object] = {"question": CODE, "file": (path.name, path.read_bytes())}
+            form: dict[str, object] = {"question": CODE, "file": files[i % len(files)]}
         else:
             form = {"question": rng.choice(MCQ), "choice": rng.choice("ABC")}
         jobs.append((rng.randrange(students), form))
