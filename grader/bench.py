@@ -32,7 +32,7 @@ from grader.reference import ReferenceStore
 from grader.snippets import run_snippet
 from grader.submission import Source
 from grader.workspace import default_solutions_dir, item_data
-from sandbox.backends import open_sandbox
+from sandbox.backends import open_sandbox, wait_warm
 from sandbox.base import Sandbox
 from sandbox.settings import SandboxSettings
 
@@ -41,6 +41,8 @@ CODE = ("binary-metrics", "replace-head-5-classes")
 PREDICT = ("predict-resnet18-batch-shape", "[8, 1000]")
 THROUGHPUT_ITEM = "binary-metrics"
 MODES = ("cold", "warm")
+#: Backends with a warm pool; the others are measured cold only.
+WARM_BACKENDS = ("process",)
 
 Job = Callable[[Sandbox], bool]
 
@@ -117,10 +119,7 @@ def throughput(job: Job, sandbox: Sandbox, jobs: int, concurrency: int) -> float
 def open_mode(backend: str, mode: str, wait_s: float = 300.0) -> Sandbox:
     """The backend with warm pools on or off; a warm one is waited for until its pool is full."""
     sandbox = open_sandbox(backend, replace(SandboxSettings(), warm=mode == "warm"))
-    ready: Callable[[], bool] | None = getattr(sandbox, "warm_ready", None)
-    deadline = time.monotonic() + wait_s
-    while mode == "warm" and ready is not None and not ready() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_warm(sandbox, wait_s)
     return sandbox
 
 
@@ -214,11 +213,13 @@ def run_bench(backends: list[str], reps: int, cold_reps: int) -> dict[str, Any]:
             modes = {
                 mode: bench_mode(backend, mode, jobs, reps if mode == "warm" else cold_reps)
                 for mode in MODES
+                if mode == "cold" or backend in WARM_BACKENDS
             }
         except SandboxError as exc:
             result["backends"][backend] = {"available": False, "why": str(exc)}
             continue
-        result["backends"][backend] = {"available": True, **modes, **compare(modes, floors)}
+        ratios = compare(modes, floors) if "warm" in modes else {}
+        result["backends"][backend] = {"available": True, **modes, **ratios}
     return result
 
 
@@ -242,6 +243,9 @@ def bench_text(result: dict[str, Any]) -> str:
         if not figures["available"]:
             lines.append(f"{backend}: unavailable ({figures['why']})")
             continue
+        if "warm" not in figures:
+            lines += _cold_only(backend, figures, result["floor"])
+            continue
         for item, warm in figures["warm"]["latency"].items():
             cold = figures["cold"]["latency"][item]
             lines.append(
@@ -255,3 +259,18 @@ def bench_text(result: dict[str, Any]) -> str:
             f"c=2 {rates['cold']['2']}; warm c=1 {rates['warm']['1']}, c=2 {rates['warm']['2']}"
         )
     return "\n".join(lines)
+
+
+def _cold_only(backend: str, figures: dict[str, Any], floors: dict[str, Any]) -> list[str]:
+    """A backend without a warm pool: its cold figures and the floor."""
+    lines = [
+        f"{backend:<8} {item:<30} {cold['p50_ms']:>8} /{cold['p95_ms']:>8}  "
+        f"{'(no warm pool)':>18}  {floors[item]['p50_ms']:>9}"
+        for item, cold in figures["cold"]["latency"].items()
+    ]
+    rates = figures["cold"]["throughput_per_s"]
+    lines.append(
+        f"{backend:<8} throughput {THROUGHPUT_ITEM} (jobs/s): cold c=1 {rates['1']}, "
+        f"c=2 {rates['2']}"
+    )
+    return lines

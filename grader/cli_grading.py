@@ -15,7 +15,7 @@ from grader.reference import ReferenceStore
 from grader.selftest import selftest, table
 from grader.submission import read_submission
 from grader.workspace import default_solutions_dir, item_data, sandbox_for
-from sandbox.backends import BACKENDS
+from sandbox.backends import BACKENDS, wait_warm
 
 
 def check_file(item_id: str, path: Path, backend: str | None, bank: Path | None) -> Report:
@@ -47,6 +47,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     bank = load_bank([args.bank] if args.bank else None)
     items = [bank.get(i) for i in args.ids] if args.ids else list(bank.items.values())
     sandbox = sandbox_for(args.backend)
+    wait_warm(sandbox)  # the self-test runs on the warm path where the backend has one
     try:
         rows = selftest(sorted(items, key=lambda i: i.id), sandbox, default_solutions_dir())
     finally:

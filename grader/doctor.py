@@ -22,6 +22,20 @@ def diagnose(settings: SandboxSettings | None = None) -> dict[str, Any]:
         "gpus": gpus(),
         "weights": weights_status(settings),
         "runtime": str(settings.runtime),
+        "warm": warm_status(settings),
+    }
+
+
+def warm_status(settings: SandboxSettings) -> dict[str, Any]:
+    """The warm-pool settings and which runs take the warm path (the others start cold)."""
+    return {
+        "enabled": settings.warm,
+        "pool_size": settings.pool_size,
+        "idle_s": settings.pool_idle_s,
+        "imports": list(settings.warm_imports),
+        "process": "zygotes in the jail, one forked child per job; cold for network, GPU device "
+        "nodes, programs other than `python [-I] -c|SCRIPT`, or before the pool is ready",
+        "docker": "cold: no warm pool for the Docker backend yet",
     }
 
 
@@ -105,6 +119,13 @@ def doctor_text(report: dict[str, Any]) -> str:
         lines.append(
             f"  image {docker['image']}: {docker['image_info'] or 'not built (make image)'}"
         )
+    warm = report["warm"]
+    lines.append(
+        f"warm pools: {'on' if warm['enabled'] else 'off'}, size {warm['pool_size']}, idle "
+        f"{warm['idle_s']} s, imports {','.join(warm['imports'])}"
+    )
+    lines.append(f"  process: {warm['process']}")
+    lines.append(f"  docker: {warm['docker']}")
     lines.append(f"gpus: {', '.join(report['gpus']) or 'none seen'}")
     weights = report["weights"]
     stand = " (stand-ins)" if weights["standins_manifest"] else ""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.backends import open_sandbox
+from sandbox.backends import open_sandbox, wait_warm
 from sandbox.errors import SandboxError
 from sandbox.hostile import CORPUS
 from sandbox.hostile_probes import run_attack
@@ -20,6 +20,7 @@ def hostile_figures(backend: str) -> dict[str, Any]:
         sandbox = open_sandbox(backend)
     except SandboxError as exc:
         return {"backend": backend, "available": False, "why": str(exc)}
+    wait_warm(sandbox)  # the corpus runs on the warm path where the backend has one
     tried = contained = lost = 0
     damage: list[str] = []
     failures: dict[str, list[str]] = {}
