@@ -123,11 +123,13 @@ def open_mode(backend: str, mode: str, wait_s: float = 300.0) -> Sandbox:
     return sandbox
 
 
-def bench_mode(backend: str, mode: str, jobs: dict[str, Job], reps: int) -> dict[str, Any]:
+def bench_mode(
+    backend: str, mode: str, jobs: dict[str, Job], reps: int, count: int | None = None
+) -> dict[str, Any]:
     sandbox = open_mode(backend, mode)
     try:
         latency = {name: summary(timed(job, sandbox, reps)) for name, job in jobs.items()}
-        count = max(4, reps)
+        count = count or max(4, reps)
         rates = {str(c): throughput(jobs[THROUGHPUT_ITEM], sandbox, count, c) for c in (1, 2)}
     finally:
         sandbox.close()
@@ -192,7 +194,9 @@ def compare(modes: dict[str, Any], floors: dict[str, dict[str, float]]) -> dict[
     }
 
 
-def run_bench(backends: list[str], reps: int, cold_reps: int) -> dict[str, Any]:
+def run_bench(
+    backends: list[str], reps: int, cold_reps: int, throughput_jobs: int | None = None
+) -> dict[str, Any]:
     """Every figure of one bench run, as JSON-ready data."""
     from sandbox.errors import SandboxError
 
@@ -211,7 +215,9 @@ def run_bench(backends: list[str], reps: int, cold_reps: int) -> dict[str, Any]:
     for backend in backends:
         try:
             modes = {
-                mode: bench_mode(backend, mode, jobs, reps if mode == "warm" else cold_reps)
+                mode: bench_mode(
+                    backend, mode, jobs, reps if mode == "warm" else cold_reps, throughput_jobs
+                )
                 for mode in MODES
                 if mode == "cold" or backend in WARM_BACKENDS
             }

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import pytest
 
-from grader.bench import bench_text, percentile, summary
+from grader.bench import bench_text, percentile, run_bench, summary
 from sandbox.base import Limits, MiB, RunRequest, RunResult
 from sandbox.process import ProcessSandbox
 from sandbox.settings import SandboxSettings
@@ -161,3 +161,21 @@ def test_bench_text_lays_out_every_item_and_unavailable_backends() -> None:
     assert "process  binary-metrics" in text
     assert "warm c=1 9, c=2 8" in text
     assert "docker: unavailable (no engine)" in text
+
+
+@needs_root
+@pytest.mark.slow
+@pytest.mark.torch
+def test_bench_smoke_gives_every_figure() -> None:
+    result = run_bench(["process"], reps=1, cold_reps=1, throughput_jobs=2)
+    figures = result["backends"]["process"]
+    assert figures["available"]
+    items = {"binary-metrics", "replace-head-5-classes", "predict-resnet18-batch-shape"}
+    assert set(result["floor"]) == items
+    for mode in ("cold", "warm"):
+        assert set(figures[mode]["latency"]) == items
+        assert set(figures[mode]["throughput_per_s"]) == {"1", "2"}
+        assert all(v["n"] == 1 and v["p50_ms"] > 0 for v in figures[mode]["latency"].values())
+    assert set(figures["warm_cold_ratio"]) == items
+    assert result["mcq"]["n"] == 1
+    assert "process  binary-metrics" in bench_text(result)
