@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from grader.service.db import Delivery, Submission, Token, now
@@ -62,9 +62,16 @@ def add_submission(session: Session, new: NewSubmission) -> Submission:
 
 def claim(session: Session, submission_id: str, worker: str) -> bool:
     """Mark a queued (or orphaned running) submission as running on `worker`; False if done."""
+    return _mark_running(session, submission_id, worker, Submission.status != "done")
+
+
+def _mark_running(
+    session: Session, submission_id: str, worker: str, condition: ColumnElement[bool]
+) -> bool:
+    """One conditional UPDATE to `running` (another attempt, by `worker`); True if it applied."""
     result = session.execute(
         update(Submission)
-        .where(Submission.id == submission_id, Submission.status != "done")
+        .where(Submission.id == submission_id, condition)
         .values(
             status="running",
             started_at=now(),
@@ -92,18 +99,7 @@ def claim_next(session: Session, worker: str) -> str | None:
     Unlike `claim`, this takes only `queued` rows, so two pollers never grade the same one.
     """
     while (submission_id := next_queued(session)) is not None:
-        result = session.execute(
-            update(Submission)
-            .where(Submission.id == submission_id, Submission.status == "queued")
-            .values(
-                status="running",
-                started_at=now(),
-                attempts=Submission.attempts + 1,
-                graded_by=worker,
-            )
-        )
-        session.commit()
-        if result.rowcount:  # type: ignore[attr-defined]
+        if _mark_running(session, submission_id, worker, Submission.status == "queued"):
             return submission_id
     return None
 
