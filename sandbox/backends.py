@@ -21,7 +21,9 @@ def open_sandbox(name: str, settings: SandboxSettings | None = None) -> Sandbox:
     if name == "docker":
         from sandbox.container import ContainerSandbox
 
-        return ContainerSandbox(settings)
+        docker = ContainerSandbox(settings)
+        docker.prestart()
+        return docker
     choices = ", ".join(BACKENDS)
     raise SandboxUnavailable(f"unknown sandbox backend {name!r}; choose one of {choices}")
 

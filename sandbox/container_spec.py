@@ -36,6 +36,8 @@ NOFILE = 1024
 LABEL = "org.grader.sandbox"
 SUPERVISOR = Path(__file__).with_name("container_init.py")
 _SLACK = 64 * 1024
+#: The stdin a warm container has room for (its channel tmpfs is sized when it is created).
+WARM_STDIN_BYTES = 1024 * 1024
 
 
 def device_ids(limits: Limits) -> tuple[str, ...]:
@@ -106,13 +108,42 @@ def host_config(
     request: RunRequest, weights_dir: Path | None, gpus: tuple[str, ...]
 ) -> dict[str, Any]:
     """Keyword arguments for the engine's host config of one run."""
+    return _host_config(
+        request.limits, len(request.stdin), weights_dir, gpus, ulimits(request.limits)
+    )
+
+
+def warm_host_config(limits: Limits, weights_dir: Path | None) -> dict[str, Any]:
+    """A warm container's host config: the same hardening; room for `WARM_STDIN_BYTES` of stdin;
+    no CPU-time or file-size rlimit (the warm child sets those, after the supervisor's import)."""
     import docker.types
 
-    limits = request.limits
+    kept = [
+        docker.types.Ulimit(name="nofile", soft=NOFILE, hard=NOFILE),
+        docker.types.Ulimit(name="core", soft=0, hard=0),
+    ]
+    return _host_config(limits, WARM_STDIN_BYTES, weights_dir, (), kept)
+
+
+def child_rlimits(limits: Limits) -> dict[str, tuple[int, int]]:
+    """The rlimits a warm child sets on itself: the ones `ulimits` gives a cold container."""
+    cpu = max(1, math.ceil(limits.cpu_s))
+    return {"cpu": (cpu, cpu + 1), "fsize": (limits.file_bytes, limits.file_bytes)}
+
+
+def _host_config(
+    limits: Limits,
+    stdin_bytes: int,
+    weights_dir: Path | None,
+    gpus: tuple[str, ...],
+    rlimits: list[Any],
+) -> dict[str, Any]:
+    import docker.types
+
     config: dict[str, Any] = {
         "network_mode": "bridge" if limits.network else "none",
         "read_only": True,
-        "tmpfs": tmpfs(limits, len(request.stdin)),
+        "tmpfs": tmpfs(limits, stdin_bytes),
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "privileged": False,
@@ -123,7 +154,7 @@ def host_config(
         "init": True,
         "ipc_mode": "private",
         "shm_size": limits.workdir_bytes,
-        "ulimits": ulimits(limits),
+        "ulimits": rlimits,
         "log_config": docker.types.LogConfig(
             type="json-file", config={"max-size": LOG_MAX_SIZE, "max-file": "1"}
         ),
@@ -139,11 +170,14 @@ def host_config(
     return config
 
 
-def container_config(image: str) -> dict[str, Any]:
-    """Keyword arguments for `create_container`, less the host config: the supervisor, stdin."""
+def container_config(
+    image: str, warm_args: tuple[str, ...] = (), labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Keyword arguments for `create_container`, less the host config: the supervisor, stdin;
+    `warm_args` start it in warm mode (see `container_init`)."""
     return {
         "image": image,
-        "entrypoint": [PYTHON, "-I", "-c", SUPERVISOR.read_text()],
+        "entrypoint": [PYTHON, "-I", "-c", SUPERVISOR.read_text(), *warm_args],
         "command": [],
         "user": f"{UID}:{UID}",
         "working_dir": WORKDIR,
@@ -153,12 +187,13 @@ def container_config(image: str) -> dict[str, Any]:
         "detach": False,
         "stdin_open": True,
         "tty": False,
-        "labels": {LABEL: "run"},
+        "labels": dict(labels or {LABEL: "run"}),
     }
 
 
-def payload(request: RunRequest, token: str) -> bytes:
-    """The tar the supervisor reads on stdin: meta.json, stdin, files/<name>."""
+def payload(request: RunRequest, token: str, warm: Mapping[str, Any] | None = None) -> bytes:
+    """The tar the supervisor reads on stdin: meta.json, stdin, files/<name>; a warm supervisor
+    also gets `warm` (the program's plan, environment and rlimits) in the meta."""
     argv = list(request.argv)
     if argv and argv[0] == "python":
         argv[0] = PYTHON
@@ -168,6 +203,7 @@ def payload(request: RunRequest, token: str) -> bytes:
         "workdir": WORKDIR,
         "channel": CHANNEL_PATH,
         "channel_bytes": request.limits.channel_bytes,
+        **(warm or {}),
     }
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as bundle:
