@@ -35,7 +35,31 @@ def warm_status(settings: SandboxSettings) -> dict[str, Any]:
         "imports": list(settings.warm_imports),
         "process": "zygotes in the jail, one forked child per job; cold for network, GPU device "
         "nodes, programs other than `python [-I] -c|SCRIPT`, or before the pool is ready",
-        "docker": "cold: no warm pool for the Docker backend yet",
+        "docker": "pre-started containers (torch imported), one job each, then removed; a pool "
+        "per limits profile; cold for GPU runs (the CUDA image stays cold), network, memory "
+        "under 512 MiB, stdin over 1 MiB, programs other than `python [-I] -c|SCRIPT`, or when "
+        "no container is ready or starting",
+        "docker_pool": docker_pool(settings),
+    }
+
+
+def docker_pool(settings: SandboxSettings) -> dict[str, Any]:
+    """The Docker warm containers on the engine: ready or busy, by owner process."""
+    try:
+        import docker
+
+        from sandbox.container_spec import LABEL
+        from sandbox.container_warm import OWNER_LABEL, owner_alive
+
+        client = docker.from_env(timeout=5)
+        found = client.api.containers(all=True, filters={"label": f"{LABEL}=warm"})
+    except Exception as exc:  # noqa: BLE001 - no engine: nothing to show
+        return {"containers": None, "why": type(exc).__name__}
+    owners = [(c.get("Labels") or {}).get(OWNER_LABEL, "") for c in found]
+    return {
+        "containers": len(found),
+        "stale": sum(not owner_alive(owner) for owner in owners),
+        "owners": len(set(owners)),
     }
 
 
@@ -126,6 +150,12 @@ def doctor_text(report: dict[str, Any]) -> str:
     )
     lines.append(f"  process: {warm['process']}")
     lines.append(f"  docker: {warm['docker']}")
+    pool = warm["docker_pool"]
+    if pool["containers"] is not None:
+        lines.append(
+            f"  docker pool now: {pool['containers']} warm containers of {pool['owners']} grader "
+            f"processes, {pool['stale']} stale (removed when a pool starts)"
+        )
     lines.append(f"gpus: {', '.join(report['gpus']) or 'none seen'}")
     weights = report["weights"]
     stand = " (stand-ins)" if weights["standins_manifest"] else ""

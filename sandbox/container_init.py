@@ -40,7 +40,7 @@ import sys
 import tarfile
 import time
 import types
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 PR_SET_DUMPABLE = 4
 _ORPHAN_WAIT_S = 2.0
@@ -194,7 +194,7 @@ def _dumpable(flag: int) -> None:
 
 def main() -> int:
     if sys.argv[1:2] == ["warm"]:
-        return main_warm(sys.argv[2], sys.argv[3])
+        main_warm(sys.argv[2], sys.argv[3])
     _dumpable(0)
     meta, stdin = unpack(sys.stdin.buffer)
     out = sys.stdout.buffer
@@ -208,7 +208,7 @@ def main() -> int:
     return 0
 
 
-def main_warm(imports: str, program_source: str) -> int:
+def main_warm(imports: str, program_source: str) -> NoReturn:
     """Import, fork the waiting child, say READY, then serve exactly one job."""
     _dumpable(0)
     for name in filter(None, imports.split(",")):
@@ -240,7 +240,7 @@ def main_warm(imports: str, program_source: str) -> int:
     kill_others()
     out.write(report(meta, returncode))
     out.flush()
-    return 0
+    os._exit(0)  # the interpreter's teardown of torch takes a second and serves nothing
 
 
 def _warm_child(go_r: int, runner: types.ModuleType) -> None:

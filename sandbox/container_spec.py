@@ -38,6 +38,9 @@ SUPERVISOR = Path(__file__).with_name("container_init.py")
 _SLACK = 64 * 1024
 #: The stdin a warm container has room for (its channel tmpfs is sized when it is created).
 WARM_STDIN_BYTES = 1024 * 1024
+#: What a warm supervisor holds before its job: torch and torchvision imported (~440 MiB RSS,
+#: ~375 MiB of it anonymous, measured in grader-sandbox:cpu), with some room to spare.
+WARM_MEMORY_BYTES = 512 * 1024 * 1024
 
 
 def device_ids(limits: Limits) -> tuple[str, ...]:
@@ -108,21 +111,22 @@ def host_config(
     request: RunRequest, weights_dir: Path | None, gpus: tuple[str, ...]
 ) -> dict[str, Any]:
     """Keyword arguments for the engine's host config of one run."""
-    return _host_config(
-        request.limits, len(request.stdin), weights_dir, gpus, ulimits(request.limits)
-    )
+    limits = request.limits
+    return _host_config(limits, len(request.stdin), weights_dir, gpus, ulimits(limits), 0)
 
 
 def warm_host_config(limits: Limits, weights_dir: Path | None) -> dict[str, Any]:
     """A warm container's host config: the same hardening; room for `WARM_STDIN_BYTES` of stdin;
-    no CPU-time or file-size rlimit (the warm child sets those, after the supervisor's import)."""
+    no CPU-time or file-size rlimit (the warm child sets those, after the supervisor's import);
+    `WARM_MEMORY_BYTES` more memory, which the supervisor's imports use before any job (the
+    program's own allocations get the limit, as a process-warm child's do)."""
     import docker.types
 
     kept = [
         docker.types.Ulimit(name="nofile", soft=NOFILE, hard=NOFILE),
         docker.types.Ulimit(name="core", soft=0, hard=0),
     ]
-    return _host_config(limits, WARM_STDIN_BYTES, weights_dir, (), kept)
+    return _host_config(limits, WARM_STDIN_BYTES, weights_dir, (), kept, WARM_MEMORY_BYTES)
 
 
 def child_rlimits(limits: Limits) -> dict[str, tuple[int, int]]:
@@ -137,9 +141,11 @@ def _host_config(
     weights_dir: Path | None,
     gpus: tuple[str, ...],
     rlimits: list[Any],
+    extra_memory: int,
 ) -> dict[str, Any]:
     import docker.types
 
+    memory = limits.memory_bytes + extra_memory
     config: dict[str, Any] = {
         "network_mode": "bridge" if limits.network else "none",
         "read_only": True,
@@ -148,8 +154,8 @@ def _host_config(
         "security_opt": ["no-new-privileges"],
         "privileged": False,
         "pids_limit": limits.processes,
-        "mem_limit": limits.memory_bytes,
-        "memswap_limit": limits.memory_bytes,
+        "mem_limit": memory,
+        "memswap_limit": memory,
         "nano_cpus": NANO_CPUS,
         "init": True,
         "ipc_mode": "private",

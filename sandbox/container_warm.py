@@ -13,8 +13,10 @@ fixed when a container is created: a request whose profile has no ready containe
 one that is already starting, or runs cold (and the pool starts filling). What runs cold: GPU
 runs (the CUDA image stays cold, so no warm process ever exists where CUDA could be touched
 before a job), network runs, programs other than `python [-I] -c|SCRIPT`, stdin over
-`WARM_STDIN_BYTES`, and memory limits under `WARM_MIN_MEMORY` (torch's import alone would not
-fit). Each container carries its owner's id in a label; a pool that starts removes labelled
+`WARM_STDIN_BYTES`. The container's memory limit is the run's plus `WARM_MEMORY_BYTES`, what
+the supervisor's imports hold before the job, so a program gets its limit for its own use.
+
+Each container carries its owner's id in a label; a pool that starts removes labelled
 containers whose owner is gone (a grader that crashed) or that are older than any live pool
 keeps one.
 """
@@ -34,7 +36,7 @@ from typing import Any
 
 from sandbox import container_spec as spec
 from sandbox import warm_program
-from sandbox.base import Limits, MiB, RunRequest
+from sandbox.base import Limits, RunRequest
 from sandbox.container_errors import docker_client, docker_errors
 from sandbox.container_init import READY
 from sandbox.container_io import Exchange, Wire
@@ -48,8 +50,6 @@ OWNER_LABEL = "org.grader.owner"
 START_S = 180.0
 #: Seconds a warm supervisor may take from the job's tar to the "started" marker.
 JOB_START_S = 30.0
-#: Below this memory limit every run is cold: the supervisor's torch import takes ~400 MiB.
-WARM_MIN_MEMORY = 512 * MiB
 #: Distinct limits profiles with a pool at once; the least recently used one is closed.
 MAX_PROFILES = 4
 _EXIT_WAIT_S = 30
@@ -251,7 +251,6 @@ class DockerWarm:
         return (
             not limits.network
             and not spec.device_ids(limits)
-            and limits.memory_bytes >= WARM_MIN_MEMORY
             and len(request.stdin) <= spec.WARM_STDIN_BYTES
             and warm_program.plan(request.argv) is not None
         )

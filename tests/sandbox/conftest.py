@@ -19,7 +19,8 @@ from sandbox.settings import SandboxSettings
 VARIANTS = {
     "process-warm": ("process", True),
     "process-cold": ("process", False),
-    "docker": ("docker", False),  # the Docker backend has no warm pool yet: every run is cold
+    "docker": ("docker", False),
+    "docker-warm": ("docker", True),
 }
 
 _opened: dict[str, Sandbox | str] = {}

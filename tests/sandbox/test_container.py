@@ -11,6 +11,7 @@ import io
 import json
 import struct
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -246,7 +247,7 @@ def docker_sandbox() -> object:
     from sandbox.container import ContainerSandbox
 
     try:
-        sandbox = ContainerSandbox(SandboxSettings())
+        sandbox = ContainerSandbox(replace(SandboxSettings(), warm=False))  # the cold path
     except SandboxUnavailable as exc:
         pytest.skip(f"docker backend unavailable: {exc}")
     yield sandbox
