@@ -312,6 +312,12 @@ class DockerWarm:
         for pool in pools:
             pool.close()
         self.remover.join()
+        # A container still starting is closed by its pool's filler when it is ready; at exit
+        # that thread is gone, so remove whatever of ours is left now.
+        with contextlib.suppress(Exception):  # no engine: the next pool's start cleans up
+            owned = {"label": f"{OWNER_LABEL}={self.owner}"}
+            for found in self.client.api.containers(all=True, filters=owned):
+                self.client.api.remove_container(found["Id"], force=True, v=True)
         with contextlib.suppress(Exception):  # closing a client that is already gone
             self.client.close()
 
