@@ -36,9 +36,9 @@ def warm_status(settings: SandboxSettings) -> dict[str, Any]:
         "process": "zygotes in the jail, one forked child per job; cold for network, GPU device "
         "nodes, programs other than `python [-I] -c|SCRIPT`, or before the pool is ready",
         "docker": "pre-started containers (torch imported), one job each, then removed; a pool "
-        "per limits profile; cold for GPU runs (the CUDA image stays cold), network, memory "
-        "under 512 MiB, stdin over 1 MiB, programs other than `python [-I] -c|SCRIPT`, or when "
-        "no container is ready or starting",
+        "per limits profile, torch's memory on top of the limit; cold for GPU runs (the CUDA image "
+        "stays cold), network, stdin over 1 MiB, programs other than `python [-I] -c|SCRIPT`, "
+        "or when no container is ready or starting",
         "docker_pool": docker_pool(settings),
     }
 
