@@ -70,13 +70,8 @@ class WarmPool(Generic[T]):
             while True:
                 if self._closed:
                     raise SandboxFailure(f"the {self.name} warm pool is closed")
-                while self._ready:
-                    instance = self._ready.pop(0).instance  # the longest ready, fully settled
-                    if instance.alive():
-                        self._busy += 1
-                        self._wake()
-                        return instance
-                    instance.close()
+                if (instance := self._pop_ready()) is not None:
+                    return instance
                 if self._failure and not self._starting:
                     failure, self._failure = self._failure, None  # the next take tries again
                     raise SandboxFailure(f"no warm {self.name} sandbox: {failure}")
@@ -86,16 +81,23 @@ class WarmPool(Generic[T]):
                     raise SandboxFailure(f"no warm {self.name} sandbox ready in {timeout:.0f} s")
                 self._cond.wait(min(left, 1.0))
 
+    def _pop_ready(self) -> T | None:
+        """The longest-ready live instance, now busy (dead ones are closed); None if none. Holds
+        the lock."""
+        while self._ready:
+            instance = self._ready.pop(0).instance  # the longest ready, fully settled
+            if instance.alive():
+                self._busy += 1
+                self._wake()
+                return instance
+            instance.close()
+        return None
+
     def try_take(self) -> T | None:
         """A ready instance, or None at once when none is (the pool starts filling)."""
         with self._cond:
-            while self._ready and not self._closed:
-                instance = self._ready.pop(0).instance  # the longest ready, fully settled
-                if instance.alive():
-                    self._busy += 1
-                    self._wake()
-                    return instance
-                instance.close()
+            if not self._closed and (instance := self._pop_ready()) is not None:
+                return instance
             self._failure = None  # demand again: a failed start may be retried
             self._wake()
             return None
