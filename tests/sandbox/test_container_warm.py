@@ -57,7 +57,8 @@ def warm_ids(sandbox: object) -> set[str]:
     from sandbox.container import ContainerSandbox
 
     assert isinstance(sandbox, ContainerSandbox)
-    found = sandbox.client.api.containers(all=True, filters={"label": f"{spec.LABEL}=warm"})
+    mine = [f"{spec.LABEL}=warm", f"{OWNER_LABEL}={owner_id()}"]  # not another grader's pool
+    found = sandbox.client.api.containers(all=True, filters={"label": mine})
     return {str(c["Id"]) for c in found}
 
 
