@@ -168,7 +168,8 @@ class WarmPool(Generic[T]):
         try:
             instance = self._start()
         except Exception as exc:  # noqa: BLE001 - any start failure is reported to the takers
-            log.warning("warm %s sandbox failed to start: %s", self.name, exc)
+            if not self._closed:  # a start cut short by close() is not worth a warning
+                log.warning("warm %s sandbox failed to start: %s", self.name, exc)
             failure: str | None = str(exc)
         else:
             failure = None
