@@ -3,8 +3,9 @@
 Run by the sandbox runtime's interpreter (it needs torch; the host's does not have it) as
 `python bench_floor.py REPS` with a JSON list of `{"name", "files"}` on stdin (files as latin-1
 strings); prints `{name: [seconds, ...]}`. Each repetition writes the files into a fresh
-directory and runs `harness.py` there with runpy, after one untimed warm-up; torch and
-torchvision are imported before the clock starts, as a warm sandbox has them.
+directory and runs `harness/observer.py` there with runpy (the nonce on stdin, as a sandbox gives
+it), after one untimed warm-up; torch and torchvision are imported before the clock starts, as a
+warm sandbox has them. The observer still forks its runner; only the sandbox around it is gone.
 """
 
 from __future__ import annotations
@@ -26,14 +27,24 @@ def _once(files: dict[str, str]) -> float:
             with open(path, "wb") as out:
                 out.write(text.encode("latin-1"))
         os.environ["SANDBOX_CHANNEL"] = os.path.join(folder, "channel")
-        here = os.getcwd()
+        here, saved = os.getcwd(), os.dup(0)
+        nonce_r, nonce_w = os.pipe()
+        os.write(nonce_w, b"floor")
+        os.close(nonce_w)
+        os.dup2(nonce_r, 0)
+        os.close(nonce_r)
         os.chdir(folder)
         try:
             started = time.perf_counter()
-            runpy.run_path("harness.py", run_name="__main__")
+            try:
+                runpy.run_path("harness/observer.py", run_name="__main__")
+            except SystemExit:
+                pass
             return time.perf_counter() - started
         finally:
             os.chdir(here)
+            os.dup2(saved, 0)
+            os.close(saved)
 
 
 def main(argv: list[str]) -> int:

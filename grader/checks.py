@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from grader.models import Check, CheckResult, Expect, Tolerance
-from grader.models.code import FromReference, Raises, StdoutExpect, Trainable
+from grader.models.code import Conforms, FromReference, Raises, StdoutExpect, Trainable
 from grader.observed import describe_error, plain, short
 
 
@@ -64,6 +64,8 @@ def _findings(
 ) -> list[Finding]:
     if observation is None:
         return [Finding(False, "this check to run", "the program stopped before it ran")]
+    if "unreadable" in observation:
+        return [Finding(False, "output that can be read", "output that could not be read")]
     error = observation.get("error")
     if expect.raises is not None:
         return [raises(expect.raises, error)]
@@ -87,12 +89,27 @@ def raises(spec: Raises, error: dict[str, Any] | None) -> Finding:
     return Finding(ok, wanted, describe_error(error))
 
 
+#: Built-in types are checked exactly: a `float` is a float, not a class named like one.
+EXACT = frozenset({"float", "int", "str", "bool", "list", "dict", "tuple", "NoneType", "bytes"})
+
+
 def _is_a(name: str, mro: list[str]) -> bool:
     return any(m == name or m.endswith("." + name) for m in mro)
 
 
 def type_of(spec: str, result: dict[str, Any], *_: Any) -> Finding:
-    return Finding(_is_a(spec, result.get("mro", [])), f"a {spec}", f"a {result.get('type')}")
+    kind = result.get("type")
+    ok = kind == spec if spec in EXACT else _is_a(spec, result.get("mro", []))
+    return Finding(ok, f"a {spec}", f"a {kind}")
+
+
+def conforms(spec: Conforms, result: dict[str, Any], *_: Any) -> Finding:
+    """Proven in the observer: strict load of the weights, and the same forward."""
+    found = result.get("conforms")
+    ok = isinstance(found, dict) and found.get("ok") is True
+    why = found.get("why") if isinstance(found, dict) else None
+    observed = "a model that is one" if ok else str(why or f"a {result.get('type')}")
+    return Finding(ok, spec.describe(), observed)
 
 
 def shape(
@@ -156,7 +173,7 @@ def accuracy(at_least: float, observation: dict[str, Any], labels: list[Any]) ->
     predicted = plain(observation.get("result") or {})
     if not isinstance(predicted, list) or len(predicted) != len(labels) or not labels:
         return Finding(False, f"{len(labels)} predicted labels", short(predicted))
-    right = sum(_number(p) and int(p) == int(t) for p, t in zip(predicted, labels, strict=True))
+    right = sum(_number(p) and p == t for p, t in zip(predicted, labels, strict=True))
     score = right / len(labels)
     return Finding(score >= at_least, f"accuracy at least {at_least:.2f}", f"accuracy {score:.3f}")
 
@@ -228,4 +245,5 @@ EVALUATORS: dict[str, Evaluator] = {
     "value": value,
     "trainable": trainable,
     "stdout": stdout,
+    "conforms": conforms,
 }

@@ -7,16 +7,17 @@ channel fails closed.
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from grader.checks import ReferenceMissing, judge
+from grader.errors import GraderError
 from grader.models import CheckResult, CodeItem, Report, Status, Verdict
 from grader.observations import LOAD, ChannelError, Observations, parse_channel
 from grader.observed import describe_error
 from grader.plan import ProbePlan, build_plan, harness_request, limits_for, probe_id
-from grader.reference import ReferenceStore
+from grader.reference import POOL, ReferenceStore
 from grader.submission import Source
 from sandbox.base import RunResult, Sandbox
 from sandbox.errors import SandboxError
@@ -54,37 +55,39 @@ def grade_code(
 ) -> Report:
     """Grade a submission to a code item; never raises for what the submission did."""
     started = time.perf_counter()
-    plan = build_plan(item.checks, source.cells)
+    variant = secrets.randbelow(POOL)
     try:
-        expected = references.observations(item) if _needs_reference(item) else None
+        varied = any(check.varied() for check in item.checks)
+        seed = references.seeds(item)[variant] if varied else 0
+        plan = build_plan(item.checks, source.cells, seed)
+        expected = [references.expected(item, c, variant) for c in item.checks]
         run = run_harness(sandbox, item, source, data or {}, plan)
     except (SandboxError, ReferenceMissing) as exc:
         why = f"the grader could not run this submission: {exc}"
         return unscored_report(item, Status.ERROR, Verdict.INTERNAL_ERROR, why, sandbox.name)
     except ChannelError as exc:
-        why = (
-            f"The grading channel was corrupted or forged ({exc}); nothing your program "
-            "printed or wrote counts as a result."
-        )
-        took = time.perf_counter() - started
-        return unscored_report(item, Status.FAILED, Verdict.RUNTIME_ERROR, why, sandbox.name, took)
-    checks = [
-        judge(
-            c, run.observations.get(probe_id(c)), _ref(expected, c.name), references.labels(item, c)
-        )
-        for c in item.checks
-    ]
+        return unreadable(item, sandbox.name, time.perf_counter() - started, str(exc))
+    try:
+        checks = [
+            judge(c, run.observations.get(probe_id(c)), ref, references.labels(item, c))
+            for c, ref in zip(item.checks, expected, strict=True)
+        ]
+    except GraderError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the submission's data does to the judge
+        return unreadable(item, sandbox.name, time.perf_counter() - started, repr(exc)[:200])
     return build_report(
         item, run, checks, source.notes, time.perf_counter() - started, sandbox.name
     )
 
 
-def _needs_reference(item: CodeItem) -> bool:
-    return any(check.uses_reference() for check in item.checks)
-
-
-def _ref(expected: Observations | None, name: str) -> dict[str, Any] | None:
-    return expected.get(name) if expected else None
+def unreadable(item: CodeItem, backend: str, took: float, why: str) -> Report:
+    """A failed report: what the run sent back could not be read, so nothing it said counts."""
+    message = (
+        f"Your program's output could not be read ({why}); nothing it printed or sent counts "
+        "as a result."
+    )
+    return unscored_report(item, Status.FAILED, Verdict.RUNTIME_ERROR, message, backend, took)
 
 
 def build_report(
@@ -127,6 +130,11 @@ def verdict_of(run: Run, checks: list[CheckResult], crashed: bool) -> tuple[Verd
     for flag, verdict, words in LIMIT_VERDICTS:
         if getattr(run.result, flag):
             return verdict, f"Your program was stopped: {words}."
+    cut = run.observations.unreadable()
+    if cut:
+        return Verdict.RUNTIME_ERROR, (
+            f"Your program's output could not be read ({cut}); nothing it sent after that counts."
+        )
     load = run.observations.get(LOAD)
     if load and "error" in load:
         return Verdict.RUNTIME_ERROR, f"Your code raised {describe_error(load['error'])}."

@@ -1,8 +1,11 @@
 """Parse what a sandbox sent back on the observation channel, strictly.
 
-The channel is untrusted: every line must be a JSON object with the run's nonce, naming a probe
-of the plan once, and the run must end with `done`. Anything else raises `ChannelError`, and the
-grade fails closed (the submission does not pass, and the report says why).
+The channel is written by the observer, which never runs student code, but what it carries was
+derived from the runner's data, and a broken run can cut it anywhere: so it is untrusted here too.
+Every line must be a JSON object (size and depth capped, finite numbers only) with the run's nonce,
+naming a probe of the plan once, in the shape `ChannelRecord` allows, and the run must end with
+`done`. Anything else raises `ChannelError`, and the grade fails closed (a failed submission, and
+the report says why; never a grader error).
 """
 
 from __future__ import annotations
@@ -12,11 +15,38 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 LOAD = "load"
+#: One channel line; the observer keeps observations far below this.
+LINE_CAP = 4 * 1024 * 1024
+#: Nesting an observation may have (the observer's own is below 60).
+DEPTH_CAP = 64
 
 
 class ChannelError(Exception):
     """Raised when the observation channel is malformed, forged, duplicated or cut short."""
+
+
+class ObservationRecord(BaseModel):
+    """One probe's observation: what the target gave (result), raised (error), or that the
+    runner's data could not be read (unreadable); and what it printed."""
+
+    model_config = ConfigDict(extra="forbid")
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    unreadable: str | None = None
+    stdout: str = ""
+
+
+class ChannelRecord(BaseModel):
+    """A channel line: a probe's observation, or the end of the run."""
+
+    model_config = ConfigDict(extra="forbid")
+    nonce: str
+    probe: str | None = None
+    observation: ObservationRecord | None = None
+    done: bool | None = None
 
 
 @dataclass
@@ -28,6 +58,13 @@ class Observations:
 
     def get(self, probe_id: str) -> dict[str, Any] | None:
         return self.by_probe.get(probe_id)
+
+    def unreadable(self) -> str | None:
+        """Why the runner's data could not be read, if it could not."""
+        for found in self.by_probe.values():
+            if found.get("unreadable"):
+                return str(found["unreadable"])
+        return None
 
 
 def parse_channel(raw: bytes, nonce: str, probe_ids: Iterable[str]) -> Observations:
@@ -44,29 +81,47 @@ def parse_channel(raw: bytes, nonce: str, probe_ids: Iterable[str]) -> Observati
     return found
 
 
-def _record(line: str, number: int, nonce: str) -> dict[str, Any]:
+def _record(line: str, number: int, nonce: str) -> ChannelRecord:
+    if len(line) > LINE_CAP:
+        raise ChannelError(f"observation line {number} is too long")
     try:
-        record = json.loads(line)
-    except ValueError as exc:
-        raise ChannelError(f"observation line {number} is not JSON") from exc
-    if not isinstance(record, dict):
-        raise ChannelError(f"observation line {number} is not an object")
-    if record.get("nonce") != nonce:
+        loaded = json.loads(line, parse_constant=_no_constant)
+        _depth(loaded)
+        record = ChannelRecord.model_validate(loaded)
+    except (ValueError, RecursionError, ValidationError) as exc:
+        raise ChannelError(f"observation line {number} is not a valid record") from exc
+    if record.nonce != nonce:
         raise ChannelError(f"observation line {number} does not carry this run's nonce")
     return record
 
 
-def _take(found: Observations, record: dict[str, Any], number: int, allowed: set[str]) -> None:
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _depth(value: Any) -> None:
+    """Iteratively (a deep line must not exhaust the host's stack)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > DEPTH_CAP:
+            raise ValueError("nested too deep")
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _take(found: Observations, record: ChannelRecord, number: int, allowed: set[str]) -> None:
     if found.done:
         raise ChannelError(f"observation line {number} comes after the end of the run")
-    if record.get("done") is True and set(record) == {"nonce", "done"}:
+    if record.done is True and record.probe is None and record.observation is None:
         found.done = True
         return
-    probe, observation = record.get("probe"), record.get("observation")
-    if set(record) != {"nonce", "probe", "observation"} or not isinstance(observation, dict):
+    if record.probe is None or record.observation is None or record.done is not None:
         raise ChannelError(f"observation line {number} has unexpected fields")
-    if probe not in allowed:
+    if record.probe not in allowed:
         raise ChannelError(f"observation line {number} names an unknown probe")
-    if probe in found.by_probe:
-        raise ChannelError(f"probe {probe!r} was observed twice")
-    found.by_probe[str(probe)] = observation
+    if record.probe in found.by_probe:
+        raise ChannelError(f"probe {record.probe!r} was observed twice")
+    found.by_probe[record.probe] = record.observation.model_dump(exclude_none=True)

@@ -1,4 +1,10 @@
-"""Turn an item's checks into a probe plan: what to run and observe, never what to expect."""
+"""Turn an item's checks into a probe plan: what to run and observe, never what to expect.
+
+Checks whose inputs are drawn per run (`Check.varied`) get the run's seed: seeded draws in their
+arguments, `SEED` in their code, the random batch of a `conforms` check. The reference run
+computes every seed of the item's pool at once (probe ids `NAME@K`); a student run gets one seed
+of the pool, drawn on the host, so nobody knows the inputs of the next run in advance.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +16,20 @@ from typing import Any
 from grader.models import Check, CodeItem, PredictItem
 from grader.observations import LOAD
 from sandbox.base import GpuPolicy, Limits, MiB, RunRequest
-from sandbox.harness import HARNESS_PATH
+from sandbox.harness import HARNESS_ARGV, harness_files
 
 
 @dataclass(frozen=True)
 class ProbePlan:
-    """Probes in check order; `nonce` marks this run's observations."""
+    """Probes in check order; `nonce` marks this run's observations (given on stdin, never in
+    the plan file: the runner can read the plan, only the observer reads stdin)."""
 
     probes: list[dict[str, Any]]
     cells: list[list[int]]
     nonce: str
 
     def to_json(self) -> bytes:
-        body = {"nonce": self.nonce, "probes": self.probes, "cells": self.cells}
-        return json.dumps(body).encode()
+        return json.dumps({"probes": self.probes, "cells": self.cells}).encode()
 
     @property
     def probe_ids(self) -> list[str]:
@@ -40,20 +46,59 @@ def probe_id(check: Check) -> str:
     return check.name if has_target else LOAD
 
 
-def probe_for(check: Check) -> dict[str, Any] | None:
-    probe: dict[str, Any] = {"id": check.name, "attribute": check.attribute or ""}
+def probe_for(check: Check, seed: int, name: str | None = None) -> dict[str, Any] | None:
+    probe: dict[str, Any] = {"id": name or check.name, "attribute": check.attribute or ""}
+    if check.varied():
+        probe["seed"] = seed
+    conforms = check.expect.conforms
+    if conforms is not None:
+        batch = {"$randn": conforms.input, "seed": seed}
+        probe["capture"] = {"input": batch}
+        probe["conforms"] = {"arch": conforms.arch, "heads": conforms.heads}
     if check.eval is not None:
         return probe | {"kind": "eval", "expr": check.eval}
     if check.exec is not None:
         return probe | {"kind": "exec", "code": check.exec}
     if check.call is not None:
-        return probe | {"kind": "call", **check.call.model_dump(mode="json")}
+        call = check.call.model_dump(mode="json")
+        return probe | {"kind": "call", **seeded(call, [seed])}
     return None
 
 
-def build_plan(checks: list[Check], cells: list[list[int]] | None = None) -> ProbePlan:
-    probes = [p for p in map(probe_for, checks) if p is not None]
+def seeded(value: Any, counter: list[int]) -> Any:
+    """A copy with every draw given its own seed: the run's seed, then the next, ..."""
+    if isinstance(value, list):
+        return [seeded(v, counter) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: seeded(v, counter) for k, v in value.items()}
+    if any(k in out for k in ("$randn", "$randint", "$model")):
+        out["seed"] = counter[0]
+        counter[0] += 1
+    return out
+
+
+def build_plan(
+    checks: list[Check], cells: list[list[int]] | None = None, seed: int = 0
+) -> ProbePlan:
+    probes = [p for p in (probe_for(c, seed) for c in checks) if p is not None]
     return ProbePlan(probes, cells or [], secrets.token_hex(16))
+
+
+def reference_plan(checks: list[Check], seeds: list[int]) -> ProbePlan:
+    """Every invariant check once, every varied check once per seed of the pool."""
+    probes: list[dict[str, Any]] = []
+    for check in checks:
+        if not check.uses_reference():
+            continue
+        names: list[tuple[int, str | None]] = [(seeds[0], None)] if not check.varied() else []
+        names += [(s, variant_id(check.name, k)) for k, s in enumerate(seeds) if check.varied()]
+        probes += [p for p in (probe_for(check, s, n) for s, n in names) if p is not None]
+    return ProbePlan(probes, [], secrets.token_hex(16))
+
+
+def variant_id(name: str, index: int) -> str:
+    return f"{name}@{index}"
 
 
 def limits_for(item: CodeItem | PredictItem) -> Limits:
@@ -72,9 +117,9 @@ def harness_request(
 ) -> RunRequest:
     """The sandbox request that runs `source` under the harness with this plan."""
     files = {
-        "harness.py": HARNESS_PATH.read_bytes(),
+        **harness_files(),
         "submission.py": source.encode(),
         "plan.json": plan.to_json(),
         **(data or {}),
     }
-    return RunRequest(argv=("python", "-I", "harness.py"), files=files, limits=limits)
+    return RunRequest(argv=HARNESS_ARGV, files=files, stdin=plan.nonce.encode(), limits=limits)

@@ -8,19 +8,25 @@ harness, so editing any of them recomputes.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import secrets
 from pathlib import Path
 from typing import Any
 
 from grader.errors import BankError, BankIssue
 from grader.models import Check, CodeItem
 from grader.observations import Observations
-from grader.plan import build_plan
+from grader.plan import reference_plan, variant_id
 from grader.submission import Source
 from grader.workspace import default_solutions_dir
 from sandbox.base import Sandbox
-from sandbox.harness import HARNESS_PATH
+from sandbox.harness import harness_digest
 from sandbox.settings import REPO_ROOT
+
+#: Seeds per item: a student run draws one; the reference run computes them all.
+POOL = 8
 
 
 def default_cache_dir() -> Path:
@@ -69,16 +75,48 @@ class ReferenceStore:
             raise BankError([BankIssue(str(path), 1, 1, "", f"unreadable labels ({exc})")]) from exc
         return labels if isinstance(labels, list) else None
 
+    def seeds(self, item: CodeItem) -> list[int]:
+        """The item's seed pool: keyed by this installation's secret, so not known in advance."""
+        key = self._seed_key()
+        return [
+            int.from_bytes(hmac.digest(key, f"{item.id}:{k}".encode(), "sha256")[:4], "big") >> 1
+            for k in range(POOL)
+        ]
+
+    def _seed_key(self) -> bytes:
+        """Made once per cache (atomically: the first writer wins), then read."""
+        path = self.cache / "seed-key"
+        if not path.is_file():
+            self.cache.mkdir(parents=True, exist_ok=True)
+            draft = self.cache / f".seed-key-{secrets.token_hex(8)}"
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
+        return bytes.fromhex(path.read_text().strip())
+
+    def expected(self, item: CodeItem, check: Check, variant: int) -> dict[str, Any] | None:
+        """The reference's observation for this check (and seed, when its inputs vary)."""
+        if not check.uses_reference():
+            return None
+        found = self.observations(item)
+        return found.get(variant_id(check.name, variant) if check.varied() else check.name)
+
     def observations(self, item: CodeItem) -> Observations:
         source = self.reference_source(item)
-        plan = build_plan(item.checks)
+        plan = reference_plan(item.checks, self.seeds(item))
         key = hashlib.sha256(
-            "\0".join([source, plan.content_key(), HARNESS_PATH.read_text()]).encode()
+            "\0".join([source, plan.content_key(), harness_digest()]).encode()
         ).hexdigest()[:24]
         cached = self.cache / f"{item.id}-{key}.json"
         if cached.is_file():
             return Observations(json.loads(cached.read_text()), done=True)
-        from grader.grade import run_harness
+        from grader.grade import run_harness  # grade imports this module: one way only here
 
         run = run_harness(self.sandbox, item, Source(source), self.data, plan)
         if not run.observations.done:

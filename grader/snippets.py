@@ -15,7 +15,7 @@ from grader.errors import GraderError
 from grader.observations import LOAD, ChannelError, parse_channel
 from grader.plan import ProbePlan, harness_request
 from sandbox.base import Limits, MiB, Sandbox
-from sandbox.harness import HARNESS_PATH
+from sandbox.harness import harness_digest
 from sandbox.settings import REPO_ROOT
 
 RUNTIME_PINS = REPO_ROOT / "sandbox" / "images" / "runtime.txt"
@@ -36,7 +36,7 @@ def run_snippet(
     """The load observation of `code`: {"stdout": ..., "error"?: {...}}, cached by the code,
     the harness and the pinned runtime (an upgrade recomputes every key)."""
     folder = cache or default_cache_dir()
-    parts = [code, HARNESS_PATH.read_text(), RUNTIME_PINS.read_text()]
+    parts = [code, harness_digest(), RUNTIME_PINS.read_text()]
     key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
     cached = folder / f"{key}.json"
     if cached.is_file():

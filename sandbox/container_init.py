@@ -1,6 +1,11 @@
-"""The docker sandbox's supervisor, run INSIDE the container by docker-init as the sandbox uid.
+"""The docker sandbox's supervisor, run INSIDE the container by docker-init.
 
-The host starts it as `python -I -c <this file's text>` and writes one tar to its stdin:
+The host starts it as `python -I -c <this file's text> UID SECOND_UID` as root holding only
+CAP_SETUID and CAP_SETGID. Its first act takes effective uid UID and real uid SECOND_UID (which
+clears every capability); the program it starts inherits both, so the harness's observer can fork
+its runner under SECOND_UID and drop it (see `sandbox/harness/observer.py`). Once the program is
+started (or, warm, its child forked) the supervisor drops SECOND_UID too: the runner can signal
+neither it nor the observer. The host then writes one tar to its stdin:
 `meta.json` (argv, the run's token, the channel path and cap), `stdin` (the program's stdin) and
 `files/<name>` (the submission and the plan). It then
 
@@ -63,11 +68,19 @@ def unpack(source: IO[bytes]) -> tuple[dict[str, Any], bytes]:
             data = _read(bundle, member)
             if member.name == "meta.json":
                 meta = json.loads(data)
+                _own_dirs(meta)
             elif member.name == "stdin":
                 stdin = data
             elif member.name.startswith("files/"):
                 _write(meta["workdir"], member.name[len("files/") :], data)
     return meta, stdin
+
+
+def _own_dirs(meta: dict[str, Any]) -> None:
+    """The engine gives a tmpfs the image folder's mode: set ours. The workdir is sticky and
+    open to the runner's uid (like /tmp); the channel's folder is the supervisor's alone."""
+    os.chmod(meta["workdir"], 0o1777)
+    os.chmod(os.path.dirname(meta["channel"]), 0o700)
 
 
 def _read(bundle: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
@@ -117,8 +130,23 @@ def _child_setup() -> None:
         pass
 
 
+def take_uids(uid: int, second: int) -> None:
+    """Effective uid `uid`, real uid `second` (a child may take it); no capabilities after."""
+    if os.geteuid() == 0:
+        os.setgroups([])
+        os.setresgid(second, uid, uid)
+        os.setresuid(second, uid, uid)
+
+
+def drop_second() -> None:
+    uid, gid = os.geteuid(), os.getegid()
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
 def kill_others() -> None:
-    """SIGKILL every process this uid may signal but ourselves and init; wait until none is left."""
+    """SIGKILL every process this uid may signal but ourselves and init; wait until none is left
+    (the runner's, under the second uid, cannot reach the channel and go with the container)."""
     deadline = time.monotonic() + _ORPHAN_WAIT_S
     while time.monotonic() < deadline:
         try:
@@ -139,6 +167,8 @@ def _others() -> bool:
         try:
             with open(f"/proc/{entry}/stat") as stat_file:
                 state = stat_file.read().rsplit(")", 1)[1].split()[0]
+            if os.stat(f"/proc/{entry}").st_uid != os.getuid():
+                continue  # not ours to signal
         except OSError:
             continue
         if state not in ("Z", "X"):
@@ -193,14 +223,16 @@ def _dumpable(flag: int) -> None:
 
 
 def main() -> int:
-    if sys.argv[1:2] == ["warm"]:
-        main_warm(sys.argv[2], sys.argv[3])
+    take_uids(int(sys.argv[1]), int(sys.argv[2]))
+    if sys.argv[3:4] == ["warm"]:
+        main_warm(sys.argv[4], sys.argv[5])
     _dumpable(0)
     meta, stdin = unpack(sys.stdin.buffer)
     out = sys.stdout.buffer
     out.write(marker(meta["token"], "started"))
     out.flush()
     child = start(meta, stdin)
+    drop_second()
     returncode = 127 if child is None else child.wait()
     kill_others()
     out.write(report(meta, returncode))
@@ -223,6 +255,7 @@ def main_warm(imports: str, program_source: str) -> NoReturn:
         os.close(go_w)
         _warm_child(go_r, runner)
     os.close(go_r)
+    drop_second()
     out = sys.stdout.buffer
     out.write(READY)
     out.flush()

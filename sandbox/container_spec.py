@@ -27,8 +27,9 @@ PYTHON = "/opt/runtime/bin/python"
 WORKDIR = "/home/sandbox"
 CHANNEL_DIR = "/run/grader"
 CHANNEL_PATH = f"{CHANNEL_DIR}/channel"
-#: The unprivileged uid and gid every program runs as (the images create this user).
-UID = 10001
+#: The unprivileged uid and gid every program runs as (the images create this user), and the
+#: second uid a child of the program may take (the harness's runner): see `container_init`.
+UID, SECOND_UID = 10001, 10002
 #: Runs get one CPU's worth of time.
 NANO_CPUS = 1_000_000_000
 LOG_MAX_SIZE = "1m"
@@ -82,9 +83,12 @@ def environment(extra: Mapping[str, str]) -> dict[str, str]:
 def tmpfs(limits: Limits, stdin_bytes: int) -> dict[str, str]:
     """Sized tmpfs mounts: the workdir and the channel directory belong to the sandbox uid."""
     owned = f"uid={UID},gid={UID},mode=0700,nosuid,nodev"
+    # The workdir is sticky and open to the second uid, like /tmp: the runner reads the staged
+    # files and writes its own, and can neither change nor remove the program's.
+    shared = f"uid={UID},gid={UID},mode=1777,nosuid,nodev"
     channel = _pages(2 * limits.channel_bytes + stdin_bytes + _SLACK)
     return {
-        WORKDIR: f"size={_pages(limits.workdir_bytes)},{owned}",
+        WORKDIR: f"size={_pages(limits.workdir_bytes)},{shared}",
         "/tmp": f"size={_pages(limits.workdir_bytes)},mode=1777,nosuid,nodev",
         CHANNEL_DIR: f"size={channel},{owned},noexec",
     }
@@ -151,6 +155,9 @@ def _host_config(
         "read_only": True,
         "tmpfs": tmpfs(limits, stdin_bytes),
         "cap_drop": ["ALL"],
+        # Only for the supervisor's first step: it takes its uids (see `container_init`), which
+        # clears every capability before it reads a byte of the job.
+        "cap_add": ["SETUID", "SETGID"],
         "security_opt": ["no-new-privileges"],
         "privileged": False,
         "pids_limit": limits.processes,
@@ -183,9 +190,17 @@ def container_config(
     `warm_args` start it in warm mode (see `container_init`)."""
     return {
         "image": image,
-        "entrypoint": [PYTHON, "-I", "-c", SUPERVISOR.read_text(), *warm_args],
+        "entrypoint": [
+            PYTHON,
+            "-I",
+            "-c",
+            SUPERVISOR.read_text(),
+            str(UID),
+            str(SECOND_UID),
+            *warm_args,
+        ],
         "command": [],
-        "user": f"{UID}:{UID}",
+        "user": "0:0",
         "working_dir": WORKDIR,
         "hostname": "sandbox",
         # Low-level `create_container` attaches nothing: `detach=False` only records StdinOnce in

@@ -24,7 +24,6 @@ Elsewhere it runs what it can (rlimits, a scrubbed env, a process-group kill), s
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import signal
 import tempfile
@@ -40,9 +39,6 @@ from sandbox.process_job import Finished, Job
 from sandbox.process_plan import HOME, Runtime
 from sandbox.process_warm import WarmRunner, release_runner, shared_runner
 from sandbox.settings import SANDBOX_TORCH_HOME, SandboxSettings
-
-#: Per-run uids are drawn from this range (no host account owns them).
-UID_BASE, UID_SPAN = 200_000, 100_000
 
 
 class ProcessSandbox:
@@ -158,7 +154,7 @@ class ProcessSandbox:
     ) -> dict[str, Any]:
         """Stage the files and plan the run; the launcher gets the plan as JSON."""
         limits = request.limits
-        uid = UID_BASE + secrets.randbelow(UID_SPAN) if self.root else None
+        uid, second = process_plan.draw_uids() if self.root else (None, None)
         home, torch_home, mounts = self._stage(request, staging, uid)
         runtime = self.runtime.jailed() if self.namespaces else self.runtime
         env = process_plan.environment(request.env, runtime, home, torch_home)
@@ -177,6 +173,7 @@ class ProcessSandbox:
             "cwd": home,
             "uid": uid,
             "gid": uid,
+            "second_uid": second,
             "rlimits": process_plan.rlimits(limits, own_uid=own_uid, data=data),
             "cgroup_procs": cgroups.procs_files,
             "root": str(staging / "root"),
@@ -208,6 +205,7 @@ class ProcessSandbox:
         if uid is not None:
             staging.chmod(0o711)
             os.chown(files, uid, uid)
+            files.chmod(int(process_plan.HOME_MODE, 8))
         return str(files), str(torch_home.parent)
 
     def _result(

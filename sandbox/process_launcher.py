@@ -175,8 +175,11 @@ def _set_rlimits(limits: dict[str, list[int]]) -> None:
         resource.setrlimit(getattr(resource, name), (soft, hard))
 
 
-def _drop_privileges(uid: int, gid: int) -> None:
-    """No new privileges, an empty capability bounding set, then the unprivileged uid."""
+def _drop_privileges(uid: int, gid: int, second: int | None = None) -> None:
+    """No new privileges, an empty capability bounding set, then the unprivileged uid. `second`
+    becomes the real uid and gid (the effective and saved ones are the program's, which exec
+    keeps): a child of the program may take it (the harness's runner) and the program can drop
+    it; nothing else can change ids (no capabilities)."""
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     if os.geteuid() != 0:
         return
@@ -185,8 +188,8 @@ def _drop_privileges(uid: int, gid: int) -> None:
     for cap in range(last + 1):
         _prctl(PR_CAPBSET_DROP, cap)
     os.setgroups([])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)  # leaves the permitted, effective and ambient sets empty
+    os.setresgid(gid if second is None else second, gid, gid)
+    os.setresuid(uid if second is None else second, uid, uid)  # all non-zero: no capabilities
 
 
 class _SockFprog(ctypes.Structure):
@@ -217,7 +220,7 @@ def exec_program(spec: Spec, procs_fds: list[int]) -> None:
         _join_cgroups(procs_fds)
         _set_rlimits(spec["rlimits"])
         if spec.get("uid") is not None:
-            _drop_privileges(spec["uid"], spec["gid"])
+            _drop_privileges(spec["uid"], spec["gid"], spec.get("second_uid"))
         else:
             _prctl(PR_SET_NO_NEW_PRIVS, 1)
         os.chdir(spec["cwd"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -206,6 +207,20 @@ def _cpu_info() -> list[Op]:
     return [_bind(cpu, str(cpu))] if cpu.is_dir() else []
 
 
+#: The home is the program's, sticky and open to its second uid (like /tmp): the runner reads
+#: the staged files and writes its own, and can neither change nor remove the program's.
+HOME_MODE = "1777"
+#: Per-run uids are drawn from this range (no host account owns them), in pairs: the program's
+#: own (even) and a second one (odd) that a child of the program may take (the harness's runner).
+UID_BASE, UID_SPAN = 200_000, 100_000
+
+
+def draw_uids() -> tuple[int, int]:
+    """A run's uid and its second uid."""
+    uid = UID_BASE + 2 * secrets.randbelow(UID_SPAN // 2)
+    return uid, uid + 1
+
+
 def mounts(limits: Limits, runtime: Runtime, weights_dir: Path, files: Path, uid: int) -> list[Op]:
     """The plan of the program's root, in the order the launcher applies it."""
     owner = f",uid={uid},gid={uid}"
@@ -217,7 +232,7 @@ def mounts(limits: Limits, runtime: Runtime, weights_dir: Path, files: Path, uid
         *_dev(limits),
         {"op": "proc", "dst": "/proc"},
         _tmpfs("/tmp", limits.workdir_bytes, "1777"),
-        _tmpfs(HOME, limits.workdir_bytes, "0700", owner),
+        _tmpfs(HOME, limits.workdir_bytes, HOME_MODE, owner),
         {"op": "copy", "src": str(files), "dst": HOME, "uid": uid, "gid": uid},
     ]
 
@@ -227,7 +242,7 @@ def job_mounts(limits: Limits, uid: int) -> list[Op]:
     return [
         _tmpfs("/tmp", limits.workdir_bytes, "1777"),
         _tmpfs("/dev/shm", limits.workdir_bytes, "1777"),
-        _tmpfs(HOME, limits.workdir_bytes, "0700", f",uid={uid},gid={uid}"),
+        _tmpfs(HOME, limits.workdir_bytes, HOME_MODE, f",uid={uid},gid={uid}"),
     ]
 
 

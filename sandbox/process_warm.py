@@ -20,7 +20,6 @@ import base64
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -258,10 +257,8 @@ class WarmRunner:
         return finished, job["rlimits"]
 
     def _job(self, request: RunRequest) -> dict[str, Any]:
-        from sandbox.process import UID_BASE, UID_SPAN
-
         limits = request.limits
-        uid = UID_BASE + secrets.randbelow(UID_SPAN)
+        uid, second = process_plan.draw_uids()
         env = process_plan.environment(request.env, self.runtime.jailed(), HOME, SANDBOX_TORCH_HOME)
         env[CHANNEL_ENV] = "fd:3"
         names = process_plan.check_files(request.files)
@@ -270,6 +267,7 @@ class WarmRunner:
             "env": env,
             "cwd": HOME,
             "uid": uid,
+            "second_uid": second,
             "rlimits": process_plan.rlimits(limits, own_uid=True, data=False),
             "seccomp": self.seccomp,
             "files": {

@@ -103,7 +103,7 @@ def become_program(job: dict[str, Any], fds: dict[str, int]) -> None:
     """Stdio and channel in place, limits set, privileges dropped, the seccomp filter on."""
     place(fds)
     launcher._set_rlimits(job["rlimits"])
-    launcher._drop_privileges(job["uid"], job["uid"])
+    launcher._drop_privileges(job["uid"], job["uid"], job.get("second_uid"))
     os.chdir(job["cwd"])
     launcher._install_seccomp(job.get("seccomp"))
 

@@ -57,6 +57,24 @@ class Accuracy(StrictModel):
     at_least: float = Field(ge=0, le=1, description="Lowest accuracy that passes.")
 
 
+class Conforms(StrictModel):
+    """The value is a model whose weights load strictly into this torchvision architecture and
+    whose own forward equals that architecture's (proven from data, never from attributes)."""
+
+    arch: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="A torchvision.models builder.")
+    heads: dict[str, tuple[int, int]] = Field(
+        default_factory=dict,
+        description="Replaced layers: module path -> [out_features, in_features] of a Linear.",
+    )
+    input: list[int] = Field(
+        default=[2, 3, 64, 64], description="Shape of the random batch both forwards run on."
+    )
+
+    def describe(self) -> str:
+        heads = ", ".join(f"{path} of shape {list(shape)}" for path, shape in self.heads.items())
+        return f"a torchvision {self.arch}" + (f" with {heads}" if heads else "")
+
+
 class Expect(StrictModel):
     """What the observed target must show; every given field must hold."""
 
@@ -74,10 +92,14 @@ class Expect(StrictModel):
     accuracy: Accuracy | None = Field(
         default=None, description="The target's predicted labels score at least this."
     )
+    conforms: Conforms | None = Field(
+        default=None, description="The target is a model of this architecture (from its data)."
+    )
 
 
 class Call(StrictModel):
-    """Call a student function with inputs from YAML ({$tensor: [...]}, {$image: [w, h]}, ...)."""
+    """Call a student function with inputs from YAML ({$tensor: [...]}, {$image: [w, h]}, ...);
+    {$randn: shape}, {$randint: shape, high: h} and {$model: name} are drawn afresh per run."""
 
     function: str = Field(description="Name the submission defines.")
     args: list[Any] = Field(default_factory=list, description="Positional arguments.")
@@ -110,6 +132,23 @@ class Check(StrictModel):
     def uses_reference(self) -> bool:
         e = self.expect
         return isinstance(e.shape, FromReference) or _is_reference(e.value)
+
+    def varied(self) -> bool:
+        """Whether its inputs are drawn per run (seeded draws, `SEED`, or a conforms batch)."""
+        code = " ".join(filter(None, [self.eval, self.exec]))
+        args = [*self.call.args, *self.call.kwargs.values()] if self.call else []
+        return "SEED" in code or _has_draw(args) or self.expect.conforms is not None
+
+
+DRAWS = ("$randn", "$randint", "$model")
+
+
+def _has_draw(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_has_draw(v) for v in value)
+    if isinstance(value, dict):
+        return any(k in DRAWS for k in value) or any(_has_draw(v) for v in value.values())
+    return False
 
 
 def _is_reference(value: Any) -> bool:

@@ -1,6 +1,26 @@
-"""The program that runs INSIDE a sandbox: `harness.py` is copied into the workdir and run by the
-sandbox runtime's python. It imports nothing from this project."""
+"""The programs that run INSIDE a sandbox, copied into the workdir's `harness/` folder and run by
+the sandbox runtime's python (`python -I harness/observer.py`). They import nothing from this
+project: `observer` (trusted: holds the channel, never runs student code), `runner` (forked by
+the observer under another uid: runs the submission and the probes), `wire` (the data they
+exchange), `derive` (observations computed from that data), `inputs` (probe arguments)."""
 
+import hashlib
 from pathlib import Path
 
-HARNESS_PATH = Path(__file__).with_name("harness.py")
+HARNESS_DIR = Path(__file__).parent
+HARNESS_FILES = ("observer.py", "runner.py", "wire.py", "derive.py", "inputs.py")
+#: The command a harness run starts with, relative to the workdir.
+HARNESS_ARGV = ("python", "-I", "harness/observer.py")
+
+
+def harness_files() -> dict[str, bytes]:
+    """The harness as sandbox files (`harness/NAME`)."""
+    return {f"harness/{name}": (HARNESS_DIR / name).read_bytes() for name in HARNESS_FILES}
+
+
+def harness_digest() -> str:
+    """What identifies this version of the harness in cache keys."""
+    digest = hashlib.sha256()
+    for name in HARNESS_FILES:
+        digest.update(name.encode() + b"\0" + (HARNESS_DIR / name).read_bytes() + b"\0")
+    return digest.hexdigest()
