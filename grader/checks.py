@@ -103,6 +103,32 @@ def type_of(spec: str, result: dict[str, Any], *_: Any) -> Finding:
     return Finding(ok, f"a {spec}", f"a {kind}")
 
 
+def types_of(spec: Any, result: dict[str, Any], *_: Any) -> Finding:
+    """Exact types inside a value, as data crossed the wire (a tensor named float is a tensor)."""
+    wanted, got = _type_tree(spec), _seen_types(spec, result)
+    return Finding(wanted == got, f"types {short(wanted)}", f"types {short(got)}")
+
+
+def _type_tree(spec: Any) -> Any:
+    if isinstance(spec, dict):
+        return {k: _type_tree(v) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [_type_tree(v) for v in spec]
+    return str(spec)
+
+
+def _seen_types(spec: Any, result: Any) -> Any:
+    if not isinstance(result, dict):
+        return None
+    items = result.get("items")
+    if isinstance(spec, dict) and isinstance(items, dict):
+        return {k: _seen_types(spec.get(k), v) for k, v in items.items()}
+    if isinstance(spec, list) and isinstance(items, list):
+        specs = spec + [None] * (len(items) - len(spec))
+        return [_seen_types(s, v) for s, v in zip(specs, items, strict=False)]
+    return result.get("type")
+
+
 def conforms(spec: Conforms, result: dict[str, Any], *_: Any) -> Finding:
     """Proven in the observer: strict load of the weights, and the same forward."""
     found = result.get("conforms")
@@ -246,4 +272,5 @@ EVALUATORS: dict[str, Evaluator] = {
     "trainable": trainable,
     "stdout": stdout,
     "conforms": conforms,
+    "types": types_of,
 }

@@ -101,14 +101,19 @@ def variant_id(name: str, index: int) -> str:
     return f"{name}@{index}"
 
 
+CHANNEL_BYTES = 8 * MiB
+
+
 def limits_for(item: CodeItem | PredictItem) -> Limits:
-    """The item's budget; CPU time follows wall time (one busy core at most)."""
+    """The item's budget; CPU time follows wall time (one busy core at most). The channel
+    carries a reference run's every seed: room for 8 x 3 observations of 3,072 values."""
     lim = item.limits
     return Limits(
         wall_s=lim.wall_s,
         cpu_s=lim.wall_s,
         memory_bytes=lim.memory_mb * MiB,
         gpu=GpuPolicy(lim.gpu),
+        channel_bytes=CHANNEL_BYTES,
     )
 
 

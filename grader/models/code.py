@@ -81,6 +81,13 @@ class Expect(StrictModel):
     no_error: bool | None = Field(default=None, description="The target runs without raising.")
     raises: Raises | None = Field(default=None, description="The target raises this exception.")
     type: str | None = Field(default=None, description="Class name the value is an instance of.")
+    types: Any = Field(
+        default=None,
+        description=(
+            "Exact types inside a value, mirroring it: a type name for an element, a list by "
+            "position, a map by key (e.g. {accuracy: float} or [[str, float]])."
+        ),
+    )
     shape: list[int] | FromReference | None = Field(default=None, description="Tensor shape.")
     dtype: str | None = Field(default=None, description="Tensor dtype, e.g. float32.")
     value: Any = Field(
