@@ -120,9 +120,9 @@ FORGERIES = {
         "def mean_of(values):\n    return 0\n"
     ),
     "steal-nonce-duplicate": (
-        "import json, os, gc\n" + REFERENCE + "for o in gc.get_objects():\n"
-        "    if isinstance(o, dict) and 'nonce' in o and 'probes' in o:\n"
-        "        line = json.dumps({'nonce': o['nonce'], 'probe': 'simple',\n"
+        "import json, os, gc\ndef mean_of(values):\n    return 0\nfor o in gc.get_objects():\n"
+        "    if isinstance(o, dict) and 'probes' in o:\n"
+        "        line = json.dumps({'nonce': o.get('nonce'), 'probe': 'simple',\n"
         "            'observation': {'result': {'type': 'float', 'value': 2.0}}})\n"
         "        open(os.environ['SANDBOX_CHANNEL'], 'a').write(line + '\\n')\n"
     ),
@@ -155,12 +155,12 @@ def test_limits_become_verdicts(
 
 def test_malformed_channel_fails_closed(item: CodeItem, store: ReferenceStore) -> None:
     def garbage(request):
-        nonce = json.loads(request.files["plan.json"])["nonce"]
+        nonce = request.stdin.decode()  # the observer's secret: stdin, never the plan file
         real = run_locally(request)
         return result(real.channel + f'{{"nonce": "{nonce}", "oops": 1}}\n'.encode())
 
     report = grade(item, store, REFERENCE, FakeSandbox(garbage))
-    assert not report.passed and "forged" in (report.message or "")
+    assert not report.passed and "could not be read" in (report.message or "")
 
 
 def test_sandbox_failure_is_status_error(item: CodeItem, store: ReferenceStore) -> None:
