@@ -79,6 +79,13 @@ def failure_results(message: str, results: Path) -> None:
     results.write_text(json.dumps(payload, indent=2), encoding="utf-8")
 
 
+def grader_fault(why: str, results: Path) -> int:
+    note = "This is not your mark: ask your instructor to re-run the autograder."
+    failure_results(f"The grader could not grade this submission ({why}). {note}", results)
+    print(f"error: {why}", file=sys.stderr)
+    return 3
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="run_autograder", description=__doc__.splitlines()[0])
     parser.add_argument("--question", help="the item id (default: $GRADER_QUESTION, `question`)")
@@ -97,10 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (GraderError, SandboxError) as exc:
-        note = "This is not your mark: ask your instructor to re-run the autograder."
-        failure_results(f"The grader could not grade this submission ({exc}). {note}", results)
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
+        return grader_fault(str(exc), results)
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: results.json all the same, no trace
+        return grader_fault(f"internal error: {type(exc).__name__}: {exc}", results)
     write_results(report, results)
     return 3 if report.status.value == "error" else 0
 

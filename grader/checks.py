@@ -129,6 +129,20 @@ def _seen_types(spec: Any, result: Any) -> Any:
     return result.get("type")
 
 
+def step_rates(spec: list[tuple[int, float]], result: dict[str, Any], *_: Any) -> Finding:
+    """Rates the observer measured from before/after weights and gradients it drew itself."""
+    found = result.get("step_rates")
+    wanted = [[count, rate] for count, rate in spec]
+    if not isinstance(found, list):
+        return Finding(False, f"steps {wanted}", str(found or f"a {result.get('type')}"))
+    ok = len(found) == len(wanted) and all(
+        isinstance(g, list) and len(g) == 2 and g[0] == w[0] and _number(g[1])
+        and math.isclose(g[1], w[1], rel_tol=0.05)
+        for g, w in zip(found, wanted, strict=False)
+    )  # fmt: skip
+    return Finding(ok, f"[tensors, rate] {wanted}", f"[tensors, rate] {short(found)}")
+
+
 def conforms(spec: Conforms, result: dict[str, Any], *_: Any) -> Finding:
     """Proven in the observer: strict load of the weights, and the same forward."""
     found = result.get("conforms")
@@ -273,4 +287,5 @@ EVALUATORS: dict[str, Evaluator] = {
     "stdout": stdout,
     "conforms": conforms,
     "types": types_of,
+    "step_rates": step_rates,
 }

@@ -50,6 +50,8 @@ def probe_for(check: Check, seed: int, name: str | None = None) -> dict[str, Any
     probe: dict[str, Any] = {"id": name or check.name, "attribute": check.attribute or ""}
     if check.varied():
         probe["seed"] = seed
+    if check.expect.step_rates is not None:
+        probe["capture"] = {"step": seed}
     conforms = check.expect.conforms
     if conforms is not None:
         batch = {"$randn": conforms.input, "seed": seed}

@@ -102,6 +102,14 @@ class Expect(StrictModel):
     conforms: Conforms | None = Field(
         default=None, description="The target is a model of this architecture (from its data)."
     )
+    step_rates: list[tuple[int, float]] | None = Field(
+        default=None,
+        description=(
+            "The target is (model, optimizer): one step() with gradients of +1/-1 (drawn per "
+            "run) moves this many parameter tensors by each rate, [[count, lr], ...] (rates to "
+            "two significant digits, within 5%): SGD, Adam and AdamW move by lr."
+        ),
+    )
 
 
 class Call(StrictModel):
@@ -144,7 +152,8 @@ class Check(StrictModel):
         """Whether its inputs are drawn per run (seeded draws, `SEED`, or a conforms batch)."""
         code = " ".join(filter(None, [self.eval, self.exec]))
         args = [*self.call.args, *self.call.kwargs.values()] if self.call else []
-        return "SEED" in code or _has_draw(args) or self.expect.conforms is not None
+        proofs = self.expect.conforms is not None or self.expect.step_rates is not None
+        return "SEED" in code or _has_draw(args) or proofs
 
 
 DRAWS = ("$randn", "$randint", "$model")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from wire import DTYPES, ITEMS_CAP, TEXT_CAP, VALUES_CAP, WireError  # type: ignore[import-not-found,unused-ignore]
+from wire import DTYPES, ITEMS_CAP, TEXT_CAP, VALUES_CAP, WireError, signs  # type: ignore[import-not-found,unused-ignore]
 
 SCALARS = {
     "none": ("NoneType", ["NoneType", "object"]),
@@ -74,6 +74,8 @@ class Reader:
             }
         if tag == "module":
             return self.module(enc)
+        if tag == "step_run":
+            return {"type": "tuple", "mro": ["tuple", "object"], "length": 2}
         if tag == "model_run":
             found = self.module(need(enc.get("module"), dict, "module"))
             return found | {"output": self.observe(enc.get("output"))}
@@ -222,3 +224,30 @@ def compare(torch: Any, spec: dict[str, Any], mine: Any, theirs: Any) -> dict[st
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return " ".join(lines[:3])[:TEXT_CAP] or type(exc).__name__
+
+
+def step_rates(reader: Reader, enc: Any, seed: int) -> list[list[Any]] | str:
+    """How far one optimizer step moved each parameter per unit gradient, grouped: [[count,
+    rate], ...] with rates to two significant digits; the observer draws the gradients itself."""
+    if not isinstance(enc, dict) or enc.get("t") != "step_run":
+        return "the value is not a (model, optimizer) pair"
+    pairs = [_tensors(reader, need(enc.get(k), list, k)) for k in ("before", "after")]
+    if [n for n, _ in pairs[0]] != [n for n, _ in pairs[1]] or not pairs[0]:
+        return "the parameters changed names during the step"
+    torch = reader.torch
+    grads = signs(torch, [list(t.shape) for _, t in pairs[0]], seed)
+    counts: dict[float, int] = {}
+    for (_, old), (_, new), grad in zip(pairs[0], pairs[1], grads, strict=True):
+        if old is None or new is None or old.shape != new.shape:
+            return "a parameter's bytes could not be read"
+        rate = float(((old.double() - new.double()) / grad.double()).median())
+        key = float(f"{rate:.2g}") if math.isfinite(rate) else 0.0
+        counts[key] = counts.get(key, 0) + 1
+    return [[count, rate] for rate, count in sorted(counts.items())]
+
+
+def _tensors(reader: Reader, rows: list[Any]) -> list[tuple[str, Any]]:
+    return [
+        (text(need(r, list, "a row")[0], "name"), reader.tensor(need(r[1], dict, "a tensor")))
+        for r in rows[:ITEMS_CAP]
+    ]

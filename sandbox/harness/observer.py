@@ -196,6 +196,10 @@ def observation(
         raise wire.WireError("a frame with neither a value nor an error")
     reader = derive.Reader(torch, blob)
     out["result"] = reader.observe(header["value"])
+    if probe is not None and "step" in probe.get("capture", {}):
+        out["result"]["step_rates"] = derive.step_rates(
+            reader, header["value"], probe["capture"]["step"]
+        )
     if probe is not None and "conforms" in probe:
         spec, given = probe["conforms"], inputs.decode(probe["capture"]["input"])
         out["result"]["conforms"] = derive.conforms(reader, spec, header["value"], given)

@@ -122,6 +122,9 @@ def describe(probe: dict[str, Any], value: Any, encoder: wire.Encoder) -> dict[s
     if capture is not None:
         import torch
 
+        if "step" in capture:
+            stepped: dict[str, Any] = encoder.step_run(torch, value, int(capture["step"]))
+            return stepped
         captured: dict[str, Any] = encoder.model_run(torch, value, inputs.decode(capture["input"]))
         return captured
     described: dict[str, Any] = encoder.value(value)

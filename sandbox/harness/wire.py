@@ -152,6 +152,31 @@ class Encoder:
             "output": self.value(output, whole=True),
         }
 
+    def step_run(self, torch: Any, value: Any, seed: int) -> dict[str, Any]:
+        """(model, optimizer) as data: every parameter before and after one `step()` with
+        gradients of +1 or -1 drawn from `seed` (the observer draws the same ones)."""
+        if not isinstance(value, tuple) or len(value) != 2:
+            return self.value(value)
+        model, optimizer = value
+        named = _params(torch, model)
+        before = [[n, self.tensor(torch, p, whole=True)] for n, p in named]
+        grads = signs(torch, [list(p.shape) for _, p in named], seed)
+        for (_, p), grad in zip(named, grads, strict=True):
+            p.grad = grad.to(dtype=p.dtype, device=p.device)
+        optimizer.step()
+        after = [[n, self.tensor(torch, p, whole=True)] for n, p in named]
+        return {"t": "step_run", "before": before, "after": after}
+
+
+def _params(torch: Any, model: Any) -> list[tuple[str, Any]]:
+    return [(str(n), p) for n, p in torch.nn.Module.named_parameters(model)]
+
+
+def signs(torch: Any, shapes: list[list[int]], seed: int) -> list[Any]:
+    """The unit gradients of a step probe: +1 or -1 per element, drawn from `seed` in order."""
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randint(0, 2, shape, generator=generator) * 2.0 - 1.0 for shape in shapes]
+
 
 def module(torch: Any, value: Any) -> dict[str, Any]:
     """Parameters through the base class's accessors; class names are the runner's claims."""

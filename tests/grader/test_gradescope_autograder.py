@@ -90,3 +90,13 @@ def test_code_submission_graded_in_the_sandbox(tmp_path: Path) -> None:
     assert results["score"] == 10.0
     assert all(test["status"] == "passed" for test in results["tests"])
     assert len(results["tests"]) >= 2
+
+
+def test_hostile_output_is_a_failed_result_not_a_crash(tmp_path: Path) -> None:
+    """Predictions of +inf once raised OverflowError in the judge: no results.json, a traceback."""
+    forgery = REPO / "tests" / "forgery" / "finetune-head__inf_predictions.py"
+    code, results, stderr = autograde(
+        tmp_path, "finetune-head", {"solution.py": forgery.read_bytes()}
+    )
+    assert code == 0 and "Traceback" not in stderr
+    assert results["score"] < 10 and results["tests"]
