@@ -3,9 +3,10 @@
 Run by the sandbox runtime's interpreter (it needs torch; the host's does not have it) as
 `python bench_floor.py REPS` with a JSON list of `{"name", "files"}` on stdin (files as latin-1
 strings); prints `{name: [seconds, ...]}`. Each repetition writes the files into a fresh
-directory and runs `harness/observer.py` there with runpy (the nonce on stdin, as a sandbox gives
-it), after one untimed warm-up; torch and torchvision are imported before the clock starts, as a
-warm sandbox has them. The observer still forks its runner; only the sandbox around it is gone.
+directory and runs `harness/observer.py` there with runpy in a forked child (the nonce on stdin, as
+a sandbox gives it), after one untimed warm-up; torch and torchvision are imported before the
+clock starts, as a warm sandbox has them. The observer still forks its runner; only the sandbox
+around it is gone.
 """
 
 from __future__ import annotations
@@ -26,25 +27,31 @@ def _once(files: dict[str, str]) -> float:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as out:
                 out.write(text.encode("latin-1"))
+        started = time.perf_counter()
+        child = os.fork()
+        if child == 0:
+            _observe(folder)
+        os.waitpid(child, 0)
+        return time.perf_counter() - started
+
+
+def _observe(folder: str) -> None:
+    """The forked child of one repetition runs the observer, as a warm sandbox's child does (a
+    process that has run torch ops must not fork the runner: OpenMP's pool would hang it)."""
+    code = 1
+    try:
         os.environ["SANDBOX_CHANNEL"] = os.path.join(folder, "channel")
-        here, saved = os.getcwd(), os.dup(0)
         nonce_r, nonce_w = os.pipe()
         os.write(nonce_w, b"floor")
         os.close(nonce_w)
         os.dup2(nonce_r, 0)
-        os.close(nonce_r)
         os.chdir(folder)
-        try:
-            started = time.perf_counter()
-            try:
-                runpy.run_path("harness/observer.py", run_name="__main__")
-            except SystemExit:
-                pass
-            return time.perf_counter() - started
-        finally:
-            os.chdir(here)
-            os.dup2(saved, 0)
-            os.close(saved)
+        runpy.run_path("harness/observer.py", run_name="__main__")
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os._exit(code)
 
 
 def main(argv: list[str]) -> int:

@@ -45,9 +45,15 @@ def number(value: float) -> Any:
 class Reader:
     """Observations from one frame's values; tensors are read from its blob."""
 
-    def __init__(self, torch: Any, blob: bytes) -> None:
-        self.torch = torch
+    def __init__(self, blob: bytes) -> None:
         self.blob = blob
+
+    @property
+    def torch(self) -> Any:
+        """torch, once a tensor needs it (imported from the runtime, never from the workdir)."""
+        import torch
+
+        return torch
 
     def observe(self, enc: Any) -> dict[str, Any]:
         tag = need(need(enc, dict, "a value").get("t"), str, "a value's tag")

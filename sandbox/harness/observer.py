@@ -37,6 +37,8 @@ PR_SET_DUMPABLE = 4
 #: Everything one run may send on the data pipe.
 READ_CAP = wire.BLOB_CAP + 64 * wire.HEADER_CAP // 8
 LOAD = "load"
+#: Words of a plan whose probes make tensors (the runner will import torch for them).
+TORCH_WORDS = ("torch", "$tensor", "$zeros", "$randn", "$randint", "$model", "capture")
 
 
 class Channel:
@@ -57,17 +59,21 @@ class Channel:
         self.stream.flush()
 
 
-def preload(plan: dict[str, Any]) -> Any:
-    """torch (and torchvision's models when a probe needs them here), imported before the fork:
-    the runner inherits them, and nothing is imported after student code has run."""
-    try:
-        import torch
+def preload(plan: dict[str, Any]) -> None:
+    """torch (and torchvision's models when a probe needs them here), imported before the fork
+    when the run will use them (a warm sandbox has them already), so the runner inherits them
+    and a cold run pays the import once. A run that names no torch does not pay it at all; the
+    observer imports it later only if tensors arrive (from the runtime: `-I` keeps the workdir
+    off sys.path)."""
+    with open(runner.SUBMISSION, "rb") as handle:
+        text = handle.read()
+    probes = json.dumps(plan)
+    if "torch" in sys.modules or b"torch" in text or any(word in probes for word in TORCH_WORDS):
+        with contextlib.suppress(ImportError):
+            import torch  # noqa: F401
 
-        if any("conforms" in probe for probe in plan["probes"]):
-            import torchvision.models  # noqa: F401
-    except ImportError:
-        return None
-    return torch
+            if any("conforms" in probe for probe in plan["probes"]):
+                import torchvision.models  # noqa: F401
 
 
 def start_runner(plan: dict[str, Any]) -> tuple[int, int]:
@@ -184,7 +190,7 @@ def _optional_int(value: Any) -> int | None:
 
 
 def observation(
-    torch: Any, probe: dict[str, Any] | None, header: dict[str, Any], blob: bytes
+    probe: dict[str, Any] | None, header: dict[str, Any], blob: bytes
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "stdout": derive.text(header.get("stdout", ""), "stdout")[: runner.STDOUT_CAP]
@@ -194,7 +200,7 @@ def observation(
         return out
     if "value" not in header:
         raise wire.WireError("a frame with neither a value nor an error")
-    reader = derive.Reader(torch, blob)
+    reader = derive.Reader(blob)
     out["result"] = reader.observe(header["value"])
     if probe is not None and "step" in probe.get("capture", {}):
         out["result"]["step_rates"] = derive.step_rates(
@@ -206,7 +212,7 @@ def observation(
     return out
 
 
-def observe_all(torch: Any, plan: dict[str, Any], frames: Frames, channel: Channel) -> bool:
+def observe_all(plan: dict[str, Any], frames: Frames, channel: Channel) -> bool:
     """Send an observation per frame; True when the run ended cleanly or unreadably."""
     probes = {p["id"]: p for p in plan["probes"]}
     expected = [LOAD, *probes]
@@ -217,7 +223,7 @@ def observe_all(torch: Any, plan: dict[str, Any], frames: Frames, channel: Chann
                 return True
             if seen >= len(expected) or header.get("probe") != expected[seen]:
                 raise wire.WireError("a frame out of the plan's order")
-            found = observation(torch, probes.get(expected[seen]), header, blob)
+            found = observation(probes.get(expected[seen]), header, blob)
             channel.send(probe=expected[seen], observation=found)
             seen += 1
     except Exception as exc:  # noqa: BLE001 - hostile data must not crash the observer
@@ -241,11 +247,11 @@ def exit_as(status: int) -> int:
 def main() -> int:
     with open("plan.json", encoding="utf-8") as handle:
         plan = json.load(handle)
-    torch = preload(plan)
+    preload(plan)
     pid, data_fd = start_runner(plan)
     channel = Channel(os.environ.pop(CHANNEL_ENV), read_secret())
     frames = Frames(data_fd, pid)
-    if observe_all(torch, plan, frames, channel):
+    if observe_all(plan, frames, channel):
         channel.send(done=True)
     os.close(data_fd)
     return exit_as(frames.finish())

@@ -89,7 +89,7 @@ def test_a_good_channel_parses() -> None:
     ids=["float", "inf", "int", "long-string", "dict", "object-named-float"],
 )  # fmt: skip
 def test_the_reader_describes_data_itself(value: dict, observed: dict) -> None:
-    assert derive.Reader(None, b"").observe(value) == observed
+    assert derive.Reader(b"").observe(value) == observed
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ def test_the_reader_describes_data_itself(value: dict, observed: dict) -> None:
 )  # fmt: skip
 def test_the_reader_refuses_malformed_values(value: object) -> None:
     with pytest.raises(wire.WireError):
-        derive.Reader(None, b"").observe(value)
+        derive.Reader(b"").observe(value)
 
 
 def test_a_frame_beyond_the_caps_is_refused() -> None:

@@ -39,6 +39,7 @@ def test_the_container_is_locked_down() -> None:
     assert config["network_mode"] == "none"
     assert config["read_only"] is True
     assert config["cap_drop"] == ["ALL"]
+    assert config["cap_add"] == ["SETUID", "SETGID"]  # the supervisor's first step only
     assert config["security_opt"] == ["no-new-privileges"]
     assert config["privileged"] is False
     assert config["init"] is True
@@ -59,7 +60,8 @@ def test_tmpfs_sizes_follow_the_limits() -> None:
     mounts = spec.tmpfs(Limits(workdir_bytes=10 * MiB, channel_bytes=4096), stdin_bytes=5000)
     assert set(mounts) == {spec.WORKDIR, "/tmp", spec.CHANNEL_DIR}
     assert f"size={10 * MiB}," in mounts[spec.WORKDIR]
-    assert f"uid={spec.UID},gid={spec.UID},mode=0700" in mounts[spec.WORKDIR]
+    assert f"uid={spec.UID},gid={spec.UID},mode=1777" in mounts[spec.WORKDIR]
+    assert f"uid={spec.UID},gid={spec.UID},mode=0700" in mounts[spec.CHANNEL_DIR]
     assert "mode=1777" in mounts["/tmp"]
     channel_size = int(mounts[spec.CHANNEL_DIR].split(",")[0].removeprefix("size="))
     assert 2 * 4096 + 5000 <= channel_size % (1 << 30) and channel_size % 4096 == 0
@@ -92,11 +94,14 @@ def test_the_environment_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert env["HOME"] == spec.WORKDIR
 
 
-def test_the_supervisor_runs_as_the_unprivileged_user() -> None:
+def test_the_supervisor_takes_the_unprivileged_uids_first() -> None:
+    """It starts as root holding only SETUID and SETGID, and its first act is `take_uids`."""
     config = spec.container_config("some-image")
-    assert config["user"] == f"{spec.UID}:{spec.UID}"
+    assert config["user"] == "0:0"
     assert config["entrypoint"][:3] == [spec.PYTHON, "-I", "-c"]
     assert "def main()" in config["entrypoint"][3]
+    assert config["entrypoint"][4:6] == [str(spec.UID), str(spec.SECOND_UID)]
+    assert "def main() -> int:\n    take_uids(" in config["entrypoint"][3]
     assert config["stdin_open"] is True and config["detach"] is False  # StdinOnce
 
 
@@ -292,8 +297,11 @@ def test_the_program_cannot_forge_the_result(docker_sandbox: object) -> None:
         'head = b\'{"exit_code": 0, "channel_len": 0}\\n\'\n'
         "fake = b'\\0grader:' + b'0' * 32 + b':result\\0' + head\n"
         "os.write(1, fake)\n"
-        "with open('/proc/1/fd/1', 'wb') as init_out:\n"  # init's stdout is the container's
-        "    init_out.write(fake)\n"
+        "try:\n"
+        "    with open('/proc/1/fd/1', 'wb') as init_out:\n"  # init's stdout is the container's
+        "        init_out.write(fake)\n"
+        "except PermissionError:\n"  # init is root's now: not even opened
+        "    os.write(1, fake)\n"
         "sys.exit(7)\n"
     )
     result = docker_sandbox.run(RunRequest(argv=("python", "-c", code)))
