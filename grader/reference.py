@@ -47,6 +47,8 @@ class ReferenceStore:
         self.solutions = solutions or default_solutions_dir()
         self.cache = cache or default_cache_dir()
         self.data = data or {}
+        self._read: dict[Path, Observations] = {}  # cache files already parsed, by path
+        self._key: bytes | None = None
 
     def reference_source(self, item: CodeItem) -> str:
         path = self.solutions / item.id / "reference.py"
@@ -84,7 +86,9 @@ class ReferenceStore:
         ]
 
     def _seed_key(self) -> bytes:
-        """Made once per cache (atomically: the first writer wins), then read."""
+        """Made once per cache (atomically: the first writer wins), then read once."""
+        if self._key is not None:
+            return self._key
         path = self.cache / "seed-key"
         if not path.is_file():
             self.cache.mkdir(parents=True, exist_ok=True)
@@ -98,7 +102,8 @@ class ReferenceStore:
                 pass
             finally:
                 draft.unlink()
-        return bytes.fromhex(path.read_text().strip())
+        self._key = bytes.fromhex(path.read_text().strip())
+        return self._key
 
     def expected(self, item: CodeItem, check: Check, variant: int) -> dict[str, Any] | None:
         """The reference's observation for this check (and seed, when its inputs vary)."""
@@ -114,8 +119,11 @@ class ReferenceStore:
             "\0".join([source, plan.content_key(), harness_digest()]).encode()
         ).hexdigest()[:24]
         cached = self.cache / f"{item.id}-{key}.json"
+        if cached in self._read:
+            return self._read[cached]
         if cached.is_file():
-            return Observations(json.loads(cached.read_text()), done=True)
+            self._read[cached] = Observations(json.loads(cached.read_text()), done=True)
+            return self._read[cached]
         from grader.grade import run_harness  # grade imports this module: one way only here
 
         run = run_harness(self.sandbox, item, Source(source), self.data, plan)

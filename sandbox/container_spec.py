@@ -1,8 +1,10 @@
 """What a docker sandbox run looks like to the engine: pure functions, unit-tested.
 
 Every run gets a fresh container: no network, a read-only root, tmpfs for the workdir, /tmp and
-the channel, no capabilities, no-new-privileges, a non-root uid, pids, memory (swap off) and CPU
-limits, rlimits, a bounded log, docker-init as pid 1, and the weights cache read-only. Files and
+the channel, no-new-privileges, pids, memory (swap off) and CPU limits, rlimits, a bounded log,
+docker-init as pid 1, and the weights cache read-only. The supervisor starts as root holding only
+CAP_SETUID and CAP_SETGID, and its first act takes the unprivileged uid (and the harness runner's
+second uid as its real uid), which leaves no capability at all (see `container_init`). Files and
 stdin travel in one tar on the container's stdin (see `container_init`), never through a bind
 mount of a host path the program could write through.
 """

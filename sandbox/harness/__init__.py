@@ -5,6 +5,7 @@ the observer under another uid: runs the submission and the probes), `wire` (the
 exchange), `derive` (observations computed from that data), `inputs` (probe arguments)."""
 
 import hashlib
+from functools import cache
 from pathlib import Path
 
 HARNESS_DIR = Path(__file__).parent
@@ -18,8 +19,9 @@ def harness_files() -> dict[str, bytes]:
     return {f"harness/{name}": (HARNESS_DIR / name).read_bytes() for name in HARNESS_FILES}
 
 
+@cache
 def harness_digest() -> str:
-    """What identifies this version of the harness in cache keys."""
+    """What identifies this version of the harness in cache keys (read once per process)."""
     digest = hashlib.sha256()
     for name in HARNESS_FILES:
         digest.update(name.encode() + b"\0" + (HARNESS_DIR / name).read_bytes() + b"\0")
