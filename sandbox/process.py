@@ -1,14 +1,14 @@
 """The local process sandbox, the embedded default backend.
 
 Run as root on Linux it gives each run: fresh mount, network, pid, ipc and uts namespaces; a
-minimal read-only root (see `process_plan`); a uid of its own with no capabilities,
-no_new_privs and a seccomp filter (no user namespaces), plus a second uid as its real uid, which a
-child may take and the program may drop (the harness's runner: docs/trust-model.md); per-run
-cgroups for memory (swap off), processes and CPU accounting; rlimits for CPU, file size, core
-dumps and processes; stdout, stderr and the observation channel (`CHANNEL_ENV=fd:N`, a pipe)
-read concurrently with caps. When the program ends, init (pid 1 of the run) exits and the
-kernel kills whatever it left. Elsewhere it runs what it can (rlimits, a scrubbed env, a process-group kill), says in
-`RunResult.isolation` what was missing, and refuses to run when the operator requires it
+minimal read-only root (see `process_plan`); a uid of its own with no capabilities, no_new_privs
+and a seccomp filter (no user namespaces), plus a second uid as its real uid, which a child may
+take and the program may drop (the harness's runner: docs/trust-model.md); per-run cgroups for
+memory (swap off), processes and CPU accounting; rlimits for CPU, file size, core dumps and
+processes; stdout, stderr and the observation channel (`CHANNEL_ENV=fd:N`, a pipe) read
+concurrently with caps. When the program ends, init (pid 1 of the run) exits and the kernel kills
+whatever it left. Elsewhere it runs what it can (rlimits, a scrubbed env, a process-group kill),
+says in `RunResult.isolation` what was missing, and refuses to run when the operator requires it
 (`GRADER_REQUIRE_ISOLATION`).
 
     process.py           ProcessSandbox: probe the host, check the request, assemble results
