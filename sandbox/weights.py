@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.errors import WeightsError
-from sandbox.process_plan import Runtime
+from sandbox.process.jail import Runtime
 from sandbox.settings import SandboxSettings
 from sandbox.standins import STANDINS, generate
 

@@ -12,16 +12,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from grader.answers import grade_answer
 from grader.bank import Bank
 from grader.errors import GraderError
-from grader.grade import grade_code, unscored_report
+from grader.grading.answers import grade_answer
+from grader.grading.code import grade_code, unscored_report
+from grader.grading.predict import grade_prediction
+from grader.grading.reference import ReferenceStore
+from grader.grading.submission import source_from_bytes
 from grader.models import CodeItem, Item, PredictItem, Report, Status, Verdict
-from grader.predict import grade_prediction
-from grader.reference import ReferenceStore
 from grader.service import store
 from grader.service.db import Submission
-from grader.submission import source_from_bytes
 from grader.workspace import default_solutions_dir, item_data
 from sandbox.base import Sandbox
 from sandbox.errors import SandboxError

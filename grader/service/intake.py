@@ -6,13 +6,13 @@ be graded ever reaches the queue.
 
 from __future__ import annotations
 
-from grader.answers import parse_choice, parse_number
 from grader.bank import Bank
 from grader.errors import BadInput
+from grader.grading.answers import parse_choice, parse_number
+from grader.grading.submission import source_from_bytes
 from grader.models import CodeItem, McqItem, NumericItem, PredictItem
 from grader.service.grading import queue_for
 from grader.service.store import NewSubmission
-from grader.submission import source_from_bytes
 
 
 def checked_submission(bank: Bank, new: NewSubmission) -> NewSubmission:

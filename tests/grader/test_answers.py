@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.answers import grade_answer
 from grader.bank import load_item
 from grader.errors import BadAnswer
+from grader.grading.answers import grade_answer
 from grader.models import Item, Status, Verdict
 from tests.grader.items import mcq, numeric
 

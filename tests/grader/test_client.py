@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.client import resolve_config
+from grader.cli.client import resolve_config
 from grader.errors import BadInput
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from grader.bank import load_item
-from grader.grade import grade_code
+from grader.grading.code import grade_code
+from grader.grading.reference import ReferenceStore
+from grader.grading.submission import Source, notebook_source
 from grader.models import CodeItem, Verdict
-from grader.reference import ReferenceStore
-from grader.submission import Source, notebook_source
 from sandbox.fake import FakeSandbox, result, run_locally
 
 ITEM = """\

@@ -7,9 +7,9 @@ from string import ascii_uppercase
 
 import pytest
 
-from grader.answers import grade_answer
 from grader.bank import load_bank
-from grader.cli import main
+from grader.cli.main import main
+from grader.grading.answers import grade_answer
 from grader.models import McqItem, NumericItem, item_json_schema
 from sandbox.settings import REPO_ROOT
 

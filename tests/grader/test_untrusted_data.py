@@ -1,4 +1,4 @@
-"""What the judge does with hostile data: the observer's reader (`sandbox/harness/derive.py`)
+"""What the judge does with hostile data: the observer's reader (`grader/probe/harness/derive.py`)
 validates every wire value, and the host's channel parser and checks fail closed. Table-driven;
 no sandbox and no torch needed."""
 
@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 
 from grader.bank import load_item
-from grader.checks import judge
-from grader.grade import grade_code
+from grader.grading.checks import judge
+from grader.grading.code import grade_code
+from grader.grading.reference import ReferenceStore
+from grader.grading.submission import Source
 from grader.models import CodeItem, Status, Verdict
-from grader.observations import ChannelError, parse_channel
-from grader.reference import ReferenceStore
-from grader.submission import Source
+from grader.probe.channel import ChannelError, parse_channel
 from sandbox.base import RunRequest, RunResult
 from sandbox.fake import FakeSandbox, result
 
-sys.path.insert(0, str(Path(__file__).parents[2] / "sandbox" / "harness"))
+sys.path.insert(0, str(Path(__file__).parents[2] / "grader" / "probe" / "harness"))
 import derive  # type: ignore[import-not-found]  # noqa: E402
 import wire  # type: ignore[import-not-found]  # noqa: E402
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import container_spec as spec
 from sandbox.base import CHANNEL_ENV, GpuPolicy, Limits, MiB, RunRequest
-from sandbox.container_init import marker
-from sandbox.container_io import HEADER_CAP, Exchange, outcome
+from sandbox.container import spec
+from sandbox.container.attach import HEADER_CAP, Exchange, outcome
+from sandbox.container.supervisor import marker
 from sandbox.errors import SandboxUnavailable
 from sandbox.settings import SANDBOX_CHECKPOINTS, SandboxSettings
 

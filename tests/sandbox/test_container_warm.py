@@ -16,9 +16,9 @@ from dataclasses import replace
 
 import pytest
 
-from sandbox import container_spec as spec
 from sandbox.base import Limits, MiB, RunRequest, RunResult
-from sandbox.container_warm import OWNER_LABEL, owner_alive, owner_id, profile, remove_stale
+from sandbox.container import spec
+from sandbox.container.warm import OWNER_LABEL, owner_alive, owner_id, profile, remove_stale
 from sandbox.errors import SandboxUnavailable
 from sandbox.settings import SandboxSettings
 from tests.sandbox.conftest import _wait_warm

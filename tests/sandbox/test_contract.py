@@ -1,7 +1,7 @@
 """The sandbox contract, run against every backend through the `sandbox` fixture.
 
 Ordinary programs first (exit codes, streams, stdin, files, env, the channel, measurements),
-then every attack of the hostile corpus (`sandbox.hostile`), then torch with pre-trained
+then every attack of the hostile corpus (`sandbox.hostile.corpus`), then torch with pre-trained
 weights served offline from the weights cache.
 """
 
@@ -18,8 +18,8 @@ import pytest
 
 from sandbox.base import CHANNEL_ENV, Isolation, Limits, MiB, RunRequest, RunResult, Sandbox
 from sandbox.errors import SandboxError, WeightsError
-from sandbox.hostile import CORPUS, Attack
-from sandbox.hostile_probes import run_attack
+from sandbox.hostile.corpus import CORPUS, Attack
+from sandbox.hostile.probes import run_attack
 from sandbox.settings import SandboxSettings
 from sandbox.weights import make_standins
 

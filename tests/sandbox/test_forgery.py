@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from grader.bank import load_bank
-from grader.grade import grade_code
+from grader.grading.code import grade_code
+from grader.grading.reference import ReferenceStore
+from grader.grading.submission import Source
 from grader.models import CodeItem, Status, Verdict
-from grader.reference import ReferenceStore
-from grader.submission import Source
 from grader.workspace import default_solutions_dir, item_data
 from sandbox.base import Sandbox
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from grader.bank import load_item
-from grader.grade import grade_code
+from grader.grading.code import grade_code
+from grader.grading.reference import ReferenceStore
+from grader.grading.submission import Source
 from grader.models import CodeItem, Verdict
-from grader.reference import ReferenceStore
-from grader.submission import Source
 from sandbox.base import Sandbox
-from sandbox.hostile import CORPUS, PRELUDE
+from sandbox.hostile.corpus import CORPUS, PRELUDE
 
 ITEM = """\
 schema_version: 1

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from grader.bank import load_item
-from grader.grade import run_harness
+from grader.grading.code import run_harness
+from grader.grading.submission import Source
 from grader.models import CodeItem
-from grader.observed import plain
-from grader.plan import build_plan
-from grader.submission import Source
+from grader.probe.plan import build_plan
+from grader.probe.summaries import plain
 from sandbox.base import Sandbox
 
 ITEM = """\

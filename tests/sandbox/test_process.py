@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import process_cgroups, process_plan, process_seccomp
 from sandbox.base import GpuPolicy, Limits, MiB, RunRequest, RunResult
 from sandbox.errors import IsolationRefused, SandboxUnavailable
 from sandbox.process import ProcessSandbox
-from sandbox.process_cgroups import RunCgroups
+from sandbox.process import cgroups as process_cgroups
+from sandbox.process import jail as process_plan
+from sandbox.process import seccomp as process_seccomp
+from sandbox.process.cgroups import RunCgroups
 from sandbox.settings import REPO_ROOT, SandboxSettings
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the jail needs root")

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import pytest
 
-from grader.bench import bench_text, percentile, run_bench, summary
+from grader.ops.bench import bench_text, percentile, run_bench, summary
 from sandbox.base import Limits, MiB, RunRequest, RunResult
 from sandbox.process import ProcessSandbox
 from sandbox.settings import SandboxSettings

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from grader.cli import main
+from grader.cli.main import main
 
 
 @pytest.fixture

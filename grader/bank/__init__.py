@@ -1,0 +1,219 @@
+"""The question bank: YAML files under `questions/` turned into validated items.
+
+Every problem is reported with `file:line:column`, the field path and the fix, and loading goes on
+past a bad file so `grader validate` shows all problems of all files in one run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from grader.bank.yamlsource import locate, parse_yaml, plain
+from grader.errors import BadInput, BankError, BankIssue, UnknownQuestion
+from grader.models import ITEM_KINDS, SCHEMA_VERSION, Item, ItemBase
+from sandbox.settings import REPO_ROOT
+
+SUFFIXES = (".yaml", ".yml")
+MAX_FILE_BYTES = 256 * 1024
+
+
+def default_bank_dir() -> Path:
+    """`$GRADER_BANK`, else `./questions` when it exists, else the bank shipped with the repo."""
+    configured = os.environ.get("GRADER_BANK")
+    if configured:
+        return Path(configured)
+    local = Path.cwd() / "questions"
+    return local if local.is_dir() else REPO_ROOT / "questions"
+
+
+@dataclass
+class Bank:
+    """Items by id, with the file each came from and the problems of the files that failed."""
+
+    items: dict[str, Item] = field(default_factory=dict)
+    paths: dict[str, Path] = field(default_factory=dict)
+    issues: list[BankIssue] = field(default_factory=list)
+    broken: dict[str, list[BankIssue]] = field(default_factory=dict)
+
+    def get(self, item_id: str) -> Item:
+        """The item, or `UnknownQuestion` / `BankError` when its file is invalid."""
+        if item_id in self.items:
+            return self.items[item_id]
+        if item_id in self.broken:
+            raise BankError(self.broken[item_id])
+        raise UnknownQuestion(
+            f"unknown question id {item_id!r}; `grader list` shows the ids in the bank"
+        )
+
+
+def item_files(paths: Sequence[Path]) -> list[Path]:
+    """The YAML files named, or found under the folders named, in a stable order."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise BadInput(f"no such file or folder: {path}; give a question file or folder")
+    return files
+
+
+def load_bank(paths: Sequence[Path] | None = None) -> Bank:
+    """Load every item under the given files or folders (default: the bank folder)."""
+    bank = Bank()
+    for path in item_files(paths or [default_bank_dir()]):
+        item, issues = load_item(path)
+        if item is None:
+            bank.issues.extend(issues)
+            bank.broken[path.stem] = issues
+            continue
+        _add(bank, item, path)
+    return bank
+
+
+def _add(bank: Bank, item: Item, path: Path) -> None:
+    if item.id in bank.items:
+        first = bank.paths[item.id]
+        issue = BankIssue(
+            str(path),
+            1,
+            1,
+            "id",
+            f"duplicate id {item.id!r}, also defined in "
+            f"{first}; ids must be unique across the bank: rename one",
+        )
+        bank.issues.append(_at_field(issue, path, ("id",)))
+        return
+    bank.items[item.id] = item
+    bank.paths[item.id] = path
+
+
+def _at_field(issue: BankIssue, path: Path, loc: tuple[str | int, ...]) -> BankIssue:
+    document, _ = parse_yaml(str(path), path.read_text(encoding="utf-8"))
+    line, column = locate(document, loc)
+    return BankIssue(issue.file, line, column, issue.field, issue.message)
+
+
+def load_item(path: Path) -> tuple[Item | None, list[BankIssue]]:
+    """Parse and validate one file; (item, []) or (None, every issue found)."""
+    name = str(path)
+    text, issue = _read(path)
+    if issue:
+        return None, [issue]
+    document, issues = parse_yaml(name, text)
+    if issues:
+        return None, issues
+    return validate_document(name, path.stem, document)
+
+
+def _read(path: Path) -> tuple[str, BankIssue | None]:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return "", BankIssue(str(path), 1, 1, "", f"larger than {MAX_FILE_BYTES} bytes")
+        return path.read_text(encoding="utf-8"), None
+    except UnicodeDecodeError as exc:
+        return "", BankIssue(str(path), 1, 1, "", f"not UTF-8 text ({exc.reason}); save as UTF-8")
+    except OSError as exc:
+        return "", BankIssue(str(path), 1, 1, "", f"cannot read the file ({exc.strerror})")
+
+
+def validate_document(name: str, stem: str, document: Any) -> tuple[Item | None, list[BankIssue]]:
+    """Check a parsed document against its kind's model, then the cross-field rules."""
+
+    def issue(loc: tuple[str | int, ...], message: str) -> BankIssue:
+        line, column = locate(document, loc, at_key=message.startswith("unknown field"))
+        return BankIssue(name, line, column, ".".join(map(str, loc)), message)
+
+    if not isinstance(document, dict):
+        return None, [issue((), "an item file must be a YAML mapping of fields")]
+    header = _header_issues(document)
+    if header:
+        return None, [issue(loc, message) for loc, message in header]
+    model = ITEM_KINDS[document["kind"]]
+    try:
+        item: Item = model.model_validate(plain(document))  # type: ignore[assignment]
+    except ValidationError as exc:
+        return None, [issue(_loc(e), _message(e, model)) for e in exc.errors()]
+    problems = item.problems()
+    if item.id != stem:
+        problems.append(
+            (
+                ("id",),
+                f"id {item.id!r} differs from the file name {stem!r}; "
+                f"rename the file to {item.id}.yaml or change the id",
+            )
+        )
+    if problems:
+        return None, [issue(loc, message) for loc, message in problems]
+    return item, []
+
+
+def _header_issues(document: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """schema_version and kind decide how to read the rest, so they are checked first."""
+    version = document.get("schema_version")
+    if "schema_version" not in document:
+        return [((), f"missing schema_version; add `schema_version: {SCHEMA_VERSION}`")]
+    if not isinstance(version, int) or isinstance(version, bool):
+        return [
+            (
+                ("schema_version",),
+                f"schema_version must be a whole number; this grader reads {SCHEMA_VERSION}",
+            )
+        ]
+    if version > SCHEMA_VERSION:
+        return [
+            (
+                ("schema_version",),
+                f"schema_version {version} is newer than this grader "
+                f"reads ({SCHEMA_VERSION}); upgrade the grader",
+            )
+        ]
+    if version < SCHEMA_VERSION:
+        return [
+            (
+                ("schema_version",),
+                f"schema_version {version} is no longer read; "
+                f"migrate the file to schema_version {SCHEMA_VERSION}",
+            )
+        ]
+    return _kind_issues(document.get("kind"))
+
+
+def _kind_issues(kind: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    known = ", ".join(ITEM_KINDS)
+    if kind is None:
+        return [((), f"missing kind; add `kind:` with one of {known}")]
+    if kind in ITEM_KINDS:
+        return []
+    return [(("kind",), f"unknown kind {kind!r}; use one of {known}")]
+
+
+def _loc(error: Any) -> tuple[str | int, ...]:
+    return tuple(error["loc"])
+
+
+def _message(error: Any, model: type[ItemBase]) -> str:
+    kind, loc = error["type"], error["loc"]
+    name = str(loc[-1]) if loc else ""
+    if kind == "extra_forbidden":
+        return f"unknown field {name!r}; remove it or fix its spelling ({_allowed(model, loc)})"
+    if kind == "missing":
+        return f"missing required field {name!r}; add it"
+    got = error.get("input")
+    shown = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
+    text = str(error["msg"]).removeprefix("Value error, ")
+    return f"{text[0].lower()}{text[1:]}{shown}"
+
+
+def _allowed(model: type[ItemBase], loc: Iterable[str | int]) -> str:
+    parts = [p for p in loc if isinstance(p, str)]
+    if len(parts) == 1:
+        return "allowed: " + ", ".join(model.model_fields)
+    return "see `grader schema` for the allowed fields"

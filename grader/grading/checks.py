@@ -1,0 +1,291 @@
+"""Expectation vs observation: one small function per kind of expectation.
+
+Each returns a `Finding` (did it hold, what was expected, what was observed) in words a student can
+act on; `judge` turns a check and its observation into a `CheckResult`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from grader.models import Check, CheckResult, Expect, Tolerance
+from grader.models.code import Conforms, FromReference, Raises, StdoutExpect, Trainable
+from grader.probe.summaries import describe_error, plain, short
+
+
+@dataclass(frozen=True)
+class Finding:
+    ok: bool
+    expected: str
+    observed: str
+
+
+def judge(
+    check: Check,
+    observation: dict[str, Any] | None,
+    reference: dict[str, Any] | None = None,
+    labels: list[Any] | None = None,
+) -> CheckResult:
+    """Grade one check against what the sandbox observed (and the reference's observation)."""
+    findings = _findings(check.expect, observation, reference)
+    if check.expect.accuracy is not None and observation and "error" not in observation:
+        findings.append(accuracy(check.expect.accuracy.at_least, observation, labels or []))
+    failed = [f for f in findings if not f.ok]
+    passed = not failed
+    shown = findings if passed else failed
+    expected = "; ".join(f.expected for f in shown)
+    observed = "; ".join(f.observed for f in shown)
+    message = check.message
+    if not passed:
+        message += (
+            f" Expected {expected}; observed {observed}."
+            if not check.hidden
+            else f" Observed {observed}; the expected value is hidden."
+        )
+    return CheckResult(
+        name=check.name,
+        passed=passed,
+        score=check.points if passed else 0.0,
+        max_score=check.points,
+        message=message,
+        hint=check.hint,
+        expected=None if check.hidden else expected,
+        observed=observed,
+    )
+
+
+def _findings(
+    expect: Expect, observation: dict[str, Any] | None, reference: dict[str, Any] | None
+) -> list[Finding]:
+    if observation is None:
+        return [Finding(False, "this check to run", "the program stopped before it ran")]
+    if "unreadable" in observation:
+        return [Finding(False, "output that can be read", "output that could not be read")]
+    error = observation.get("error")
+    if expect.raises is not None:
+        return [raises(expect.raises, error)]
+    if error is not None:
+        return [Finding(False, "no error", describe_error(error))]
+    result = observation.get("result") or {}
+    found = [Finding(True, "no error", "no error")]
+    for name, spec in expect:
+        if spec is not None and name in EVALUATORS:
+            found.append(EVALUATORS[name](spec, result, observation, expect, reference))
+    return found
+
+
+def raises(spec: Raises, error: dict[str, Any] | None) -> Finding:
+    wanted = f"{spec.type}" + (f" matching /{spec.match}/" if spec.match else "")
+    if error is None:
+        return Finding(False, wanted, "no exception")
+    ok = _is_a(spec.type, error.get("mro", []))
+    if ok and spec.match:
+        ok = re.search(spec.match, str(error.get("message", ""))) is not None
+    return Finding(ok, wanted, describe_error(error))
+
+
+#: Built-in types are checked exactly: a `float` is a float, not a class named like one.
+EXACT = frozenset({"float", "int", "str", "bool", "list", "dict", "tuple", "NoneType", "bytes"})
+
+
+def _is_a(name: str, mro: list[str]) -> bool:
+    return any(m == name or m.endswith("." + name) for m in mro)
+
+
+def type_of(spec: str, result: dict[str, Any], *_: Any) -> Finding:
+    kind = result.get("type")
+    ok = kind == spec if spec in EXACT else _is_a(spec, result.get("mro", []))
+    return Finding(ok, f"a {spec}", f"a {kind}")
+
+
+def types_of(spec: Any, result: dict[str, Any], *_: Any) -> Finding:
+    """Exact types inside a value, as data crossed the wire (a tensor named float is a tensor)."""
+    wanted, got = _type_tree(spec), _seen_types(spec, result)
+    return Finding(wanted == got, f"types {short(wanted)}", f"types {short(got)}")
+
+
+def _type_tree(spec: Any) -> Any:
+    if isinstance(spec, dict):
+        return {k: _type_tree(v) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [_type_tree(v) for v in spec]
+    return str(spec)
+
+
+def _seen_types(spec: Any, result: Any) -> Any:
+    if not isinstance(result, dict):
+        return None
+    items = result.get("items")
+    if isinstance(spec, dict) and isinstance(items, dict):
+        return {k: _seen_types(spec.get(k), v) for k, v in items.items()}
+    if isinstance(spec, list) and isinstance(items, list):
+        specs = spec + [None] * (len(items) - len(spec))
+        return [_seen_types(s, v) for s, v in zip(specs, items, strict=False)]
+    return result.get("type")
+
+
+def step_rates(spec: list[tuple[int, float]], result: dict[str, Any], *_: Any) -> Finding:
+    """Rates the observer measured from before/after weights and gradients it drew itself."""
+    found = result.get("step_rates")
+    wanted = [[count, rate] for count, rate in spec]
+    if not isinstance(found, list):
+        return Finding(False, f"steps {wanted}", str(found or f"a {result.get('type')}"))
+    ok = len(found) == len(wanted) and all(
+        isinstance(g, list) and len(g) == 2 and g[0] == w[0] and _number(g[1])
+        and math.isclose(g[1], w[1], rel_tol=0.05)
+        for g, w in zip(found, wanted, strict=False)
+    )  # fmt: skip
+    return Finding(ok, f"[tensors, rate] {wanted}", f"[tensors, rate] {short(found)}")
+
+
+def conforms(spec: Conforms, result: dict[str, Any], *_: Any) -> Finding:
+    """Proven in the observer: strict load of the weights, and the same forward."""
+    found = result.get("conforms")
+    ok = isinstance(found, dict) and found.get("ok") is True
+    why = found.get("why") if isinstance(found, dict) else None
+    observed = "a model that is one" if ok else str(why or f"a {result.get('type')}")
+    return Finding(ok, spec.describe(), observed)
+
+
+def shape(
+    spec: list[int] | FromReference,
+    result: dict[str, Any],
+    _o: Any,
+    _e: Any,
+    reference: dict[str, Any] | None,
+) -> Finding:
+    wanted = _reference_result(reference).get("shape") if isinstance(spec, FromReference) else spec
+    got = result.get("shape")
+    return Finding(
+        got is not None and got == wanted,
+        f"shape {wanted}",
+        f"shape {got}" if got is not None else f"a {result.get('type')} (no shape)",
+    )
+
+
+def dtype(spec: str, result: dict[str, Any], *_: Any) -> Finding:
+    wanted = spec.removeprefix("torch.")
+    return Finding(result.get("dtype") == wanted, f"dtype {wanted}", f"dtype {result.get('dtype')}")
+
+
+def value(
+    spec: Any, result: dict[str, Any], _o: Any, expect: Expect, reference: dict[str, Any] | None
+) -> Finding:
+    wanted = plain(_reference_result(reference)) if _from_reference(spec) else spec
+    got = plain(result)
+    ok = close(wanted, got, expect.tolerance)
+    return Finding(ok, short(wanted), short(got))
+
+
+def trainable(spec: Trainable, result: dict[str, Any], *_: Any) -> Finding:
+    names = result.get("trainable")
+    if names is None:
+        return Finding(False, "a model", f"a {result.get('type')}")
+    ok = spec.count is None or len(names) == spec.count
+    if spec.names is not None:
+        covered = all(any(fnmatchcase(n, p) for p in spec.names) for n in names)
+        ok = ok and covered and all(any(fnmatchcase(n, p) for n in names) for p in spec.names)
+    wanted = f"trainable {spec.names if spec.names is not None else spec.count}"
+    return Finding(ok, wanted, f"trainable {short(names)}")
+
+
+def stdout(spec: StdoutExpect, _r: Any, observation: dict[str, Any], *_: Any) -> Finding:
+    printed = str(observation.get("stdout", ""))
+    if spec.regex is not None:
+        return Finding(
+            re.search(spec.regex, printed) is not None,
+            f"output matching /{spec.regex}/",
+            short(printed),
+        )
+    if spec.exact is not None:
+        return Finding(printed == spec.exact, short(spec.exact), short(printed))
+    wanted = spec.normalised or ""
+    return Finding(normalise(printed) == normalise(wanted), short(wanted), short(printed))
+
+
+def accuracy(at_least: float, observation: dict[str, Any], labels: list[Any]) -> Finding:
+    """Share of predicted labels equal to the held-out labels (host-side only)."""
+    predicted = plain(observation.get("result") or {})
+    if not isinstance(predicted, list) or len(predicted) != len(labels) or not labels:
+        return Finding(False, f"{len(labels)} predicted labels", short(predicted))
+    right = sum(_number(p) and p == t for p, t in zip(predicted, labels, strict=True))
+    score = right / len(labels)
+    return Finding(score >= at_least, f"accuracy at least {at_least:.2f}", f"accuracy {score:.3f}")
+
+
+def normalise(text: str) -> str:
+    """Whitespace collapsed within lines, lines trimmed, blank lines at the ends dropped."""
+    return "\n".join(" ".join(line.split()) for line in text.strip().splitlines())
+
+
+def close(wanted: Any, got: Any, tolerance: Tolerance | None) -> bool:
+    """Deep comparison; numbers within the tolerance (default: relative 1e-6)."""
+    if isinstance(wanted, dict):
+        return (
+            isinstance(got, dict)
+            and wanted.keys() == got.keys()
+            and all(close(wanted[k], got[k], tolerance) for k in wanted)
+        )
+    if isinstance(wanted, (list, tuple)):
+        flat_w, flat_g = _flatten(wanted), _flatten(got) if isinstance(got, list) else None
+        return (
+            flat_g is not None
+            and len(flat_w) == len(flat_g)
+            and all(close(w, g, tolerance) for w, g in zip(flat_w, flat_g, strict=True))
+        )
+    if _number(wanted) and _number(got):
+        return _numbers_close(float(wanted), float(got), tolerance)
+    return bool(wanted == got)
+
+
+def _numbers_close(wanted: float, got: float, tolerance: Tolerance | None) -> bool:
+    if math.isnan(wanted) or math.isnan(got):
+        return math.isnan(wanted) and math.isnan(got)
+    if tolerance is None:
+        return math.isclose(wanted, got, rel_tol=1e-6, abs_tol=1e-9)
+    return tolerance.accepts(wanted, got)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _flatten(values: list[Any] | tuple[Any, ...]) -> list[Any]:
+    flat: list[Any] = []
+    for item in values:
+        flat.extend(_flatten(item) if isinstance(item, (list, tuple)) else [item])
+    return flat
+
+
+def _from_reference(spec: Any) -> bool:
+    return isinstance(spec, dict) and spec.get("from") == "reference"
+
+
+def _reference_result(reference: dict[str, Any] | None) -> dict[str, Any]:
+    if not reference or "result" not in reference:
+        raise ReferenceMissing("the reference solution gave no value for this check")
+    result: dict[str, Any] = reference["result"]
+    return result
+
+
+class ReferenceMissing(Exception):
+    """Raised when a check expects a value from the reference run and it has none."""
+
+
+Evaluator = Callable[..., Finding]
+EVALUATORS: dict[str, Evaluator] = {
+    "type": type_of,
+    "shape": shape,
+    "dtype": dtype,
+    "value": value,
+    "trainable": trainable,
+    "stdout": stdout,
+    "conforms": conforms,
+    "types": types_of,
+    "step_rates": step_rates,
+}

@@ -1,0 +1,145 @@
+"""Expected values computed by running an item's reference solution, cached by content hash.
+
+The reference runs in its own sandbox run with the same probe plan as the student's; its
+observations stay on the host. The cache key covers the reference source, the probes and the
+harness, so editing any of them recomputes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from grader.errors import BankError, BankIssue
+from grader.grading.submission import Source
+from grader.models import Check, CodeItem
+from grader.probe.channel import Observations
+from grader.probe.harness import harness_digest
+from grader.probe.plan import reference_plan, variant_id
+from grader.workspace import default_solutions_dir
+from sandbox.base import Sandbox
+from sandbox.settings import REPO_ROOT
+
+#: Seeds per item: a student run draws one; the reference run computes them all.
+POOL = 8
+
+
+def default_cache_dir() -> Path:
+    return REPO_ROOT / ".cache" / "reference"
+
+
+class ReferenceStore:
+    """Reference observations per item, from the cache or a fresh sandbox run."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        solutions: Path | None = None,
+        cache: Path | None = None,
+        data: dict[str, bytes] | None = None,
+    ) -> None:
+        self.sandbox = sandbox
+        self.solutions = solutions or default_solutions_dir()
+        self.cache = cache or default_cache_dir()
+        self.data = data or {}
+        self._read: dict[Path, Observations] = {}  # cache files already parsed, by path
+        self._key: bytes | None = None
+
+    def reference_source(self, item: CodeItem) -> str:
+        path = self.solutions / item.id / "reference.py"
+        if not path.is_file():
+            raise BankError(
+                [
+                    BankIssue(
+                        str(path),
+                        1,
+                        1,
+                        "",
+                        "missing reference solution; a check expects `from: reference`",
+                    )
+                ]
+            )
+        return path.read_text(encoding="utf-8")
+
+    def labels(self, item: CodeItem, check: Check) -> list[Any] | None:
+        """Held-out labels an accuracy check scores against; they never enter a sandbox."""
+        if check.expect.accuracy is None:
+            return None
+        path = self.solutions / item.id / check.expect.accuracy.labels
+        try:
+            labels = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise BankError([BankIssue(str(path), 1, 1, "", f"unreadable labels ({exc})")]) from exc
+        return labels if isinstance(labels, list) else None
+
+    def seeds(self, item: CodeItem) -> list[int]:
+        """The item's seed pool: keyed by this installation's secret, so not known in advance."""
+        key = self._seed_key()
+        return [
+            int.from_bytes(hmac.digest(key, f"{item.id}:{k}".encode(), "sha256")[:4], "big") >> 1
+            for k in range(POOL)
+        ]
+
+    def _seed_key(self) -> bytes:
+        """Made once per cache (atomically: the first writer wins), then read once."""
+        if self._key is not None:
+            return self._key
+        path = self.cache / "seed-key"
+        if not path.is_file():
+            self.cache.mkdir(parents=True, exist_ok=True)
+            draft = self.cache / f".seed-key-{secrets.token_hex(8)}"
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
+        self._key = bytes.fromhex(path.read_text().strip())
+        return self._key
+
+    def expected(self, item: CodeItem, check: Check, variant: int) -> dict[str, Any] | None:
+        """The reference's observation for this check (and seed, when its inputs vary)."""
+        if not check.uses_reference():
+            return None
+        found = self.observations(item)
+        return found.get(variant_id(check.name, variant) if check.varied() else check.name)
+
+    def observations(self, item: CodeItem) -> Observations:
+        source = self.reference_source(item)
+        plan = reference_plan(item.checks, self.seeds(item))
+        key = hashlib.sha256(
+            "\0".join([source, plan.content_key(), harness_digest()]).encode()
+        ).hexdigest()[:24]
+        cached = self.cache / f"{item.id}-{key}.json"
+        if cached in self._read:
+            return self._read[cached]
+        if cached.is_file():
+            self._read[cached] = Observations(json.loads(cached.read_text()), done=True)
+            return self._read[cached]
+        from grader.grading.code import run_harness  # grade imports this module: one way only here
+
+        run = run_harness(self.sandbox, item, Source(source), self.data, plan)
+        if not run.observations.done:
+            raise BankError(
+                [
+                    BankIssue(
+                        str(self.solutions / item.id / "reference.py"),
+                        1,
+                        1,
+                        "",
+                        "the reference solution did not finish under the "
+                        "harness; run `grader check` on it",
+                    )
+                ]
+            )
+        self.cache.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps(run.observations.by_probe))
+        return run.observations

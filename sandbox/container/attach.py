@@ -1,0 +1,202 @@
+"""The host side of a container's attach socket: send the supervisor's tar, read capped output.
+
+Docker multiplexes stdout and stderr on one socket in frames (an 8-byte header: stream, 3 zero
+bytes, a big-endian length). Both are read concurrently from one thread with a selector, each
+with a cap, so a flood ends the run at once and the host never holds more than the caps.
+
+stdout carries, in order: the supervisor's "started" marker, the program's own output, then the
+"result" marker, a JSON header line and the channel bytes (see `container_init`).
+"""
+
+from __future__ import annotations
+
+import json
+import selectors
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.container.supervisor import marker
+
+_CHUNK = 64 * 1024
+_HEADER = struct.Struct(">BxxxL")
+#: Room for the supervisor's JSON header line after the result marker.
+HEADER_CAP = 4096
+
+
+@dataclass
+class Wire:
+    """What the socket carried; `stop` says why reading ended early (None: the container ended)."""
+
+    stdout: bytearray = field(default_factory=bytearray)
+    stderr: bytearray = field(default_factory=bytearray)
+    stop: str | None = None
+    started_at: float | None = None
+    ended_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """stdout split into the program's output and the supervisor's result."""
+
+    started: bool
+    stdout: bytes
+    output_exceeded: bool
+    header: dict[str, Any] | None
+    channel: bytes
+
+
+@dataclass
+class Exchange:
+    """One run's conversation on the attach socket, bounded by caps and deadlines."""
+
+    sock: socket.socket
+    payload: bytes
+    token: str
+    output_cap: int
+    channel_cap: int
+    wall_s: float
+    start_s: float
+    wire: Wire = field(default_factory=Wire)
+    _pending: bytearray = field(default_factory=bytearray)
+    _scanned: int = 0
+    _result_at: int | None = None
+
+    def __post_init__(self) -> None:
+        self.started = marker(self.token, "started")
+        self.result = marker(self.token, "result")
+        self.stdout_cap = (
+            len(self.started) + self.output_cap + len(self.result) + HEADER_CAP + self.channel_cap
+        ) + 1
+
+    def run(self) -> Wire:
+        """Feed the payload, read until the container closes its streams or a limit is hit."""
+        deadline = time.monotonic() + self.start_s
+        self.sock.setblocking(False)
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+            while self.wire.stop is None:
+                deadline = self._deadline(deadline)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.wire.stop = "wall" if self.wire.started_at else "start"
+                    break
+                if not self._step(selector, remaining):
+                    break
+        self.wire.ended_at = time.monotonic()
+        return self.wire
+
+    def _deadline(self, deadline: float) -> float:
+        """The wall clock starts when the program does (the "started" marker), not before."""
+        if self.wire.started_at is None and self.wire.stdout.startswith(self.started):
+            self.wire.started_at = time.monotonic()
+            return self.wire.started_at + self.wall_s
+        return deadline
+
+    def _step(self, selector: selectors.BaseSelector, timeout: float) -> bool:
+        """Serve one batch of events; False once the socket reached end of stream."""
+        for _, events in selector.select(timeout):
+            if events & selectors.EVENT_WRITE:
+                self._send(selector)
+            if events & selectors.EVENT_READ and not self._receive():
+                return False
+        return True
+
+    def _send(self, selector: selectors.BaseSelector) -> None:
+        try:
+            sent = self.sock.send(self.payload[:_CHUNK])
+        except BlockingIOError:
+            return
+        except OSError:
+            sent = len(self.payload)  # the supervisor is gone; its exit tells the rest
+        self.payload = self.payload[sent:]
+        if not self.payload:
+            selector.modify(self.sock, selectors.EVENT_READ)
+            try:
+                self.sock.shutdown(socket.SHUT_WR)  # EOF on the container's stdin
+            except OSError:
+                pass
+
+    def _receive(self) -> bool:
+        try:
+            chunk = self.sock.recv(_CHUNK)
+        except BlockingIOError:
+            return True
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return False
+        self._pending += chunk
+        self._frames()
+        return True
+
+    def _frames(self) -> None:
+        """Move whole frames from the pending bytes to their stream's capture."""
+        while len(self._pending) >= _HEADER.size and self.wire.stop is None:
+            stream, size = _HEADER.unpack_from(self._pending)
+            if len(self._pending) < _HEADER.size + size:
+                return
+            data = bytes(self._pending[_HEADER.size : _HEADER.size + size])
+            del self._pending[: _HEADER.size + size]
+            self._take(stream, data)
+
+    def _take(self, stream: int, data: bytes) -> None:
+        if stream == 2:
+            self.wire.stderr += data[: self.output_cap + 1 - len(self.wire.stderr)]
+            if len(self.wire.stderr) > self.output_cap:
+                self.wire.stop = "stderr"
+            return
+        self.wire.stdout += data[: self.stdout_cap - len(self.wire.stdout)]
+        if self._program_length() > self.output_cap or len(self.wire.stdout) >= self.stdout_cap:
+            self.wire.stop = "stdout"
+
+    def _program_length(self) -> int:
+        """The program's part of stdout so far: up to the result marker, or at least this much."""
+        raw = self.wire.stdout
+        if self._result_at is None:
+            position = raw.find(self.result, max(0, self._scanned - len(self.result)))
+            self._scanned = len(raw)
+            if position == -1:
+                return _partial_start(raw, self.result) - len(self.started)
+            self._result_at = position
+        return self._result_at - len(self.started)
+
+
+def _partial_start(raw: bytearray, mark: bytes) -> int:
+    """Where `mark` would start if the end of `raw` is its beginning (else: at the very end)."""
+    for size in range(min(len(mark) - 1, len(raw)), 0, -1):
+        if raw.endswith(mark[:size]):
+            return len(raw) - size
+    return len(raw)
+
+
+def outcome(raw: bytes | bytearray, token: str, output_cap: int, channel_cap: int) -> Outcome:
+    """Split stdout; a result that is malformed in any way counts as no result (fail closed)."""
+    started, result = marker(token, "started"), marker(token, "result")
+    if not raw.startswith(started):
+        return Outcome(False, b"", False, None, b"")
+    body = bytes(raw[len(started) :])
+    position = body.find(result)
+    program = body if position == -1 else body[:position]
+    exceeded = len(program) > output_cap
+    header, channel = (None, b"")
+    if position != -1:
+        header, channel = _result(body[position + len(result) :], channel_cap)
+    return Outcome(True, program[:output_cap], exceeded, header, channel)
+
+
+def _result(tail: bytes, channel_cap: int) -> tuple[dict[str, Any] | None, bytes]:
+    line, newline, channel = tail.partition(b"\n")
+    if not newline or len(line) > HEADER_CAP:
+        return None, b""
+    try:
+        header = json.loads(line)
+    except ValueError:
+        return None, b""
+    if not isinstance(header, dict) or header.get("channel_len") != len(channel):
+        return None, b""
+    if len(channel) > channel_cap + 1:
+        return None, b""
+    return header, channel

@@ -1,0 +1,254 @@
+"""What a docker sandbox run looks like to the engine: pure functions, unit-tested.
+
+Every run gets a fresh container: no network, a read-only root, tmpfs for the workdir, /tmp and
+the channel, no-new-privileges, pids, memory (swap off) and CPU limits, rlimits, a bounded log,
+docker-init as pid 1, and the weights cache read-only. The supervisor starts as root holding only
+CAP_SETUID and CAP_SETGID, and its first act takes the unprivileged uid (and the harness runner's
+second uid as its real uid), which leaves no capability at all (see `container_init`). Files and
+stdin travel in one tar on the container's stdin (see `container_init`), never through a bind
+mount of a host path the program could write through.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import tarfile
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sandbox.base import CHANNEL_ENV, GpuPolicy, Limits, RunRequest
+from sandbox.errors import SandboxUnavailable
+from sandbox.settings import SANDBOX_CHECKPOINTS, SANDBOX_TORCH_HOME
+
+#: The runtime's interpreter inside the images (`argv[0] == "python"` means this one).
+PYTHON = "/opt/runtime/bin/python"
+#: The program's home and working directory (the process sandbox uses the same path).
+WORKDIR = "/home/sandbox"
+CHANNEL_DIR = "/run/grader"
+CHANNEL_PATH = f"{CHANNEL_DIR}/channel"
+#: The unprivileged uid and gid every program runs as (the images create this user), and the
+#: second uid a child of the program may take (the harness's runner): see `container_init`.
+UID, SECOND_UID = 10001, 10002
+#: Runs get one CPU's worth of time.
+NANO_CPUS = 1_000_000_000
+LOG_MAX_SIZE = "1m"
+NOFILE = 1024
+LABEL = "org.grader.sandbox"
+SUPERVISOR = Path(__file__).with_name("supervisor.py")
+_SLACK = 64 * 1024
+#: The stdin a warm container has room for (its channel tmpfs is sized when it is created).
+WARM_STDIN_BYTES = 1024 * 1024
+#: What a warm supervisor holds before its job: torch and torchvision imported (~440 MiB RSS,
+#: ~375 MiB of it anonymous, measured in grader-sandbox:cpu), with some room to spare.
+WARM_MEMORY_BYTES = 512 * 1024 * 1024
+
+
+def device_ids(limits: Limits) -> tuple[str, ...]:
+    """The GPUs a run asks for: none, or exactly the devices named in `Limits.gpu_devices`."""
+    if limits.gpu is GpuPolicy.NONE:
+        return ()
+    if limits.gpu is GpuPolicy.REQUIRED and not limits.gpu_devices:
+        raise SandboxUnavailable(
+            "a run that requires a GPU must name it: set Limits.gpu_devices (e.g. ('0',)); "
+            "the docker sandbox never hands out every GPU"
+        )
+    return tuple(limits.gpu_devices)
+
+
+def device_requests(ids: tuple[str, ...]) -> list[Any]:
+    """The engine's device requests for these GPUs (empty: no GPU at all)."""
+    if not ids:
+        return []
+    import docker.types
+
+    return [docker.types.DeviceRequest(device_ids=list(ids), capabilities=[["gpu"]])]
+
+
+def environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """The program's whole environment: nothing of the host's is inherited."""
+    env = {
+        "PATH": "/opt/runtime/bin:/usr/local/bin:/usr/bin:/bin",
+        "HOME": WORKDIR,
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "TORCH_HOME": SANDBOX_TORCH_HOME,
+        "OMP_NUM_THREADS": "1",  # the container gets one CPU
+    }
+    env.update(extra)
+    env[CHANNEL_ENV] = CHANNEL_PATH
+    return env
+
+
+def tmpfs(limits: Limits, stdin_bytes: int) -> dict[str, str]:
+    """Sized tmpfs mounts: the workdir and the channel directory belong to the sandbox uid."""
+    owned = f"uid={UID},gid={UID},mode=0700,nosuid,nodev"
+    # The workdir is sticky and open to the second uid, like /tmp: the runner reads the staged
+    # files and writes its own, and can neither change nor remove the program's.
+    shared = f"uid={UID},gid={UID},mode=1777,nosuid,nodev"
+    channel = _pages(2 * limits.channel_bytes + stdin_bytes + _SLACK)
+    return {
+        WORKDIR: f"size={_pages(limits.workdir_bytes)},{shared}",
+        "/tmp": f"size={_pages(limits.workdir_bytes)},mode=1777,nosuid,nodev",
+        CHANNEL_DIR: f"size={channel},{owned},noexec",
+    }
+
+
+def _pages(size: int) -> int:
+    return max(4096, math.ceil(size / 4096) * 4096)
+
+
+def ulimits(limits: Limits) -> list[Any]:
+    """File size, CPU seconds (SIGXCPU, then SIGKILL one second later), open files, no cores."""
+    import docker.types
+
+    cpu = max(1, math.ceil(limits.cpu_s))
+    return [
+        docker.types.Ulimit(name="fsize", soft=limits.file_bytes, hard=limits.file_bytes),
+        docker.types.Ulimit(name="cpu", soft=cpu, hard=cpu + 1),
+        docker.types.Ulimit(name="nofile", soft=NOFILE, hard=NOFILE),
+        docker.types.Ulimit(name="core", soft=0, hard=0),
+    ]
+
+
+def host_config(
+    request: RunRequest, weights_dir: Path | None, gpus: tuple[str, ...]
+) -> dict[str, Any]:
+    """Keyword arguments for the engine's host config of one run."""
+    limits = request.limits
+    return _host_config(limits, len(request.stdin), weights_dir, gpus, ulimits(limits), 0)
+
+
+def warm_host_config(limits: Limits, weights_dir: Path | None) -> dict[str, Any]:
+    """A warm container's host config: the same hardening; room for `WARM_STDIN_BYTES` of stdin;
+    no CPU-time or file-size rlimit (the warm child sets those, after the supervisor's import);
+    `WARM_MEMORY_BYTES` more memory, which the supervisor's imports use before any job (the
+    program's own allocations get the limit, as a process-warm child's do)."""
+    import docker.types
+
+    kept = [
+        docker.types.Ulimit(name="nofile", soft=NOFILE, hard=NOFILE),
+        docker.types.Ulimit(name="core", soft=0, hard=0),
+    ]
+    return _host_config(limits, WARM_STDIN_BYTES, weights_dir, (), kept, WARM_MEMORY_BYTES)
+
+
+def child_rlimits(limits: Limits) -> dict[str, tuple[int, int]]:
+    """The rlimits a warm child sets on itself: the ones `ulimits` gives a cold container."""
+    cpu = max(1, math.ceil(limits.cpu_s))
+    return {"cpu": (cpu, cpu + 1), "fsize": (limits.file_bytes, limits.file_bytes)}
+
+
+def _host_config(
+    limits: Limits,
+    stdin_bytes: int,
+    weights_dir: Path | None,
+    gpus: tuple[str, ...],
+    rlimits: list[Any],
+    extra_memory: int,
+) -> dict[str, Any]:
+    import docker.types
+
+    memory = limits.memory_bytes + extra_memory
+    config: dict[str, Any] = {
+        "network_mode": "bridge" if limits.network else "none",
+        "read_only": True,
+        "tmpfs": tmpfs(limits, stdin_bytes),
+        "cap_drop": ["ALL"],
+        # Only for the supervisor's first step: it takes its uids (see `container_init`), which
+        # clears every capability before it reads a byte of the job.
+        "cap_add": ["SETUID", "SETGID"],
+        "security_opt": ["no-new-privileges"],
+        "privileged": False,
+        "pids_limit": limits.processes,
+        "mem_limit": memory,
+        "memswap_limit": memory,
+        "nano_cpus": NANO_CPUS,
+        "init": True,
+        "ipc_mode": "private",
+        "shm_size": limits.workdir_bytes,
+        "ulimits": rlimits,
+        "log_config": docker.types.LogConfig(
+            type="json-file", config={"max-size": LOG_MAX_SIZE, "max-file": "1"}
+        ),
+        "device_requests": device_requests(gpus),
+        "mounts": [],
+    }
+    if weights_dir is not None:
+        config["mounts"].append(
+            docker.types.Mount(
+                target=SANDBOX_CHECKPOINTS, source=str(weights_dir), type="bind", read_only=True
+            )
+        )
+    return config
+
+
+def container_config(
+    image: str, warm_args: tuple[str, ...] = (), labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Keyword arguments for `create_container`, less the host config: the supervisor, stdin;
+    `warm_args` start it in warm mode (see `container_init`)."""
+    return {
+        "image": image,
+        "entrypoint": [
+            PYTHON,
+            "-I",
+            "-c",
+            SUPERVISOR.read_text(),
+            str(UID),
+            str(SECOND_UID),
+            *warm_args,
+        ],
+        "command": [],
+        "user": "0:0",
+        "working_dir": WORKDIR,
+        "hostname": "sandbox",
+        # Low-level `create_container` attaches nothing: `detach=False` only records StdinOnce in
+        # the config, so that closing our end of the attach socket is EOF on the program's side.
+        "detach": False,
+        "stdin_open": True,
+        "tty": False,
+        "labels": dict(labels or {LABEL: "run"}),
+    }
+
+
+def payload(request: RunRequest, token: str, warm: Mapping[str, Any] | None = None) -> bytes:
+    """The tar the supervisor reads on stdin: meta.json, stdin, files/<name>; a warm supervisor
+    also gets `warm` (the program's plan, environment and rlimits) in the meta."""
+    argv = list(request.argv)
+    if argv and argv[0] == "python":
+        argv[0] = PYTHON
+    meta = {
+        "argv": argv,
+        "token": token,
+        "workdir": WORKDIR,
+        "channel": CHANNEL_PATH,
+        "channel_bytes": request.limits.channel_bytes,
+        **(warm or {}),
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as bundle:
+        _add(bundle, "meta.json", json.dumps(meta).encode())
+        _add(bundle, "stdin", request.stdin)
+        for name, content in request.files.items():
+            _add(bundle, "files/" + check_name(name), content)
+    return buffer.getvalue()
+
+
+def check_name(name: str) -> str:
+    """A relative, normalised file name; ValueError for anything else (as the process backend)."""
+    path = PurePosixPath(name)
+    if not name or "\0" in name or path.is_absolute() or ".." in path.parts:
+        raise ValueError(f"sandbox file name {name!r} must be a relative path without '..'")
+    if path.parts in ((), (".",)):
+        raise ValueError(f"sandbox file name {name!r} names no file")
+    return str(path)
+
+
+def _add(bundle: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    bundle.addfile(info, io.BytesIO(data))

@@ -1,0 +1,373 @@
+"""The warm path of the process sandbox: zygotes with torch imported, one forked child per job.
+
+A zygote (`process_zygote`, in the same jail a cold run gets) is started ahead of demand and
+kept in a `WarmPool`. A job sends it file descriptors only: the pipes (stdin, stdout, stderr,
+the channel, a status pipe), a payload pipe the job's child reads its argv, env and files from,
+and the job's cgroup.procs files, opened here. The child joins the cgroups, drops to a uid of its
+own and runs the program; the host pumps the pipes with the same caps and deadlines as a cold
+run and kills the job through its cgroups. Results are assembled exactly as for a cold run.
+
+What runs cold instead (see `WarmRunner.eligible`): a program other than `python -c` or
+`python SCRIPT`, a run with network or with GPU device nodes (the zygote's /dev has none, and a
+zygote must never touch CUDA), and hosts without the jail or the memory and pids cgroups (the
+host kills a warm job's leftovers through them, where a cold run's pid namespace ends them).
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from sandbox.base import CHANNEL_ENV, Limits, RunRequest
+from sandbox.errors import SandboxFailure
+from sandbox.process import jail
+from sandbox.process.cgroups import RunCgroups
+from sandbox.process.jail import HOME, Runtime
+from sandbox.process.job import LAUNCHER, Finished, _last_report
+from sandbox.process.pump import Capture, Pump
+from sandbox.settings import SANDBOX_TORCH_HOME, SandboxSettings
+from sandbox.warm import program as warm_program
+from sandbox.warm.pool import WarmPool
+
+#: The files bound read-only at /opt/grader in a zygote's jail, by the names the zygote imports.
+CODE = {
+    "process_launcher.py": Path(__file__).with_name("launcher.py"),
+    "process_zygote.py": Path(__file__).with_name("zygote.py"),
+    "warm_program.py": Path(warm_program.__file__),
+}
+BOOT = (
+    "import sys; sys.path.insert(0, '/opt/grader'); import process_zygote; "
+    "sys.exit(process_zygote.main(sys.argv))"
+)
+#: Seconds a zygote may take to import the warm modules.
+START_S = 180.0
+_STATUS_CAP = 64 * 1024
+#: A zygote's own lifetime cap (the launcher's backstop alarm); the pool retires idle ones.
+_LIFETIME_S = 7 * 24 * 3600
+
+
+class Zygote:
+    """One zygote process in its jail, and the control socket to it."""
+
+    def __init__(
+        self, settings: SandboxSettings, runtime: Runtime, controllers: frozenset[str]
+    ) -> None:
+        self.controllers = controllers
+        self.cgroups: RunCgroups | None = None
+        self.staging = Path(tempfile.mkdtemp(prefix="grader-zygote-"))
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.log = self.staging / "zygote.log"
+        try:
+            self.proc = self._launch(settings, runtime, theirs.fileno())
+        except OSError as exc:
+            self.close()
+            raise SandboxFailure(f"cannot start a warm zygote: {exc}") from exc
+        finally:
+            theirs.close()
+        self._wait_ready()
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Make the next job's cgroups; the zygote's waiting child joins them right away."""
+        self.cgroups = RunCgroups(self.controllers)
+        procs = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in self.cgroups.procs_files]
+        try:
+            self._send(b"prep", procs)
+        finally:
+            for fd in procs:
+                os.close(fd)
+
+    def _launch(
+        self, settings: SandboxSettings, runtime: Runtime, fd: int
+    ) -> subprocess.Popen[bytes]:
+        (self.staging / "files").mkdir()
+        (self.staging / "root").mkdir()
+        spec = self._spec(settings, runtime, fd)
+        with open(self.log, "wb") as log:
+            spec["status_fd"] = log.fileno()
+            (self.staging / "spec.json").write_text(json.dumps(spec))
+            return subprocess.Popen(
+                [sys.executable, "-I", "-S", "-B", str(LAUNCHER), str(self.staging / "spec.json")],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                pass_fds=(fd, log.fileno()),
+                start_new_session=True,
+                env={},
+                cwd=self.staging,
+            )
+
+    def _spec(self, settings: SandboxSettings, runtime: Runtime, fd: int) -> dict[str, Any]:
+        mounts = jail.mounts(Limits(), runtime, settings.weights_dir, self.staging / "files", 0)
+        mounts += [{"op": "dir", "dst": "/run/grader"}]
+        mounts += [
+            {"op": "bind", "src": str(src), "dst": f"/opt/grader/{name}"}
+            for name, src in CODE.items()
+        ]
+        jailed = runtime.jailed()
+        return {
+            "mode": "namespaces",
+            "share_net": False,
+            "argv": [jailed.python, "-I", "-c", BOOT, str(fd), ",".join(settings.warm_imports)],
+            "env": jail.environment({}, jailed, HOME, SANDBOX_TORCH_HOME),
+            "cwd": HOME,
+            "uid": None,
+            "gid": None,
+            "rlimits": {},
+            "cgroup_procs": [],
+            "root": str(self.staging / "root"),
+            "mounts": mounts,
+            "keep_fds": [fd],
+            "backstop_s": _LIFETIME_S,
+            "seccomp": None,
+        }
+
+    def _wait_ready(self) -> None:
+        self.control.settimeout(START_S)
+        try:
+            said = self.control.recv(16)
+        except OSError:
+            said = b""
+        self.control.settimeout(None)
+        if said != b"ready":
+            tail = self.log.read_bytes()[-1500:].decode(errors="replace").strip()
+            self.close()
+            raise SandboxFailure(f"the warm zygote did not start: {tail or 'no output'}")
+
+    def alive(self) -> bool:
+        return self.control.fileno() != -1 and self.proc.poll() is None
+
+    def send(self, fds: list[int]) -> None:
+        self._send(b"job", fds)
+
+    def _send(self, what: bytes, fds: list[int]) -> None:
+        try:
+            socket.send_fds(self.control, [what], fds)
+        except OSError as exc:
+            raise SandboxFailure(f"the warm zygote is gone: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the control socket (the zygote exits), kill its session, remove its staging."""
+        self.control.close()
+        proc = getattr(self, "proc", None)
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if self.cgroups is not None:
+            self.cgroups.__exit__(None, None, None)
+            self.cgroups = None
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+_shared: dict[tuple[object, ...], tuple[WarmRunner, int]] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_runner(
+    settings: SandboxSettings, runtime: Runtime, controllers: frozenset[str], seccomp: bytes | None
+) -> WarmRunner:
+    """One pool per grader process and settings, however many sandboxes share it (a service
+    opens one per worker thread): GRADER_POOL_SIZE zygotes in all, not per worker."""
+    key = (settings, runtime, controllers, seccomp)
+    with _shared_lock:
+        runner, users = _shared.get(key) or (WarmRunner(settings, runtime, controllers, seccomp), 0)
+        _shared[key] = (runner, users + 1)
+        if users == 0:
+            atexit.register(runner.close)
+    return runner
+
+
+def release_runner(runner: WarmRunner) -> None:
+    """One user fewer; the last one shuts the pool down."""
+    with _shared_lock:
+        for key, (held, users) in list(_shared.items()):
+            if held is runner:
+                if users > 1:
+                    _shared[key] = (held, users - 1)
+                    return
+                del _shared[key]
+    runner.close()
+
+
+class WarmRunner:
+    """Runs eligible requests in forked children of pooled zygotes."""
+
+    def __init__(
+        self,
+        settings: SandboxSettings,
+        runtime: Runtime,
+        controllers: frozenset[str],
+        seccomp: bytes | None,
+    ) -> None:
+        self.settings, self.runtime, self.controllers = settings, runtime, controllers
+        self.seccomp = seccomp.hex() if seccomp else None
+        self.pool: WarmPool[Zygote] = WarmPool(
+            lambda: Zygote(settings, runtime, controllers),
+            settings.pool_size,
+            settings.pool_idle_s,
+            "process",
+        )
+
+    @staticmethod
+    def usable(controllers: frozenset[str], namespaces: bool, root: bool) -> bool:
+        """Warm runs need the jail and the cgroups the host kills a job's leftovers through."""
+        return namespaces and root and {"memory", "pids"} <= controllers
+
+    def eligible(self, request: RunRequest) -> bool:
+        limits = request.limits
+        if limits.network or jail.gpu_nodes(limits):
+            return False  # the zygote's jail has neither; such runs start cold
+        return warm_program.plan(request.argv) is not None
+
+    def run(self, request: RunRequest) -> tuple[Finished, dict[str, Any]] | None:
+        """The job's `Finished` and the rlimits it ran under; None when no zygote is ready
+        (before the pool is warm, or with more runs in flight than zygotes: the run then goes
+        cold rather than wait); raises `SandboxFailure`."""
+        zygote = self.pool.try_take()
+        if zygote is None:
+            return None
+        reuse = False
+        try:
+            job = self._job(request)
+            cgroups, zygote.cgroups = zygote.cgroups, None
+            if cgroups is None:
+                raise SandboxFailure("a warm zygote was handed out without its job's cgroups")
+            with cgroups:
+                cgroups.limit(request.limits.memory_bytes, request.limits.processes)
+                finished = WarmJob(request, job, zygote).run(cgroups)
+                # The child was in the job's cgroups before its job arrived: when they are
+                # empty, it is dead and its zygote free; otherwise the zygote goes too.
+                reuse = not cgroups.pids()
+            if reuse:
+                zygote.prepare()
+        except OSError as exc:
+            raise SandboxFailure(f"process sandbox I/O error (warm): {exc}") from exc
+        finally:
+            self.pool.give_back(zygote, reuse)
+        return finished, job["rlimits"]
+
+    def _job(self, request: RunRequest) -> dict[str, Any]:
+        limits = request.limits
+        uid, second = jail.draw_uids()
+        env = jail.environment(request.env, self.runtime.jailed(), HOME, SANDBOX_TORCH_HOME)
+        env[CHANNEL_ENV] = "fd:3"
+        names = jail.check_files(request.files)
+        return {
+            "program": warm_program.plan(request.argv),
+            "env": env,
+            "cwd": HOME,
+            "uid": uid,
+            "second_uid": second,
+            "rlimits": jail.rlimits(limits, own_uid=True, data=False),
+            "seccomp": self.seccomp,
+            "files": {
+                str(name): base64.b64encode(data).decode()
+                for name, data in zip(names, request.files.values(), strict=True)
+            },
+            "mounts": jail.job_mounts(limits, uid),
+            "etc": jail.etc_files(uid),
+        }
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class WarmJob:
+    """One job in a zygote's child: send the descriptors and payload, pump, kill, collect."""
+
+    def __init__(self, request: RunRequest, job: dict[str, Any], zygote: Zygote) -> None:
+        self.request, self.job, self.zygote = request, job, zygote
+
+    def run(self, cgroups: RunCgroups) -> Finished:
+        limits = self.request.limits
+        deadline = time.monotonic() + limits.wall_s
+        pipes = {name: os.pipe() for name in ("stdin", "stdout", "stderr", "channel", "status")}
+        payload_r, payload_w = os.pipe()
+        theirs = [pipes["status"][1], payload_r, pipes["stdin"][0]]
+        theirs += [pipes[name][1] for name in ("stdout", "stderr", "channel")]
+        try:
+            self.zygote.send(theirs)
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        self._send_payload(payload_w)
+        captures = {
+            pipes["stdout"][0]: Capture("stdout", limits.output_bytes),
+            pipes["stderr"][0]: Capture("stderr", limits.output_bytes),
+            pipes["channel"][0]: Capture("channel", limits.channel_bytes),
+            pipes["status"][0]: Capture("status", _STATUS_CAP),
+        }
+        status = captures[pipes["status"][0]]
+        return self._follow(cgroups, pipes["stdin"][1], captures, status, deadline)
+
+    def _send_payload(self, fd: int) -> None:
+        try:
+            with open(fd, "wb") as out:
+                out.write(json.dumps(self.job).encode())
+        except BrokenPipeError:
+            pass  # the child died before reading it; its status says why
+
+    def _follow(
+        self,
+        cgroups: RunCgroups,
+        stdin_w: int,
+        captures: dict[int, Capture],
+        status: Capture,
+        deadline: float,
+    ) -> Finished:
+        limits = self.request.limits
+        ended = False
+
+        def exited() -> bool:
+            return b"\n" in status.data or not self.zygote.alive()
+
+        def check() -> str | None:
+            nonlocal ended
+            if not ended and exited():
+                ended = True
+                cgroups.kill_all()  # the program ended: whatever it left behind goes now
+            used = cgroups.cpu_s()
+            return "cpu" if used is not None and used > limits.cpu_s else None
+
+        pump = Pump(captures, stdin_w, self.request.stdin, deadline, exited)
+        pump.check = check
+        outcome = pump.run()
+        cgroups.kill_all()
+        report = _last_report(status)
+        for line in bytes(status.data).splitlines():  # the child's setup error comes first
+            if line.startswith(b'{"error"'):
+                raise SandboxFailure(f"process sandbox setup failed: {json.loads(line)['error']}")
+        code, sig = _status(report, outcome.stop)
+        return Finished(
+            outcome=outcome,
+            captures={capture.name: capture for capture in captures.values()},
+            exit_code=code,
+            signal=sig,
+            rusage_cpu_s=float(report.get("cpu_s", 0.0)),
+            rusage_peak_bytes=int(report.get("peak_bytes", 0)),
+            usage=cgroups.usage(),
+        )
+
+
+def _status(report: dict[str, Any], stop: str | None) -> tuple[int | None, int | None]:
+    if "exit_code" in report:
+        return int(report["exit_code"]), None
+    if "signal" in report:
+        return None, int(report["signal"])
+    if stop is not None:
+        return None, int(signal.SIGKILL)  # the host killed the run before the zygote reported
+    raise SandboxFailure("the warm zygote ended without a status for its job")
