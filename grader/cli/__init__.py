@@ -1,5 +1,5 @@
 """The `grader` command: one module per family of subcommands; `main.py` parses and dispatches."""
 
-from grader.cli.main import main
+from grader.cli.app import main
 
 __all__ = ["main"]

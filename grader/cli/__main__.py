@@ -2,6 +2,6 @@
 
 import sys
 
-from grader.cli.main import main
+from grader.cli.app import main
 
 sys.exit(main())

@@ -8,7 +8,7 @@ from string import ascii_uppercase
 import pytest
 
 from grader.bank import load_bank
-from grader.cli.main import main
+from grader.cli.app import main
 from grader.grading.answers import grade_answer
 from grader.models import McqItem, NumericItem, item_json_schema
 from sandbox.settings import REPO_ROOT

@@ -30,7 +30,7 @@ from grader.service.db import Submission, open_store
 from grader.service.settings import ServiceSettings
 
 REPO = Path(__file__).resolve().parents[2]
-GRADER = [sys.executable, "-c", "import sys; from grader.cli.main import main; sys.exit(main())"]
+GRADER = [sys.executable, "-c", "import sys; from grader.cli.app import main; sys.exit(main())"]
 WRITTEN = re.compile(r"report written: (\S+) by")
 
 MCQ = """\

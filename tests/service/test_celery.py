@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from grader.bank import load_bank
-from grader.cli.main import main
+from grader.cli.app import main
 from grader.service import store
 from grader.service.celery_app import TASK_NAME, make_app, transport_options, visibility_timeout
 from grader.service.celery_dispatch import CeleryDispatcher

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from grader.cli.main import main
+from grader.cli.app import main
 
 
 @pytest.fixture
