@@ -2,8 +2,9 @@
 
 | variable | meaning | default |
 |---|---|---|
-| GRADER_RUNTIME | the process sandbox's Python runtime (a venv with torch) | <repo>/.runtime |
-| GRADER_WEIGHTS_DIR | the weights cache (torchvision checkpoint files) | <repo>/.cache/weights |
+| GRADER_HOME | the folder every default path below hangs off | the checkout, else the cwd |
+| GRADER_RUNTIME | the process sandbox's Python runtime (a venv with torch) | <home>/.runtime |
+| GRADER_WEIGHTS_DIR | the weights cache (torchvision checkpoint files) | <home>/.cache/weights |
 | GRADER_IMAGE | the Docker sandbox image (CPU) | grader-sandbox:cpu |
 | GRADER_GPU_IMAGE | the Docker sandbox image (CUDA) | grader-sandbox:cuda |
 | GRADER_REQUIRE_ISOLATION | `Isolation` fields a run must have (comma list, or `all`) | (none) |
@@ -12,68 +13,77 @@
 | GRADER_POOL_IDLE_S | seconds a warm sandbox may wait unused before it is shut down | 600 |
 | GRADER_WARM_IMPORTS | modules warm sandboxes import ahead of demand | torch,torchvision |
 
-A host that cannot give a required isolation refuses to run rather than run weaker.
+A host that cannot give a required isolation refuses to run rather than run weaker. A value that
+does not parse (`GRADER_POOL_SIZE=two`) is an error naming the variable, never a silent default.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
+from typing import Annotated, Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: The folder holding this package: a checkout when it has a pyproject.toml beside it.
+PACKAGE_PARENT = Path(__file__).resolve().parents[1]
 
 #: Where torch looks for the weights cache inside every sandbox (`$TORCH_HOME/hub/checkpoints`).
 SANDBOX_TORCH_HOME = "/opt/torch"
 SANDBOX_CHECKPOINTS = f"{SANDBOX_TORCH_HOME}/hub/checkpoints"
 
 
-def _path(var: str, default: Path) -> Path:
-    value = os.environ.get(var)
-    return Path(value) if value else default
+def grader_home() -> Path:
+    """`$GRADER_HOME`, else the checkout this package runs from, else the working directory.
+
+    Every default path (runtime, caches, bank, solutions) hangs off it, so an installed
+    (non-editable) package looks in the folder it is run from, never in site-packages."""
+    configured = os.environ.get("GRADER_HOME")
+    if configured:
+        return Path(configured)
+    if (PACKAGE_PARENT / "pyproject.toml").is_file():
+        return PACKAGE_PARENT
+    return Path.cwd()
 
 
-def _flag(var: str, default: bool) -> bool:
-    value = os.environ.get(var, "").strip().lower()
-    return default if not value else value not in ("0", "false", "no", "off")
+#: Kept for the callers that mean "the checkout's files" (tests, the image build context).
+REPO_ROOT = grader_home()
 
 
-def _number(var: str, default: float) -> float:
-    try:
-        return float(os.environ.get(var) or default)
-    except ValueError:
-        return default
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
 
 
-def _required() -> frozenset[str]:
-    from sandbox.base import Isolation
+class SandboxSettings(BaseSettings):
+    """The operator's sandbox settings: read from `GRADER_*` once, validated, immutable."""
 
-    raw = os.environ.get("GRADER_REQUIRE_ISOLATION", "").strip()
-    if raw == "all":
-        return frozenset(f.name for f in fields(Isolation))
-    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+    model_config = SettingsConfigDict(env_prefix="GRADER_", frozen=True, extra="ignore")
 
+    runtime: Path = Field(default_factory=lambda: grader_home() / ".runtime")
+    weights_dir: Path = Field(default_factory=lambda: grader_home() / ".cache" / "weights")
+    image: str = "grader-sandbox:cpu"
+    gpu_image: str = "grader-sandbox:cuda"
+    require_isolation: Annotated[frozenset[str], NoDecode] = frozenset()
+    warm: bool = True
+    pool_size: int = Field(default=2, ge=1)
+    pool_idle_s: float = Field(default=600.0, gt=0)
+    warm_imports: Annotated[tuple[str, ...], NoDecode] = ("torch", "torchvision")
 
-@dataclass(frozen=True)
-class SandboxSettings:
-    """A snapshot of the operator's sandbox settings."""
+    @field_validator("require_isolation", mode="before")
+    @classmethod
+    def _isolation(cls, value: Any) -> Any:
+        from sandbox.base import Isolation
 
-    runtime: Path = field(default_factory=lambda: _path("GRADER_RUNTIME", REPO_ROOT / ".runtime"))
-    weights_dir: Path = field(
-        default_factory=lambda: _path("GRADER_WEIGHTS_DIR", REPO_ROOT / ".cache" / "weights")
-    )
-    image: str = field(default_factory=lambda: os.environ.get("GRADER_IMAGE", "grader-sandbox:cpu"))
-    gpu_image: str = field(
-        default_factory=lambda: os.environ.get("GRADER_GPU_IMAGE", "grader-sandbox:cuda")
-    )
-    require_isolation: frozenset[str] = field(default_factory=_required)
-    warm: bool = field(default_factory=lambda: _flag("GRADER_WARM", True))
-    pool_size: int = field(default_factory=lambda: max(1, int(_number("GRADER_POOL_SIZE", 2))))
-    pool_idle_s: float = field(default_factory=lambda: _number("GRADER_POOL_IDLE_S", 600.0))
-    warm_imports: tuple[str, ...] = field(
-        default_factory=lambda: tuple(
-            name.strip()
-            for name in os.environ.get("GRADER_WARM_IMPORTS", "torch,torchvision").split(",")
-            if name.strip()
-        )
-    )
+        if isinstance(value, str) and value.strip() == "all":
+            return frozenset(f.name for f in fields(Isolation))
+        parts = _comma_list(value)
+        return frozenset(parts) if isinstance(parts, tuple) else parts
+
+    @field_validator("warm_imports", mode="before")
+    @classmethod
+    def _imports(cls, value: Any) -> Any:
+        return _comma_list(value)

@@ -6,7 +6,6 @@ past a bad file so `grader validate` shows all problems of all files in one run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,26 +15,31 @@ from pydantic import ValidationError
 
 from grader.bank.yamlsource import locate, parse_yaml, plain
 from grader.errors import BadInput, BankError, BankIssue, UnknownQuestion
-from grader.models import ITEM_KINDS, SCHEMA_VERSION, Item, ItemBase
-from sandbox.settings import REPO_ROOT
+from grader.models import ITEM_KINDS, SCHEMA_VERSION, CodeItem, Item, ItemBase
 
 SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 256 * 1024
 
 
+#: The most a data file given to runs may hold.
+DATA_CAP = 16 * 1024 * 1024
+
+
 def default_bank_dir() -> Path:
-    """`$GRADER_BANK`, else `./questions` when it exists, else the bank shipped with the repo."""
-    configured = os.environ.get("GRADER_BANK")
-    if configured:
-        return Path(configured)
-    local = Path.cwd() / "questions"
-    return local if local.is_dir() else REPO_ROOT / "questions"
+    """`$GRADER_BANK`, else `./questions` when it exists, else the home's `questions/`."""
+    from grader.settings import GraderSettings
+
+    return GraderSettings().bank
 
 
 @dataclass
 class Bank:
-    """Items by id, with the file each came from and the problems of the files that failed."""
+    """Items by id, with the file each came from and the problems of the files that failed.
 
+    `root` is the folder the bank was loaded from (the parent of the first file, when files were
+    named): an item's data files are read from its `data/` folder, never from another bank's."""
+
+    root: Path = field(default_factory=Path.cwd)
     items: dict[str, Item] = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
     issues: list[BankIssue] = field(default_factory=list)
@@ -50,6 +54,17 @@ class Bank:
         raise UnknownQuestion(
             f"unknown question id {item_id!r}; `grader list` shows the ids in the bank"
         )
+
+    def data_files(self, item: CodeItem) -> dict[str, bytes]:
+        """The files a code item names under the bank's data/ folder, as `data/<name>`."""
+        folder = self.root / "data"
+        files = {}
+        for name in item.data:
+            path = folder / name
+            if not path.is_file() or path.stat().st_size > DATA_CAP:
+                raise BadInput(f"{item.id}: data file {path} is missing or over 16 MiB")
+            files[f"data/{name}"] = path.read_bytes()
+        return files
 
 
 def item_files(paths: Sequence[Path]) -> list[Path]:
@@ -67,8 +82,9 @@ def item_files(paths: Sequence[Path]) -> list[Path]:
 
 def load_bank(paths: Sequence[Path] | None = None) -> Bank:
     """Load every item under the given files or folders (default: the bank folder)."""
-    bank = Bank()
-    for path in item_files(paths or [default_bank_dir()]):
+    paths = list(paths or [default_bank_dir()])
+    bank = Bank(root=paths[0] if paths[0].is_dir() else paths[0].parent)
+    for path in item_files(paths):
         item, issues = load_item(path)
         if item is None:
             bank.issues.extend(issues)

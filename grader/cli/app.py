@@ -15,16 +15,24 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from pydantic import ValidationError
+
 from grader.bank import Bank, load_bank
-from grader.cli.grading import add_backend_option, answer_prediction, check_file, cmd_selftest
+from grader.cli.grading import (
+    add_backend_option,
+    check_file,
+    cmd_selftest,
+    grade_one,
+    settings_for,
+)
 from grader.cli.lms import add_lms_commands
 from grader.cli.ops import add_ops_commands
 from grader.cli.render import item_text, listing_text, report_text
 from grader.cli.service import add_service_commands
 from grader.cli.worker import add_worker_commands
-from grader.errors import BadInput, GraderError
-from grader.grading.answers import grade_answer
-from grader.models import CodeItem, Difficulty, PredictItem, Report, item_json_schema
+from grader.errors import GraderError
+from grader.models import Difficulty, Report, item_json_schema
+from grader.settings import settings_error
 from sandbox.errors import SandboxError
 
 Command = Callable[[argparse.Namespace], int]
@@ -38,7 +46,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def _bank(args: argparse.Namespace) -> Bank:
-    bank = load_bank([args.bank] if args.bank else None)
+    bank = load_bank([settings_for(args).bank])
     if bank.issues and args.command != "validate":
         count = len(bank.issues)
         print(f"warning: {count} problem(s) in the bank; run `grader validate`", file=sys.stderr)
@@ -67,18 +75,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_answer(args: argparse.Namespace) -> int:
-    item = _bank(args).get(args.id)
-    if isinstance(item, PredictItem):
-        return _emit(answer_prediction(item, args.choice, args.backend), args.json)
-    if isinstance(item, CodeItem):
-        raise BadInput(
-            f"{item.id!r} is a code exercise; grade a file with `grader check {item.id} FILE`"
-        )
-    return _emit(grade_answer(item, args.choice), args.json)
+    return _emit(grade_one(settings_for(args), _bank(args), args.id, args.choice), args.json)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    report = check_file(args.id, args.file, args.backend, args.bank)
+    report = check_file(args)
     if args.format == "gradescope":
         from grader.gradescope.results import write_results
 
@@ -87,7 +88,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    bank = load_bank([Path(p) for p in args.paths] or ([args.bank] if args.bank else None))
+    bank = load_bank([Path(p) for p in args.paths] or [settings_for(args).bank])
     for issue in bank.issues:
         print(f"error: {issue}", file=sys.stderr)
     files = len(bank.items) + len(bank.broken)
@@ -168,6 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (GraderError, SandboxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ValidationError as exc:  # a GRADER_* variable that does not parse
+        print(f"error: {settings_error(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 3

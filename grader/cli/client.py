@@ -36,7 +36,7 @@ class ServerUnavailable(GraderError):
 
 
 @dataclass(frozen=True)
-class Submission:
+class Upload:
     """What to submit: a file for a code item, a choice for the other kinds."""
 
     question: str
@@ -76,7 +76,7 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 def submit(
-    server: str, token: str, work: Submission, *, as_json: bool = False, wait_s: float = WAIT_S
+    server: str, token: str, work: Upload, *, as_json: bool = False, wait_s: float = WAIT_S
 ) -> int:
     """Upload, wait for the report, print it; the exit code says how it went."""
     files = _files(work.file)

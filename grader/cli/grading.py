@@ -1,57 +1,45 @@
-"""CLI commands that grade code: `check`, `selftest`, and predict answers."""
+"""CLI commands that grade: `check`, `answer` and `selftest`, all through `Grader`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from grader.bank import load_bank
-from grader.errors import BadInput
-from grader.grading.code import grade_code
-from grader.grading.predict import grade_prediction
-from grader.grading.reference import ReferenceStore
+from grader.bank import Bank, load_bank
+from grader.grading import Answer, Grader
 from grader.grading.submission import read_submission
-from grader.models import CodeItem, PredictItem, Report
+from grader.models import Report
 from grader.ops.selftest import selftest, table
-from grader.workspace import default_solutions_dir, item_data, sandbox_for
+from grader.settings import GraderSettings, with_flags
 from sandbox.backends import BACKENDS, wait_warm
 
 
-def check_file(item_id: str, path: Path, backend: str | None, bank: Path | None) -> Report:
-    """Grade a .py or .ipynb file for a code item."""
-    item = load_bank([bank] if bank else None).get(item_id)
-    if not isinstance(item, CodeItem):
-        raise BadInput(
-            f"{item_id!r} is a {item.kind} item; answer it with `grader answer {item_id} ...`"
-        )
-    source = read_submission(path)
-    sandbox = sandbox_for(backend)
-    try:
-        data = item_data(item)
-        store = ReferenceStore(sandbox, default_solutions_dir(), data=data)
-        return grade_code(item, source, sandbox, store, data)
-    finally:
-        sandbox.close()
+def settings_for(args: argparse.Namespace) -> GraderSettings:
+    """The grader's settings, with `--bank` and `--backend` over their variables."""
+    return with_flags(getattr(args, "bank", None), getattr(args, "backend", None))
 
 
-def answer_prediction(item: PredictItem, raw: str, backend: str | None) -> Report:
-    sandbox = sandbox_for(backend)
-    try:
-        return grade_prediction(item, raw, sandbox)
-    finally:
-        sandbox.close()
+def grade_one(settings: GraderSettings, bank: Bank, item_id: str, answer: Answer) -> Report:
+    """Grade one answer; a sandbox is opened only if the item needs one, and closed after."""
+    with Grader(bank, settings=settings) as grader:
+        return grader.grade(item_id, answer)
+
+
+def check_file(args: argparse.Namespace) -> Report:
+    """Grade a .py or .ipynb file for a code item (`grader check ID FILE`)."""
+    settings = settings_for(args)
+    bank = load_bank([settings.bank])
+    item = bank.get(args.id)  # an unknown id is reported before the file is read
+    return grade_one(settings, bank, item.id, read_submission(args.file))
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    bank = load_bank([args.bank] if args.bank else None)
+    settings = settings_for(args)
+    bank = load_bank([settings.bank])
     items = [bank.get(i) for i in args.ids] if args.ids else list(bank.items.values())
-    sandbox = sandbox_for(args.backend)
-    wait_warm(sandbox)  # the self-test runs on the warm path where the backend has one
-    try:
-        rows = selftest(sorted(items, key=lambda i: i.id), sandbox, default_solutions_dir())
-    finally:
-        sandbox.close()
+    with Grader(bank, settings=settings) as grader:
+        wait_warm(grader.sandbox)  # the self-test runs on the warm path where the backend has one
+        rows = selftest(sorted(items, key=lambda i: i.id), grader)
     print(table(rows))
     if bank.issues:
         print(

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from grader.errors import BadInput
 from sandbox.backends import BACKENDS
 from sandbox.doctor import diagnose, doctor_text
 from sandbox.settings import REPO_ROOT, SandboxSettings
@@ -21,7 +22,7 @@ def cmd_weights(args: argparse.Namespace) -> int:
             print(line)
     elif args.action == "add":
         if args.file is None:
-            raise SystemExit("error: `grader weights add` needs a FILE")
+            raise BadInput("`grader weights add` needs a FILE: the checkpoint to add")
         print(weights.add_weights(settings, args.file))
     for entry in weights.list_weights(settings):
         print(entry)
@@ -37,8 +38,8 @@ def cmd_image(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     report = diagnose()
-    print(json.dumps(report, indent=2, default=str) if args.json else doctor_text(report))
-    return 0 if any(b["works"] for b in report["backends"].values()) else 3
+    print(json.dumps(report.to_json(), indent=2, default=str) if args.json else doctor_text(report))
+    return 0 if report.any_backend_works() else 3
 
 
 def cmd_hostile(args: argparse.Namespace) -> int:

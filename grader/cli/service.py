@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 from grader.cli.grading import add_backend_option
+from grader.settings import with_flags
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -16,10 +16,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from grader.service.settings import ServiceSettings
 
     given = {"db_url": args.db, "broker_url": args.broker, "workers": args.workers}
-    given["backend"] = args.backend
     changes: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
-    settings = dataclasses.replace(ServiceSettings(), **changes)
-    serve(settings, args.host, args.port, bank=load_bank([args.bank] if args.bank else None))
+    grader = with_flags(args.bank, args.backend)
+    settings = ServiceSettings(grader=grader, **changes)
+    serve(settings, args.host, args.port, bank=load_bank([grader.bank]))
     return 0
 
 
@@ -38,10 +38,10 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from grader.cli.client import Submission, resolve_config, submit
+    from grader.cli.client import Upload, resolve_config, submit
 
     server, token = resolve_config(args.server, args.token)
-    work = Submission(question=args.id, file=args.file, choice=args.choice)
+    work = Upload(question=args.id, file=args.file, choice=args.choice)
     return submit(server, token, work, as_json=args.json)
 
 

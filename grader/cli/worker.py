@@ -15,6 +15,7 @@ import socket
 from grader.errors import BadInput
 from grader.service.settings import db_url
 from grader.service.worker_context import WorkerConfig, parse_gpus
+from grader.settings import with_flags
 from sandbox.backends import BACKENDS
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
@@ -53,8 +54,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if "gpu" in queues and not gpus:
         raise BadInput("--queues gpu needs --gpus (the GPU ids this worker may use, e.g. 0,1)")
     concurrency = _concurrency(args.concurrency, gpus)
-    config = WorkerConfig(db_url(args.db), args.backend, gpus, args.bank)
-    bank = load_bank([args.bank] if args.bank else None)  # a broken bank fails here, not per job
+    config = WorkerConfig(db_url(args.db), with_flags(args.bank, args.backend), gpus)
+    bank = load_bank([config.grader.bank])  # a broken bank fails here, not per job
     upgrade(config.db_url)  # once, before the pool forks: pool processes never migrate
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     configure_worker(config)
@@ -80,7 +81,9 @@ def add_worker_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--concurrency", type=int, default=_env_int("GRADER_CONCURRENCY"))
     p.add_argument("--gpus", default=env("GRADER_GPUS"), help="GPU ids this worker may use: 0,1")
     p.add_argument("--db", default=None, help="store URL (default: GRADER_DB_URL)")
-    p.add_argument("--backend", choices=BACKENDS, default=env("GRADER_BACKEND"))
+    p.add_argument(
+        "--backend", choices=BACKENDS, help="sandbox backend (default: $GRADER_BACKEND or process)"
+    )
     p.set_defaults(func=cmd_worker)
 
 

@@ -23,11 +23,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from grader.bank import load_bank
-from grader.cli.grading import add_backend_option, answer_prediction, check_file
 from grader.errors import BadInput, BadSubmission, GraderError
 from grader.gradescope.results import write_results
-from grader.grading.answers import grade_answer
-from grader.models import CodeItem, PredictItem, Report
+from grader.grading import Answer, Grader
+from grader.grading.submission import read_submission
+from grader.models import CodeItem, Item, Report
+from grader.settings import with_flags
+from sandbox.backends import BACKENDS
 from sandbox.errors import SandboxError
 
 ANSWER_FILE = "answer.txt"
@@ -61,16 +63,22 @@ def submitted_file(folder: Path, name: str | None) -> Path:
 
 
 def grade(args: argparse.Namespace, submission: Path, source: Path) -> Report:
-    item = load_bank([args.bank] if args.bank else None).get(question_id(args.question, source))
+    settings = with_flags(args.bank, args.backend)
+    bank = load_bank([settings.bank])
+    item = bank.get(question_id(args.question, source))
+    answer = read_answer(item, submission, args.file)
+    with Grader(bank, settings=settings) as grader:
+        return grader.grade(item, answer)
+
+
+def read_answer(item: Item, submission: Path, name: str | None) -> Answer:
+    """A code item's one program, or the text of `answer.txt` for every other kind."""
     if isinstance(item, CodeItem):
-        return check_file(item.id, submitted_file(submission, args.file), args.backend, args.bank)
+        return read_submission(submitted_file(submission, name))
     try:
-        answer = (submission / ANSWER_FILE).read_text(encoding="utf-8").strip()
+        return (submission / ANSWER_FILE).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise BadSubmission(f"put your answer in {ANSWER_FILE} (a letter, a number)") from exc
-    if isinstance(item, PredictItem):
-        return answer_prediction(item, answer, args.backend)
-    return grade_answer(item, answer)
 
 
 def failure_results(message: str, results: Path) -> None:
@@ -91,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--question", help="the item id (default: $GRADER_QUESTION, `question`)")
     parser.add_argument("--file", help="the submitted file to grade, for code items")
     parser.add_argument("--bank", type=Path, help="question folder (default: ./questions)")
-    add_backend_option(parser)
+    parser.add_argument("--backend", choices=BACKENDS, help="sandbox (default: $GRADER_BACKEND)")
     args = parser.parse_args(argv)
     source = _path("GRADER_GS_SOURCE", "/autograder/source")
     submission = _path("GRADER_GS_SUBMISSION", "/autograder/submission")

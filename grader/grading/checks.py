@@ -1,7 +1,9 @@
 """Expectation vs observation: one small function per kind of expectation.
 
-Each returns a `Finding` (did it hold, what was expected, what was observed) in words a student can
-act on; `judge` turns a check and its observation into a `CheckResult`.
+Every evaluator is called the same way, `evaluator(spec, seen)`: `spec` is its field of the
+check's `Expect`, `seen` what the judge knows for this check (`Seen`). Each returns a `Finding`
+(did it hold, what was expected, what was observed) in words a student can act on; `judge` turns a
+check and its observation into a `CheckResult`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from grader.models import Check, CheckResult, Expect, Tolerance
-from grader.models.code import Conforms, FromReference, Raises, StdoutExpect, Trainable
+from grader.models.code import Accuracy, Conforms, FromReference, Raises, StdoutExpect, Trainable
 from grader.probe.summaries import describe_error, plain, short
 
 
@@ -25,6 +27,51 @@ class Finding:
     observed: str
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What the judge knows for one check, the same for every evaluator of it."""
+
+    #: The student's value as the observer summarised it ({} when there is none).
+    result: dict[str, Any]
+    #: The whole observation: `result`, `error`, `stdout`.
+    observation: dict[str, Any]
+    #: The reference solution's observation for this check, when the check uses one.
+    reference: dict[str, Any] | None = None
+    #: Held-out labels for `accuracy` (they stay on the host).
+    labels: tuple[Any, ...] = ()
+    #: How close numbers must be for `value`: the one expectation that qualifies another.
+    tolerance: Tolerance | None = None
+
+    @classmethod
+    def of(
+        cls,
+        expect: Expect,
+        observation: dict[str, Any] | None,
+        reference: dict[str, Any] | None,
+        labels: list[Any] | None,
+    ) -> Seen:
+        found = observation or {}
+        result = found.get("result") or {}
+        return cls(result, found, reference, tuple(labels or ()), expect.tolerance)
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        error: dict[str, Any] | None = self.observation.get("error")
+        return error
+
+    def reference_result(self) -> dict[str, Any]:
+        """The reference's value; `ReferenceMissing` when its run gave none (the grader's
+        fault, not the student's)."""
+        if not self.reference or "result" not in self.reference:
+            raise ReferenceMissing("the reference solution gave no value for this check")
+        result: dict[str, Any] = self.reference["result"]
+        return result
+
+
+#: `evaluator(spec, seen)`: `spec` is the evaluator's own field of `Expect`, typed by each.
+Evaluator = Callable[[Any, Seen], Finding]
+
+
 def judge(
     check: Check,
     observation: dict[str, Any] | None,
@@ -32,9 +79,17 @@ def judge(
     labels: list[Any] | None = None,
 ) -> CheckResult:
     """Grade one check against what the sandbox observed (and the reference's observation)."""
-    findings = _findings(check.expect, observation, reference)
+    seen = Seen.of(check.expect, observation, reference, labels)
+    findings = _findings(check.expect, observation, seen)
+    # Accuracy is judged on the host after the others, whenever there is an observation without
+    # an error (even one that could not be read: then it fails too).
     if check.expect.accuracy is not None and observation and "error" not in observation:
-        findings.append(accuracy(check.expect.accuracy.at_least, observation, labels or []))
+        findings.append(accuracy(check.expect.accuracy, seen))
+    return _result(check, findings)
+
+
+def _result(check: Check, findings: list[Finding]) -> CheckResult:
+    """All findings when every one held, else only those that failed, in the check's words."""
     failed = [f for f in findings if not f.ok]
     passed = not failed
     shown = findings if passed else failed
@@ -59,28 +114,26 @@ def judge(
     )
 
 
-def _findings(
-    expect: Expect, observation: dict[str, Any] | None, reference: dict[str, Any] | None
-) -> list[Finding]:
+def _findings(expect: Expect, observation: dict[str, Any] | None, seen: Seen) -> list[Finding]:
+    """Gates first (did it run, could it be read, did it raise), then every evaluator given."""
     if observation is None:
         return [Finding(False, "this check to run", "the program stopped before it ran")]
     if "unreadable" in observation:
         return [Finding(False, "output that can be read", "output that could not be read")]
-    error = observation.get("error")
     if expect.raises is not None:
-        return [raises(expect.raises, error)]
-    if error is not None:
-        return [Finding(False, "no error", describe_error(error))]
-    result = observation.get("result") or {}
+        return [raises(expect.raises, seen)]
+    if seen.error is not None:
+        return [Finding(False, "no error", describe_error(seen.error))]
     found = [Finding(True, "no error", "no error")]
-    for name, spec in expect:
+    for name, spec in expect:  # in the order `Expect` declares its fields
         if spec is not None and name in EVALUATORS:
-            found.append(EVALUATORS[name](spec, result, observation, expect, reference))
+            found.append(EVALUATORS[name](spec, seen))
     return found
 
 
-def raises(spec: Raises, error: dict[str, Any] | None) -> Finding:
+def raises(spec: Raises, seen: Seen) -> Finding:
     wanted = f"{spec.type}" + (f" matching /{spec.match}/" if spec.match else "")
+    error = seen.error
     if error is None:
         return Finding(False, wanted, "no exception")
     ok = _is_a(spec.type, error.get("mro", []))
@@ -97,15 +150,15 @@ def _is_a(name: str, mro: list[str]) -> bool:
     return any(m == name or m.endswith("." + name) for m in mro)
 
 
-def type_of(spec: str, result: dict[str, Any], *_: Any) -> Finding:
-    kind = result.get("type")
-    ok = kind == spec if spec in EXACT else _is_a(spec, result.get("mro", []))
+def type_of(spec: str, seen: Seen) -> Finding:
+    kind = seen.result.get("type")
+    ok = kind == spec if spec in EXACT else _is_a(spec, seen.result.get("mro", []))
     return Finding(ok, f"a {spec}", f"a {kind}")
 
 
-def types_of(spec: Any, result: dict[str, Any], *_: Any) -> Finding:
+def types_of(spec: Any, seen: Seen) -> Finding:
     """Exact types inside a value, as data crossed the wire (a tensor named float is a tensor)."""
-    wanted, got = _type_tree(spec), _seen_types(spec, result)
+    wanted, got = _type_tree(spec), _seen_types(spec, seen.result)
     return Finding(wanted == got, f"types {short(wanted)}", f"types {short(got)}")
 
 
@@ -129,12 +182,12 @@ def _seen_types(spec: Any, result: Any) -> Any:
     return result.get("type")
 
 
-def step_rates(spec: list[tuple[int, float]], result: dict[str, Any], *_: Any) -> Finding:
+def step_rates(spec: list[tuple[int, float]], seen: Seen) -> Finding:
     """Rates the observer measured from before/after weights and gradients it drew itself."""
-    found = result.get("step_rates")
+    found = seen.result.get("step_rates")
     wanted = [[count, rate] for count, rate in spec]
     if not isinstance(found, list):
-        return Finding(False, f"steps {wanted}", str(found or f"a {result.get('type')}"))
+        return Finding(False, f"steps {wanted}", str(found or f"a {seen.result.get('type')}"))
     ok = len(found) == len(wanted) and all(
         isinstance(g, list) and len(g) == 2 and g[0] == w[0] and _number(g[1])
         and math.isclose(g[1], w[1], rel_tol=0.05)
@@ -143,49 +196,41 @@ def step_rates(spec: list[tuple[int, float]], result: dict[str, Any], *_: Any) -
     return Finding(ok, f"[tensors, rate] {wanted}", f"[tensors, rate] {short(found)}")
 
 
-def conforms(spec: Conforms, result: dict[str, Any], *_: Any) -> Finding:
+def conforms(spec: Conforms, seen: Seen) -> Finding:
     """Proven in the observer: strict load of the weights, and the same forward."""
-    found = result.get("conforms")
+    found = seen.result.get("conforms")
     ok = isinstance(found, dict) and found.get("ok") is True
     why = found.get("why") if isinstance(found, dict) else None
-    observed = "a model that is one" if ok else str(why or f"a {result.get('type')}")
+    observed = "a model that is one" if ok else str(why or f"a {seen.result.get('type')}")
     return Finding(ok, spec.describe(), observed)
 
 
-def shape(
-    spec: list[int] | FromReference,
-    result: dict[str, Any],
-    _o: Any,
-    _e: Any,
-    reference: dict[str, Any] | None,
-) -> Finding:
-    wanted = _reference_result(reference).get("shape") if isinstance(spec, FromReference) else spec
-    got = result.get("shape")
+def shape(spec: list[int] | FromReference, seen: Seen) -> Finding:
+    wanted = seen.reference_result().get("shape") if isinstance(spec, FromReference) else spec
+    got = seen.result.get("shape")
     return Finding(
         got is not None and got == wanted,
         f"shape {wanted}",
-        f"shape {got}" if got is not None else f"a {result.get('type')} (no shape)",
+        f"shape {got}" if got is not None else f"a {seen.result.get('type')} (no shape)",
     )
 
 
-def dtype(spec: str, result: dict[str, Any], *_: Any) -> Finding:
-    wanted = spec.removeprefix("torch.")
-    return Finding(result.get("dtype") == wanted, f"dtype {wanted}", f"dtype {result.get('dtype')}")
+def dtype(spec: str, seen: Seen) -> Finding:
+    wanted, got = spec.removeprefix("torch."), seen.result.get("dtype")
+    return Finding(got == wanted, f"dtype {wanted}", f"dtype {got}")
 
 
-def value(
-    spec: Any, result: dict[str, Any], _o: Any, expect: Expect, reference: dict[str, Any] | None
-) -> Finding:
-    wanted = plain(_reference_result(reference)) if _from_reference(spec) else spec
-    got = plain(result)
-    ok = close(wanted, got, expect.tolerance)
+def value(spec: Any, seen: Seen) -> Finding:
+    wanted = plain(seen.reference_result()) if _from_reference(spec) else spec
+    got = plain(seen.result)
+    ok = close(wanted, got, seen.tolerance)
     return Finding(ok, short(wanted), short(got))
 
 
-def trainable(spec: Trainable, result: dict[str, Any], *_: Any) -> Finding:
-    names = result.get("trainable")
+def trainable(spec: Trainable, seen: Seen) -> Finding:
+    names = seen.result.get("trainable")
     if names is None:
-        return Finding(False, "a model", f"a {result.get('type')}")
+        return Finding(False, "a model", f"a {seen.result.get('type')}")
     ok = spec.count is None or len(names) == spec.count
     if spec.names is not None:
         covered = all(any(fnmatchcase(n, p) for p in spec.names) for n in names)
@@ -194,8 +239,8 @@ def trainable(spec: Trainable, result: dict[str, Any], *_: Any) -> Finding:
     return Finding(ok, wanted, f"trainable {short(names)}")
 
 
-def stdout(spec: StdoutExpect, _r: Any, observation: dict[str, Any], *_: Any) -> Finding:
-    printed = str(observation.get("stdout", ""))
+def stdout(spec: StdoutExpect, seen: Seen) -> Finding:
+    printed = str(seen.observation.get("stdout", ""))
     if spec.regex is not None:
         return Finding(
             re.search(spec.regex, printed) is not None,
@@ -208,9 +253,9 @@ def stdout(spec: StdoutExpect, _r: Any, observation: dict[str, Any], *_: Any) ->
     return Finding(normalise(printed) == normalise(wanted), short(wanted), short(printed))
 
 
-def accuracy(at_least: float, observation: dict[str, Any], labels: list[Any]) -> Finding:
+def accuracy(spec: Accuracy, seen: Seen) -> Finding:
     """Share of predicted labels equal to the held-out labels (host-side only)."""
-    predicted = plain(observation.get("result") or {})
+    predicted, labels, at_least = plain(seen.result), seen.labels, spec.at_least
     if not isinstance(predicted, list) or len(predicted) != len(labels) or not labels:
         return Finding(False, f"{len(labels)} predicted labels", short(predicted))
     right = sum(_number(p) and p == t for p, t in zip(predicted, labels, strict=True))
@@ -266,18 +311,12 @@ def _from_reference(spec: Any) -> bool:
     return isinstance(spec, dict) and spec.get("from") == "reference"
 
 
-def _reference_result(reference: dict[str, Any] | None) -> dict[str, Any]:
-    if not reference or "result" not in reference:
-        raise ReferenceMissing("the reference solution gave no value for this check")
-    result: dict[str, Any] = reference["result"]
-    return result
-
-
 class ReferenceMissing(Exception):
     """Raised when a check expects a value from the reference run and it has none."""
 
 
-Evaluator = Callable[..., Finding]
+#: The evaluator of each field of `Expect` that is one (`raises` and `no_error` are gates before
+#: them, `tolerance` qualifies `value`, `accuracy` is judged after them).
 EVALUATORS: dict[str, Evaluator] = {
     "type": type_of,
     "shape": shape,

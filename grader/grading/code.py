@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
 
 from grader.errors import GraderError
 from grader.grading.checks import ReferenceMissing, judge
 from grader.grading.reference import POOL, ReferenceStore
 from grader.grading.submission import Source
 from grader.models import CheckResult, CodeItem, Report, Status, Verdict
-from grader.probe.channel import LOAD, ChannelError, Observations, parse_channel
-from grader.probe.plan import ProbePlan, build_plan, harness_request, limits_for, probe_id
+from grader.probe.channel import LOAD, ChannelError
+from grader.probe.plan import build_plan, probe_id
+from grader.probe.run import Run, run_harness
 from grader.probe.summaries import describe_error
-from sandbox.base import RunResult, Sandbox
+from sandbox.base import Sandbox
 from sandbox.errors import SandboxError
 
 LIMIT_VERDICTS = (
@@ -27,23 +27,6 @@ LIMIT_VERDICTS = (
     ("memory_exceeded", Verdict.MEMORY_LIMIT, "the memory limit was exceeded"),
     ("output_exceeded", Verdict.OUTPUT_LIMIT, "it printed more than the output limit"),
 )
-
-
-@dataclass(frozen=True)
-class Run:
-    """One harness run: the sandbox's result and what its channel said."""
-
-    result: RunResult
-    observations: Observations
-
-
-def run_harness(
-    sandbox: Sandbox, item: CodeItem, source: Source, data: dict[str, bytes], plan: ProbePlan
-) -> Run:
-    """Run the plan on a source; a malformed channel raises `ChannelError`."""
-    result = sandbox.run(harness_request(source.text, plan, limits_for(item), data))
-    observations = parse_channel(result.channel, plan.nonce, plan.probe_ids)
-    return Run(result, observations)
 
 
 def grade_code(
@@ -61,7 +44,7 @@ def grade_code(
         seed = references.seeds(item)[variant] if varied else 0
         plan = build_plan(item.checks, source.cells, seed)
         expected = [references.expected(item, c, variant) for c in item.checks]
-        run = run_harness(sandbox, item, source, data or {}, plan)
+        run = run_harness(sandbox, item, source.text, data or {}, plan)
     except (SandboxError, ReferenceMissing) as exc:
         why = f"the grader could not run this submission: {exc}"
         return unscored_report(item, Status.ERROR, Verdict.INTERNAL_ERROR, why, sandbox.name)

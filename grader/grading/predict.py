@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 from grader.errors import BadAnswer
 from grader.grading.checks import normalise
@@ -17,9 +18,9 @@ from sandbox.base import Sandbox
 INTS = re.compile(r"-?\d+")
 
 
-def computed_key(item: PredictItem, sandbox: Sandbox) -> str:
+def computed_key(item: PredictItem, sandbox: Sandbox, cache: Path | None = None) -> str:
     """What the snippet prints; `SnippetFailed` if it raises (the item is broken)."""
-    observation = run_snippet(sandbox, item.snippet, limits_for(item))
+    observation = run_snippet(sandbox, item.snippet, limits_for(item), cache)
     if "error" in observation:
         raise SnippetFailed(f"{item.id}: the snippet raised {describe_error(observation['error'])}")
     return str(observation.get("stdout", "")).strip()
@@ -35,11 +36,13 @@ def canonical(item: PredictItem, text: str) -> str:
     return normalise(text)
 
 
-def grade_prediction(item: PredictItem, raw: str, sandbox: Sandbox) -> Report:
+def grade_prediction(
+    item: PredictItem, raw: str, sandbox: Sandbox, cache: Path | None = None
+) -> Report:
     started = time.perf_counter()
     if not raw.strip():
         raise BadAnswer(f"empty answer to {item.id!r}; type what the snippet prints")
-    key = canonical(item, computed_key(item, sandbox))
+    key = canonical(item, computed_key(item, sandbox, cache))
     answer = canonical(item, raw)
     right = answer == key
     check = CheckResult(

@@ -12,25 +12,28 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from grader.errors import BankError, BankIssue
-from grader.grading.submission import Source
 from grader.models import Check, CodeItem
 from grader.probe.channel import Observations
 from grader.probe.harness import harness_digest
 from grader.probe.plan import reference_plan, variant_id
-from grader.workspace import default_solutions_dir
+from grader.probe.run import run_harness
 from sandbox.base import Sandbox
-from sandbox.settings import REPO_ROOT
 
 #: Seeds per item: a student run draws one; the reference run computes them all.
 POOL = 8
 
 
-def default_cache_dir() -> Path:
-    return REPO_ROOT / ".cache" / "reference"
+#: The data files an item's runs are given (`Bank.data_files`); none by default.
+DataFiles = Callable[[CodeItem], dict[str, bytes]]
+
+
+def no_data(item: CodeItem) -> dict[str, bytes]:
+    return {}
 
 
 class ReferenceStore:
@@ -39,14 +42,14 @@ class ReferenceStore:
     def __init__(
         self,
         sandbox: Sandbox,
-        solutions: Path | None = None,
-        cache: Path | None = None,
-        data: dict[str, bytes] | None = None,
+        solutions: Path,
+        cache: Path,
+        data: DataFiles = no_data,
     ) -> None:
         self.sandbox = sandbox
-        self.solutions = solutions or default_solutions_dir()
-        self.cache = cache or default_cache_dir()
-        self.data = data or {}
+        self.solutions = solutions
+        self.cache = cache
+        self.data = data
         self._read: dict[Path, Observations] = {}  # cache files already parsed, by path
         self._key: bytes | None = None
 
@@ -124,9 +127,7 @@ class ReferenceStore:
         if cached.is_file():
             self._read[cached] = Observations(json.loads(cached.read_text()), done=True)
             return self._read[cached]
-        from grader.grading.code import run_harness  # grade imports this module: one way only here
-
-        run = run_harness(self.sandbox, item, Source(source), self.data, plan)
+        run = run_harness(self.sandbox, item, source, self.data(item), plan)
         if not run.observations.done:
             raise BankError(
                 [

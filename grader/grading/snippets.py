@@ -15,10 +15,11 @@ from grader.errors import GraderError
 from grader.probe.channel import LOAD, ChannelError, parse_channel
 from grader.probe.harness import harness_digest
 from grader.probe.plan import ProbePlan, harness_request
+from grader.settings import GraderSettings
 from sandbox.base import Limits, MiB, Sandbox
-from sandbox.settings import REPO_ROOT
+from sandbox.settings import PACKAGE_PARENT
 
-RUNTIME_PINS = REPO_ROOT / "sandbox" / "container" / "dockerfiles" / "runtime.txt"
+RUNTIME_PINS = PACKAGE_PARENT / "sandbox" / "container" / "dockerfiles" / "runtime.txt"
 SNIPPET_LIMITS = Limits(wall_s=60, cpu_s=60, memory_bytes=2048 * MiB)
 
 
@@ -27,7 +28,7 @@ class SnippetFailed(GraderError):
 
 
 def default_cache_dir() -> Path:
-    return REPO_ROOT / ".cache" / "snippets"
+    return GraderSettings().snippet_cache
 
 
 def run_snippet(

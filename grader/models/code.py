@@ -186,6 +186,10 @@ class ItemLimits(StrictModel):
     memory_mb: int = Field(default=2048, ge=64, le=65536, description="Memory in MiB.")
     gpu: Literal["none", "optional", "required"] = Field(default="none", description="GPU need.")
 
+    @property
+    def requires_gpu(self) -> bool:
+        return self.gpu == "required"
+
 
 def check_problems(checks: list[Check]) -> list[Problem]:
     """Repeated check names (the report refers to checks by name)."""
@@ -213,6 +217,10 @@ class CodeItem(ItemBase):
     def problems(self) -> list[Problem]:
         return check_problems(self.checks)
 
+    @property
+    def needs_gpu(self) -> bool:
+        return self.limits.requires_gpu
+
     def public(self) -> dict[str, Any]:
         view = super().public()
         view["starter"] = self.starter
@@ -232,6 +240,10 @@ class PredictItem(ItemBase):
         default="text", description="`shape`: compared as integer tuples; `text`: as printed."
     )
     limits: ItemLimits = Field(default_factory=ItemLimits, description="Sandbox budget.")
+
+    @property
+    def needs_gpu(self) -> bool:
+        return self.limits.requires_gpu
 
     def public(self) -> dict[str, Any]:
         view = super().public()

@@ -62,6 +62,11 @@ class ItemBase(StrictModel):
         """Cross-field problems, each with the field path it concerns."""
         return []
 
+    @property
+    def needs_gpu(self) -> bool:
+        """Whether grading an answer needs a GPU host (kinds that run nothing never do)."""
+        return False
+
     def public(self) -> dict[str, Any]:
         """What a student may see before answering: never a key, feedback or explanation."""
         return self.model_dump(

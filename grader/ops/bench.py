@@ -19,21 +19,16 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from grader.bank import Bank, load_bank
 from grader.errors import BadInput
-from grader.grading.answers import grade_answer
-from grader.grading.code import grade_code
-from grader.grading.predict import canonical
-from grader.grading.reference import ReferenceStore
-from grader.grading.snippets import run_snippet
+from grader.grading import Grader
 from grader.grading.submission import Source
 from grader.models import CodeItem, McqItem, PredictItem
 from grader.probe.plan import build_plan, harness_request, limits_for
-from grader.workspace import default_solutions_dir, item_data
+from grader.settings import GraderSettings
 from sandbox.backends import open_sandbox, wait_warm
 from sandbox.base import Sandbox
 from sandbox.settings import SandboxSettings
@@ -65,30 +60,29 @@ def summary(seconds: list[float]) -> dict[str, float]:
     }
 
 
-def code_job(bank: Bank, item_id: str, store_dir: Path) -> Job:
+def code_job(bank: Bank, item_id: str, settings: GraderSettings) -> Job:
+    """Grade the item's reference solution through `Grader`, as a student's upload would be."""
     item = bank.get(item_id)
     if not isinstance(item, CodeItem):
         raise BadInput(f"bench item {item_id!r} is not a code item")
-    source = Source((default_solutions_dir() / item_id / "reference.py").read_text())
-    data = item_data(item)
+    source = Source((settings.solutions / item_id / "reference.py").read_text())
 
     def grade(sandbox: Sandbox) -> bool:
-        store = ReferenceStore(sandbox, default_solutions_dir(), store_dir, data=data)
-        return grade_code(item, source, sandbox, store, data).passed
+        return Grader(bank, sandbox, settings).grade(item, source).passed
 
     return grade
 
 
-def predict_job(bank: Bank, item_id: str, answer: str, scratch: Path) -> Job:
+def predict_job(bank: Bank, item_id: str, answer: str, settings: GraderSettings) -> Job:
+    """Grade a right prediction through `Grader`, with a fresh snippet cache each time."""
     item = bank.get(item_id)
     if not isinstance(item, PredictItem):
         raise BadInput(f"bench item {item_id!r} is not a predict item")
 
     def grade(sandbox: Sandbox) -> bool:
-        fresh = Path(tempfile.mkdtemp(dir=scratch))  # uncached: the snippet really runs
-        observation = run_snippet(sandbox, item.snippet, limits_for(item), cache=fresh)
-        key = str(observation.get("stdout", "")).strip()
-        return canonical(item, answer) == canonical(item, key)
+        fresh = Path(tempfile.mkdtemp(dir=settings.cache))  # uncached: the snippet really runs
+        uncached = settings.model_copy(update={"cache": fresh})
+        return Grader(bank, sandbox, uncached).grade(item, answer).passed
 
     return grade
 
@@ -124,7 +118,8 @@ def throughput(job: Job, sandbox: Sandbox, jobs: int, concurrency: int) -> float
 
 def open_mode(backend: str, mode: str, wait_s: float = 300.0) -> Sandbox:
     """The backend with warm pools on or off; a warm one is waited for until its pool is full."""
-    sandbox = open_sandbox(backend, replace(SandboxSettings(), warm=mode == "warm"))
+    settings = SandboxSettings().model_copy(update={"warm": mode == "warm"})
+    sandbox = open_sandbox(backend, settings)
     wait_warm(sandbox, wait_s)
     return sandbox
 
@@ -142,15 +137,16 @@ def bench_mode(
     return {"latency": latency, "throughput_per_s": rates}
 
 
-def floor(bank: Bank, reps: int) -> dict[str, dict[str, float]]:
+def floor(bank: Bank, settings: GraderSettings, reps: int) -> dict[str, dict[str, float]]:
     """The code and predict items' harness work, timed in-process in the sandbox runtime."""
     requests = []
     for item_id in CODE:
         item = bank.get(item_id)
         assert isinstance(item, CodeItem)
-        source = (default_solutions_dir() / item_id / "reference.py").read_text()
+        source = (settings.solutions / item_id / "reference.py").read_text()
         plan = build_plan(item.checks)
-        requests.append((item_id, harness_request(source, plan, limits_for(item), item_data(item))))
+        data = bank.data_files(item)
+        requests.append((item_id, harness_request(source, plan, limits_for(item), data)))
     predict = bank.get(PREDICT[0])
     assert isinstance(predict, PredictItem)
     from grader.probe.plan import ProbePlan
@@ -161,7 +157,7 @@ def floor(bank: Bank, reps: int) -> dict[str, dict[str, float]]:
         {"name": name, "files": {k: v.decode("latin-1") for k, v in r.files.items()}}
         for name, r in requests
     ]
-    python = SandboxSettings().runtime / "bin" / "python"
+    python = settings.sandbox.runtime / "bin" / "python"
     script = Path(__file__).with_name("bench_floor.py")
     done = subprocess.run(
         [str(python), str(script), str(reps)],
@@ -181,10 +177,11 @@ def mcq_latency(bank: Bank, reps: int) -> dict[str, float]:
     item = bank.get(MCQ)
     if not isinstance(item, McqItem):
         raise BadInput(f"bench item {MCQ!r} is not an mcq item")
+    grader = Grader(bank)  # an mcq answer never opens a sandbox
     times = []
     for _ in range(reps + 1):
         started = time.perf_counter()
-        grade_answer(item, item.answer)
+        grader.grade(item, item.answer)
         times.append(time.perf_counter() - started)
     return summary(times[1:])
 
@@ -206,11 +203,12 @@ def run_bench(
     """Every figure of one bench run, as JSON-ready data."""
     from sandbox.errors import SandboxError
 
-    bank = load_bank()
     scratch = Path(tempfile.mkdtemp(prefix="grader-bench-"))
-    jobs = {item_id: code_job(bank, item_id, scratch / "reference") for item_id in CODE}
-    jobs[PREDICT[0]] = predict_job(bank, *PREDICT, scratch)
-    floors = floor(bank, reps)
+    settings = GraderSettings(cache=scratch)  # references computed afresh, in the scratch folder
+    bank = load_bank([settings.bank])
+    jobs = {item_id: code_job(bank, item_id, settings) for item_id in CODE}
+    jobs[PREDICT[0]] = predict_job(bank, *PREDICT, settings)
+    floors = floor(bank, settings, reps)
     result: dict[str, Any] = {
         "machine": {"cpus": _cpus(), "platform": platform.platform()},
         "reps": {"warm": reps, "cold": cold_reps},

@@ -20,16 +20,14 @@ from pydantic import Field, ValidationError
 from ruamel.yaml import YAML
 
 from grader.errors import BankError, BankIssue
+from grader.grading import Grader
 from grader.grading.checks import normalise
-from grader.grading.code import grade_code
 from grader.grading.predict import computed_key
-from grader.grading.reference import ReferenceStore
 from grader.grading.snippets import SnippetFailed, run_snippet
 from grader.grading.submission import Source
 from grader.models import CodeItem, Item, McqItem, PredictItem, Verdict
 from grader.models.items import StrictModel
 from grader.probe.summaries import describe_error
-from grader.workspace import item_data
 from sandbox.base import Sandbox
 
 
@@ -54,16 +52,16 @@ class Row:
     detail: str
 
 
-def selftest(items: Iterable[Item], sandbox: Sandbox, solutions: Path) -> list[Row]:
-    references = ReferenceStore(sandbox, solutions)
+def selftest(items: Iterable[Item], grader: Grader) -> list[Row]:
+    """Every item's proofs, graded through `grader` exactly as a student's answer would be."""
     rows: list[Row] = []
     for item in items:
         if isinstance(item, CodeItem):
-            rows += _code_rows(item, sandbox, references, solutions / item.id)
+            rows += _code_rows(item, grader, grader.settings.solutions / item.id)
         elif isinstance(item, McqItem) and item.verify is not None:
-            rows.append(_verify_row(item, sandbox))
+            rows.append(_verify_row(item, grader.sandbox))
         elif isinstance(item, PredictItem):
-            rows.append(_predict_row(item, sandbox))
+            rows.append(_predict_row(item, grader.sandbox))
     return rows
 
 
@@ -79,13 +77,9 @@ def load_solution_set(folder: Path) -> SolutionSet:
         raise BankError([BankIssue(str(path), 1, 1, where, first["msg"])]) from exc
 
 
-def _code_rows(
-    item: CodeItem, sandbox: Sandbox, references: ReferenceStore, folder: Path
-) -> list[Row]:
+def _code_rows(item: CodeItem, grader: Grader, folder: Path) -> list[Row]:
     cases = load_solution_set(folder)
-    data = item_data(item)
-    references.data = data
-    reference = grade_code(item, _source(folder / cases.reference), sandbox, references, data)
+    reference = grader.grade(item, _source(folder / cases.reference))
     full = reference.passed and reference.score == reference.max_score
     rows = [
         Row(
@@ -97,7 +91,7 @@ def _code_rows(
         )
     ]
     for case in cases.wrong:
-        report = grade_code(item, _source(folder / case.file), sandbox, references, data)
+        report = grader.grade(item, _source(folder / case.file))
         failed = sorted(c.name for c in report.checks if not c.passed)
         ok = report.verdict is case.verdict and failed == sorted(case.failed)
         detail = f"{report.verdict.value} failed={failed}"

@@ -3,21 +3,36 @@
 Every route is a plain `def`: FastAPI runs it in its thread pool, so the store's blocking calls
 never hold up the event loop. A student's token reads only that student's submissions; anyone
 else's id answers 404 exactly as an unknown one does, so ids cannot be probed.
+
+Each route names its response model (grader/service/responses.py) and the refusals it can give,
+so `/openapi.json` describes every body a client can receive.
 """
 
 from __future__ import annotations
 
 import math
 import posixpath
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 
 from grader.errors import BadInput
+from grader.models import Verdict
 from grader.service import intake, store
 from grader.service.db import Submission, Token
+from grader.service.responses import (
+    CRASHED,
+    Health,
+    Question,
+    StoredReport,
+    SubmissionQueued,
+    SubmissionStatus,
+    SubmissionView,
+    question_view,
+    refusals,
+)
 from grader.service.state import ServiceState
 
 bearer = HTTPBearer(
@@ -50,10 +65,36 @@ def _unauthorized(why: str) -> HTTPException:
 
 
 Student = Annotated[Token, Depends(current_student)]
-router = APIRouter()
+router = APIRouter(responses=CRASHED)
+
+NO_TOKEN = "No token, or one the server does not know."
+UNPARSED = "A malformed request; the reason names the field."
+
+SUBMIT_RESPONSES = {
+    202: {
+        "description": "Queued; `Location` is where its status and report will be.",
+        "headers": {
+            "Location": {"description": "`/v1/submissions/{id}`", "schema": {"type": "string"}}
+        },
+    },
+    **refusals(
+        {
+            401: NO_TOKEN,
+            404: "No question with that id.",
+            413: "The file, or the whole body, is over the upload cap.",
+            422: "A malformed form, or not a valid answer; the reason names the field.",
+            429: "Too many submissions from this student; wait `Retry-After` seconds.",
+        },
+        bearer=True,
+    ),
+}
+READ_RESPONSES = refusals(
+    {401: NO_TOKEN, 404: "No submission of this student's with that id.", 422: UNPARSED},
+    bearer=True,
+)
 
 
-@router.post("/v1/submissions", status_code=202, tags=["students"])
+@router.post("/v1/submissions", status_code=202, tags=["students"], responses=SUBMIT_RESPONSES)
 def submit(
     state: State,
     token: Student,
@@ -61,7 +102,7 @@ def submit(
     question: Annotated[str, Form(description="The question id, as `grader list` shows it.")],
     file: Annotated[UploadFile | None, File(description="A .py or .ipynb file.")] = None,
     choice: Annotated[str | None, Form(description="A letter, a number or a prediction.")] = None,
-) -> dict[str, Any]:
+) -> SubmissionQueued:
     """Queue a submission: a file for a code exercise, a choice for every other kind."""
     _rate_limit(state, token.student)
     if file is not None and choice is not None:
@@ -81,7 +122,7 @@ def submit(
         session.commit()
     state.dispatcher.dispatch(row.id, new.queue)
     response.headers["Location"] = f"/v1/submissions/{row.id}"
-    return {"id": row.id, "status": row.status, "question": row.question}
+    return SubmissionQueued(id=row.id, status=_status(row), question=row.question)
 
 
 def _rate_limit(state: ServiceState, student: str) -> None:
@@ -107,8 +148,8 @@ def _upload(state: ServiceState, file: UploadFile | None) -> tuple[bytes | None,
     return content, name or None
 
 
-@router.get("/v1/submissions/{submission_id}", tags=["students"])
-def read_submission(state: State, token: Student, submission_id: str) -> dict[str, Any]:
+@router.get("/v1/submissions/{submission_id}", tags=["students"], responses=READ_RESPONSES)
+def read_submission(state: State, token: Student, submission_id: str) -> SubmissionView:
     """A submission's status, and its report once graded."""
     with state.sessions() as session:
         row = session.get(Submission, submission_id)
@@ -117,32 +158,42 @@ def read_submission(state: State, token: Student, submission_id: str) -> dict[st
     return submission_view(row)
 
 
-def submission_view(row: Submission) -> dict[str, Any]:
+def submission_view(row: Submission) -> SubmissionView:
     """What a student sees of a submission: never the stored file or the grader's host."""
-    return {
-        "id": row.id,
-        "question": row.question,
-        "status": row.status,
-        "verdict": row.verdict,
-        "created_at": row.created_at,
-        "started_at": row.started_at,
-        "finished_at": row.finished_at,
-        "report": row.report,
-    }
+    report = StoredReport.model_validate(row.report) if row.report is not None else None
+    return SubmissionView(
+        id=row.id,
+        question=row.question,
+        status=_status(row),
+        verdict=Verdict(row.verdict) if row.verdict is not None else None,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        report=report,
+    )
+
+
+def _status(row: Submission) -> SubmissionStatus:
+    """The row's status as the API types it; the model still checks the value it is given."""
+    return cast(SubmissionStatus, row.status)
 
 
 @router.get("/v1/questions", tags=["students"])
-def list_questions(state: State) -> list[dict[str, Any]]:
+def list_questions(state: State) -> list[Question]:
     """Every item as a student may see it: no key, no feedback, no hidden value."""
-    return [state.bank.items[key].public() for key in sorted(state.bank.items)]
+    return [question_view(state.bank.items[key]) for key in sorted(state.bank.items)]
 
 
-@router.get("/healthz", tags=["operators"])
-def healthz(state: State) -> dict[str, str]:
+@router.get(
+    "/healthz",
+    tags=["operators"],
+    responses=refusals({503: "The store does not answer; the reason names the error."}),
+)
+def healthz(state: State) -> Health:
     """200 when the store answers; 503 otherwise."""
     try:
         with state.sessions() as session:
             session.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any store failure is "not healthy", said in one line
         raise HTTPException(503, f"store unavailable ({type(exc).__name__})") from exc
-    return {"status": "ok"}
+    return Health(status="ok")

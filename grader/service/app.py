@@ -3,12 +3,16 @@
 Every error answers with one line of JSON, `{"error": "..."}`, never a traceback: an unknown
 question 404, bad input 422 (the reason names the field), a body over the cap 413 before it is
 parsed, a flood 429 with `Retry-After`, and a fault of the server itself 500.
+
+The student routes declare their own response models (api.py); the LMS route builds its answers
+by hand, so its response models are declared here, where its router is mounted.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,12 +25,28 @@ from grader.service.api import router as student_router
 from grader.service.bodycap import BodyCap
 from grader.service.lms import lms_router
 from grader.service.metrics import metrics_registry
+from grader.service.responses import CRASHED, LmsAccepted, refusals
 from grader.service.state import ServiceState
 
 log = logging.getLogger("grader.service")
 
 #: Room for multipart boundaries and the other form fields around an upload of the full size.
 FORM_OVERHEAD = 64 * 1024
+
+LMS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": LmsAccepted, "description": "Accepted and queued for grading."},
+    200: {"model": LmsAccepted, "description": "A replayed `webhook-id`: the first submission."},
+    **refusals(
+        {
+            401: "Not signed by a registered client's secret, or not within the time tolerance.",
+            409: "Two copies of this `webhook-id` raced; send it again.",
+            413: "The body is over the upload cap.",
+            422: "A malformed body, or a callback URL off the client's registered hosts.",
+            429: "Too many submissions from this client or for this student.",
+        }
+    ),
+    **CRASHED,
+}
 
 
 def create_app(state: ServiceState) -> FastAPI:
@@ -41,7 +61,7 @@ def create_app(state: ServiceState) -> FastAPI:
     app.add_middleware(BodyCap, limit=state.settings.max_upload_bytes + FORM_OVERHEAD)
     _add_error_handlers(app)
     app.include_router(student_router)
-    app.include_router(lms_router(state))
+    app.include_router(lms_router(state), responses=LMS_RESPONSES)
 
     @app.get("/metrics", tags=["operators"], response_class=PlainTextResponse)
     def metrics() -> PlainTextResponse:

@@ -8,21 +8,20 @@ an infrastructure failure becomes a report with status `error`.
 from __future__ import annotations
 
 import logging
+from functools import cache
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.bank import Bank
-from grader.errors import GraderError
-from grader.grading.answers import grade_answer
-from grader.grading.code import grade_code, unscored_report
-from grader.grading.predict import grade_prediction
-from grader.grading.reference import ReferenceStore
+from grader.errors import BadSubmission, GraderError
+from grader.grading import Answer, Grader
+from grader.grading.code import unscored_report
 from grader.grading.submission import source_from_bytes
-from grader.models import CodeItem, Item, PredictItem, Report, Status, Verdict
+from grader.models import CodeItem, Item, Report, Status, Verdict
 from grader.service import store
 from grader.service.db import Submission
-from grader.workspace import default_solutions_dir, item_data
+from grader.settings import GraderSettings
 from sandbox.base import Sandbox
 from sandbox.errors import SandboxError
 
@@ -30,17 +29,15 @@ log = logging.getLogger("grader.service")
 
 
 def queue_for(item: Item) -> str:
-    """`gpu` for items whose limits require a GPU, `cpu` for everything else."""
-    if isinstance(item, CodeItem) and item.limits.gpu == "required":
-        return "gpu"
-    return "cpu"
+    """`gpu` for items that need a GPU (of any kind: `Item.needs_gpu`), `cpu` for the rest."""
+    return "gpu" if item.needs_gpu else "cpu"
 
 
 def grade_stored(bank: Bank, row: Submission, sandbox: Sandbox) -> Report:
     """The report for a stored submission; errors of the grader become a `status: error` report."""
     try:
         item = bank.get(row.question)
-        return _grade(item, row, sandbox)
+        return _grade(item, row, bank, sandbox)
     except (GraderError, SandboxError) as exc:
         why = f"the grader could not grade this submission: {exc}"
     except Exception as exc:  # noqa: BLE001 - a worker must survive anything and say what happened
@@ -58,19 +55,24 @@ def grade_stored(bank: Bank, row: Submission, sandbox: Sandbox) -> Report:
     )
 
 
-def _grade(item: Item, row: Submission, sandbox: Sandbox) -> Report:
-    if isinstance(item, CodeItem):
-        if row.content is None or row.filename is None:
-            why = "a code exercise needs a file; none was submitted"
-            return unscored_report(item, Status.FAILED, Verdict.RUNTIME_ERROR, why, sandbox.name)
-        source = source_from_bytes(row.content, row.filename)
-        data = item_data(item)
-        references = ReferenceStore(sandbox, default_solutions_dir(), data=data)
-        return grade_code(item, source, sandbox, references, data)
-    choice = row.choice or ""
-    if isinstance(item, PredictItem):
-        return grade_prediction(item, choice, sandbox)
-    return grade_answer(item, choice)
+@cache
+def _settings() -> GraderSettings:
+    """Read once per process: a server or worker keeps the settings it started with."""
+    return GraderSettings()
+
+
+def _grade(item: Item, row: Submission, bank: Bank, sandbox: Sandbox) -> Report:
+    answer: Answer = row.choice or ""
+    if row.content is not None and row.filename is not None:
+        answer = source_from_bytes(row.content, row.filename)
+    try:
+        return Grader(bank, sandbox, _settings()).grade(item, answer)
+    except BadSubmission as exc:
+        if isinstance(item, CodeItem):
+            return unscored_report(
+                item, Status.FAILED, Verdict.RUNTIME_ERROR, str(exc), sandbox.name
+            )
+        raise
 
 
 def run_job(

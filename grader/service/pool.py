@@ -22,7 +22,7 @@ from grader.bank import Bank
 from grader.service import store
 from grader.service.grading import grade_claimed
 from grader.service.settings import ServiceSettings
-from grader.workspace import sandbox_for
+from sandbox.backends import open_sandbox as open_backend
 from sandbox.base import Sandbox
 
 log = logging.getLogger("grader.service")
@@ -46,7 +46,8 @@ class LocalPool:
         self.bank = bank
         self.size = max(1, settings.workers)
         self.poll_s = poll_s
-        self._open = open_sandbox or (lambda: sandbox_for(settings.backend))
+        grader = settings.grader
+        self._open = open_sandbox or (lambda: open_backend(grader.backend, grader.sandbox))
         self._wake = threading.Semaphore(0)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -1,9 +1,18 @@
-"""Service configuration, from the command line or `GRADER_*` environment variables."""
+"""Service configuration, from the command line or `GRADER_*` environment variables.
+
+`ServiceSettings` composes the grader's own settings (`grader.settings.GraderSettings`: backend,
+bank, solutions, caches, sandboxes) and adds what only `grader serve` and `grader worker` read.
+A value that does not parse is an error naming the variable, never a silent default.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from grader.settings import GraderSettings
 
 DEFAULT_DB_URL = "sqlite:///grader.db"
 
@@ -12,39 +21,45 @@ DEFAULT_DB_URL = "sqlite:///grader.db"
 RETRY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw else default
-
-
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw else default
-
-
 def db_url(given: str | None = None) -> str:
     """The store's SQLAlchemy URL: `--db`, else $GRADER_DB_URL, else ./grader.db (SQLite)."""
     return given or os.environ.get("GRADER_DB_URL") or DEFAULT_DB_URL
 
 
-@dataclass(frozen=True)
-class ServiceSettings:
+def _env(name: str) -> AliasChoices:
+    """A field read from a variable whose name is not `GRADER_<FIELD>` (kept for operators)."""
+    return AliasChoices(name.lower().removeprefix("grader_"), name)
+
+
+class ServiceSettings(BaseSettings):
     """Everything `grader serve` and `grader worker` read; each has a GRADER_* variable."""
 
-    db_url: str = field(default_factory=db_url)
-    broker_url: str | None = field(default_factory=lambda: os.environ.get("GRADER_BROKER_URL"))
-    backend: str | None = field(default_factory=lambda: os.environ.get("GRADER_BACKEND"))
-    workers: int = field(default_factory=lambda: _int("GRADER_WORKERS", 2))
-    max_upload_bytes: int = field(default_factory=lambda: _int("GRADER_MAX_UPLOAD", 1024 * 1024))
-    student_rate: float = field(default_factory=lambda: _float("GRADER_STUDENT_RATE", 1.0))
-    student_burst: int = field(default_factory=lambda: _int("GRADER_STUDENT_BURST", 10))
-    client_rate: float = field(default_factory=lambda: _float("GRADER_CLIENT_RATE", 20.0))
-    client_burst: int = field(default_factory=lambda: _int("GRADER_CLIENT_BURST", 200))
-    webhook_tolerance_s: int = field(default_factory=lambda: _int("GRADER_WEBHOOK_TOLERANCE", 300))
-    retry_scale: float = field(default_factory=lambda: _float("GRADER_RETRY_SCALE", 1.0))
-    delivery_timeout_s: float = field(
-        default_factory=lambda: _float("GRADER_DELIVERY_TIMEOUT", 10.0)
+    model_config = SettingsConfigDict(
+        env_prefix="GRADER_", frozen=True, extra="ignore", populate_by_name=True
     )
+
+    grader: GraderSettings = Field(default_factory=GraderSettings)
+    db_url: str = DEFAULT_DB_URL
+    broker_url: str | None = None
+    workers: int = Field(default=2, ge=1)
+    max_upload_bytes: int = Field(
+        default=1024 * 1024, gt=0, validation_alias=_env("GRADER_MAX_UPLOAD")
+    )
+    student_rate: float = Field(default=1.0, gt=0)
+    student_burst: int = Field(default=10, ge=1)
+    client_rate: float = Field(default=20.0, gt=0)
+    client_burst: int = Field(default=200, ge=1)
+    webhook_tolerance_s: int = Field(
+        default=300, gt=0, validation_alias=_env("GRADER_WEBHOOK_TOLERANCE")
+    )
+    retry_scale: float = Field(default=1.0, ge=0)
+    delivery_timeout_s: float = Field(
+        default=10.0, gt=0, validation_alias=_env("GRADER_DELIVERY_TIMEOUT")
+    )
+
+    @property
+    def backend(self) -> str:
+        return self.grader.backend
 
     def retry_delays(self) -> list[float]:
         return [delay * self.retry_scale for delay in RETRY_SCHEDULE]

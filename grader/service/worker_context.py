@@ -28,9 +28,9 @@ from grader.errors import GraderError
 from grader.service.db import Submission, make_engine
 from grader.service.grading import queue_for, run_job
 from grader.service.settings import db_url
+from grader.settings import GraderSettings
 from sandbox.backends import open_sandbox
 from sandbox.base import GpuPolicy, RunRequest, RunResult, Sandbox
-from sandbox.errors import SandboxUnavailable
 
 log = logging.getLogger("grader.worker")
 
@@ -53,9 +53,8 @@ class WorkerConfig:
     """What `grader worker` was told; inherited by the pool processes it forks."""
 
     db_url: str = field(default_factory=db_url)
-    backend: str | None = field(default_factory=lambda: os.environ.get("GRADER_BACKEND"))
+    grader: GraderSettings = field(default_factory=GraderSettings)
     gpus: tuple[str, ...] = field(default_factory=_gpus_from_env)
-    bank: Path | None = None
     #: The worker (its main pid): names its GPU lock folder and appears in `graded_by`.
     scope: str = field(default_factory=lambda: str(os.getpid()))
 
@@ -97,17 +96,6 @@ def claim_gpu(gpus: tuple[str, ...], scope: str) -> tuple[str, int] | None:
     return None
 
 
-def open_local_sandbox(backend: str | None) -> Sandbox:
-    """The named backend; with none named, Docker where it runs here, else the process sandbox."""
-    if backend:
-        return open_sandbox(backend)
-    try:
-        return open_sandbox("docker")
-    except SandboxUnavailable as exc:
-        log.info("docker sandbox unavailable (%s); using the process sandbox", exc)
-        return open_sandbox("process")
-
-
 class WorkerContext:
     """Per pool process: opened lazily on the first job, so nothing crosses a fork."""
 
@@ -120,8 +108,8 @@ class WorkerContext:
         self.sessions: sessionmaker[Session] = sessionmaker(
             make_engine(config.db_url), expire_on_commit=False
         )
-        self.bank: Bank = load_bank([config.bank] if config.bank else None)
-        sandbox = open_local_sandbox(config.backend)
+        self.bank: Bank = load_bank([config.grader.bank])
+        sandbox = open_sandbox(config.grader.backend, config.grader.sandbox)
         self.sandbox: Sandbox = DeviceBoundSandbox(sandbox, gpu) if gpu else sandbox
 
     def grade(self, submission_id: str) -> bool:

@@ -7,6 +7,7 @@
     errors.py      Docker SDK errors -> SandboxUnavailable / SandboxFailure, in one place
     warm.py        the warm path: pre-started containers (torch imported), one job each
     images.py      build the images offline (dockerfiles/), describe them for the doctor
+    health.py      what `grader doctor` asks: engine, image, warm containers left on the engine
 
 A run: create (detached, never the SDK's attached `run()`), attach, start, feed the supervisor its
 tar, read capped output until the container ends or a limit is hit, kill if needed, inspect,

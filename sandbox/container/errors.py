@@ -22,13 +22,14 @@ def engine_url() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
-def docker_client() -> Any:
-    """A client for the engine that answers `ping`; SandboxUnavailable if there is none."""
+def docker_client(timeout_s: int = API_TIMEOUT_S) -> Any:
+    """A client for the engine that answers `ping`; SandboxUnavailable if there is none.
+    `timeout_s` bounds each API call (the doctor asks for less: it must answer quickly)."""
     import docker
     import requests.exceptions
 
     try:
-        client = docker.from_env(timeout=API_TIMEOUT_S)
+        client = docker.from_env(timeout=timeout_s)
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
         raise SandboxUnavailable(

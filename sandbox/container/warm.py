@@ -86,13 +86,25 @@ def owner_alive(owner: str) -> bool:
     return pid.isdigit() and bool(started) and _start_time(int(pid)) == started
 
 
+def warm_containers(client: Any) -> list[dict[str, Any]]:
+    """Every warm container on the engine, of any grader process, running or not."""
+    found: list[dict[str, Any]] = client.api.containers(
+        all=True, filters={"label": f"{spec.LABEL}=warm"}
+    )
+    return found
+
+
+def owner_of(found: dict[str, Any]) -> str:
+    """The `owner_id` a listed warm container was labelled with ("" when it has none)."""
+    return str((found.get("Labels") or {}).get(OWNER_LABEL, ""))
+
+
 def remove_stale(client: Any, max_age_s: float) -> list[str]:
     """Remove warm containers whose owner is gone or that no live pool keeps this long."""
     gone = []
     now = time.time()
-    for found in client.api.containers(all=True, filters={"label": f"{spec.LABEL}=warm"}):
-        owner = (found.get("Labels") or {}).get(OWNER_LABEL, "")
-        if owner_alive(owner) and now - found.get("Created", now) < max_age_s:
+    for found in warm_containers(client):
+        if owner_alive(owner_of(found)) and now - found.get("Created", now) < max_age_s:
             continue
         with contextlib.suppress(Exception):  # removed meanwhile by its owner
             client.api.remove_container(found["Id"], force=True, v=True)

@@ -4,9 +4,10 @@ One corpus for every backend (SECURITY.md): the contract tests run each attack a
 contained; a report command can run the same list and count attacks tried, attacks contained and
 host damage. Each attack is a Python program (run as `python -c SOURCE MARKER`) plus what its run
 must show. Programs print `LEAK <what>` when they get something they must not, and the lines in
-`Expect.says` to prove they ran their checks at all. Host-side probes (`sandbox.hostile.probes`)
-plant what the program hunts for and check the host afterwards. Disk caps are proven by what the
-program could write, not by the host's free space, which other work moves.
+`Containment.says` to prove they ran their checks at all. Host-side probes
+(`sandbox.hostile.probes`) plant what the program hunts for and check the host afterwards. Disk
+caps are proven by what the program could write, not by the host's free space, which other work
+moves.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def channel():
 
 
 @dataclass(frozen=True)
-class Expect:
+class Containment:
     """What a contained run looks like; None means "either way"."""
 
     exit_code: int | None = None
@@ -49,7 +50,7 @@ class Attack:
     name: str
     threat: str
     sources: tuple[str, ...]
-    expect: Expect
+    expect: Containment
     limits: Limits = field(default_factory=lambda: Limits(wall_s=10, cpu_s=10))
     probes: tuple[str, ...] = ()
 
@@ -277,17 +278,21 @@ CORPUS: tuple[Attack, ...] = (
         "cpu-burn",
         "CPU burn",
         (CPU_BURN,),
-        Expect(timed_out=True, within_s=6),
+        Containment(timed_out=True, within_s=6),
         Limits(wall_s=20, cpu_s=1.5),
     ),
     Attack(
-        "sleep-forever", "wall", (SLEEP,), Expect(timed_out=True, within_s=6), Limits(wall_s=1.5)
+        "sleep-forever",
+        "wall",
+        (SLEEP,),
+        Containment(timed_out=True, within_s=6),
+        Limits(wall_s=1.5),
     ),
     Attack(
         "orphan-after-exit",
         "zombies and orphans",
         (DAEMON,),
-        Expect(exit_code=0, says=("SPAWNED",)),
+        Containment(exit_code=0, says=("SPAWNED",)),
         _QUICK,
         probes=("watch",),
     ),
@@ -295,7 +300,7 @@ CORPUS: tuple[Attack, ...] = (
         "orphan-after-timeout",
         "zombies and orphans",
         (DAEMON + SLEEP,),
-        Expect(timed_out=True, says=("SPAWNED",), within_s=8),
+        Containment(timed_out=True, says=("SPAWNED",), within_s=8),
         Limits(wall_s=2.5),
         probes=("watch",),
     ),
@@ -303,49 +308,49 @@ CORPUS: tuple[Attack, ...] = (
         "memory-bomb",
         "memory bomb",
         (MEMORY_BOMB,),
-        Expect(memory_exceeded=True, within_s=30),
+        Containment(memory_exceeded=True, within_s=30),
         Limits(wall_s=40, cpu_s=40, memory_bytes=256 * MiB),
     ),
     Attack(
         "fork-bomb",
         "fork bomb",
         (FORK_BOMB,),
-        Expect(exit_code=0, says=("FORKS",)),
+        Containment(exit_code=0, says=("FORKS",)),
         Limits(wall_s=20, processes=32, memory_bytes=512 * MiB),
     ),
     Attack(
         "stdout-flood",
         "output flood",
         (STDOUT_FLOOD,),
-        Expect(output_exceeded=True, within_s=FLOOD_CUT_S),
+        Containment(output_exceeded=True, within_s=FLOOD_CUT_S),
         Limits(wall_s=30, output_bytes=64 * 1024),
     ),
     Attack(
         "stderr-flood",
         "output flood",
         (STDERR_FLOOD,),
-        Expect(output_exceeded=True, within_s=FLOOD_CUT_S),
+        Containment(output_exceeded=True, within_s=FLOOD_CUT_S),
         Limits(wall_s=30, output_bytes=64 * 1024),
     ),
     Attack(
         "channel-flood",
         "forging the result",
         (CHANNEL_FLOOD,),
-        Expect(channel_exceeded=True, within_s=FLOOD_CUT_S),
+        Containment(channel_exceeded=True, within_s=FLOOD_CUT_S),
         Limits(wall_s=30, channel_bytes=64 * 1024),
     ),
     Attack(
         "disk-fill",
         "disk fill",
         (DISK_FILL,),
-        Expect(exit_code=0, says=("FILE", "FILLED")),
+        Containment(exit_code=0, says=("FILE", "FILLED")),
         Limits(wall_s=30, file_bytes=4 * MiB, workdir_bytes=16 * MiB, memory_bytes=512 * MiB),
     ),
     Attack(
         "network",
         "network",
         (NETWORK,),
-        Expect(exit_code=0, says=("BLOCKED tcp-host", "BLOCKED tcp-internet", "BLOCKED dns")),
+        Containment(exit_code=0, says=("BLOCKED tcp-host", "BLOCKED tcp-internet", "BLOCKED dns")),
         _QUICK,
         probes=("listener",),
     ),
@@ -353,31 +358,36 @@ CORPUS: tuple[Attack, ...] = (
         "read-secrets",
         "reading the key",
         (READ_SECRETS,),
-        Expect(exit_code=0, says=("CHECKED",)),
+        Containment(exit_code=0, says=("CHECKED",)),
         Limits(wall_s=10, output_bytes=1 * MiB),
         probes=("secrets",),
     ),
-    Attack("process-view", "reading the key", (PROCESS_VIEW,), Expect(exit_code=0, says=("SEES",))),
+    Attack(
+        "process-view", "reading the key", (PROCESS_VIEW,), Containment(exit_code=0, says=("SEES",))
+    ),
     Attack(
         "leftovers",
         "reading other students' work",
         (LEFTOVER_PLANT, LEFTOVER_LOOK),
-        Expect(exit_code=0),
+        Containment(exit_code=0),
         _QUICK,
     ),
     Attack(
         "symlink-plant",
         "symlink / TOCTOU",
         (SYMLINKS,),
-        Expect(exit_code=0, says=("PLANTED",)),
+        Containment(exit_code=0, says=("PLANTED",)),
         _QUICK,
         probes=("victim",),
     ),
-    Attack("privilege", "privilege", (PRIVILEGE,), Expect(exit_code=0, says=("CHECKED",))),
+    Attack("privilege", "privilege", (PRIVILEGE,), Containment(exit_code=0, says=("CHECKED",))),
     Attack(
-        "user-namespace", "privilege", (USER_NAMESPACE,), Expect(exit_code=0, says=("CHECKED",))
+        "user-namespace",
+        "privilege",
+        (USER_NAMESPACE,),
+        Containment(exit_code=0, says=("CHECKED",)),
     ),
-    Attack("gpu-devices", "GPU reach", (GPU_DEVICES,), Expect(exit_code=0, says=("CHECKED",))),
+    Attack("gpu-devices", "GPU reach", (GPU_DEVICES,), Containment(exit_code=0, says=("CHECKED",))),
 )
 
 BY_NAME = {attack.name: attack for attack in CORPUS}

@@ -1,7 +1,7 @@
 """Run the hostile corpus against a sandbox and judge it from the host's side.
 
 `run_attack(sandbox, attack)` plants what the attack hunts for (a secret in the grader's env, a
-listening port, a victim file), runs the attack's programs, and returns a `Verdict`: the
+listening port, a victim file), runs the attack's programs, and returns a `AttackVerdict`: the
 expectations that failed, and separately the damage seen on the host (a victim file changed, a
 connection accepted, a process that outlived its run, a host that cannot fork).
 """
@@ -23,12 +23,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sandbox.base import RunRequest, RunResult, Sandbox
-from sandbox.hostile.corpus import Attack, Expect
+from sandbox.hostile.corpus import Attack, Containment
 from sandbox.settings import REPO_ROOT
 
 
 @dataclass
-class Verdict:
+class AttackVerdict:
     """How one attack went: contained when there are no problems and no host damage."""
 
     attack: str
@@ -191,7 +191,7 @@ def host_can_fork() -> bool:
         return False
 
 
-def expectation_problems(expect: Expect, result: RunResult, took_s: float) -> list[str]:
+def expectation_problems(expect: Containment, result: RunResult, took_s: float) -> list[str]:
     """Each way the result differs from what a contained run looks like."""
     problems = []
     for name in ("exit_code", "timed_out", "memory_exceeded", "output_exceeded"):
@@ -234,9 +234,9 @@ def _request(attack: Attack, index: int, marker: str, env: dict[str, str]) -> Ru
     )
 
 
-def run_attack(sandbox: Sandbox, attack: Attack) -> Verdict:
+def run_attack(sandbox: Sandbox, attack: Attack) -> AttackVerdict:
     """Run every program of `attack` in `sandbox` and judge the outcome."""
-    verdict = Verdict(attack.name)
+    verdict = AttackVerdict(attack.name)
     marker = f"hostile-{attack.name}-{secrets.token_hex(6)}"
     probes = [PROBES[name]() for name in attack.probes if name in PROBES]
     watch = Watch(f"{marker}-daemon")

@@ -13,6 +13,7 @@ says in `RunResult.isolation` what was missing, and refuses to run when the oper
 
     __init__.py  ProcessSandbox: probe the host, check the request, assemble results
     jail.py      the jail's plan: mounts, env, rlimits, uids
+    spec.py      the launcher's spec and a warm job's payload, typed (they travel as JSON)
     job.py       one run: launch, pump, kill, collect
     pump.py      the capped, concurrent pipe reader
     cgroups.py   per-run cgroups v1
@@ -28,6 +29,7 @@ import os
 import shutil
 import signal
 import tempfile
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from sandbox.process import seccomp as process_seccomp
 from sandbox.process.cgroups import RunCgroups
 from sandbox.process.jail import HOME, Runtime
 from sandbox.process.job import Finished, Job
+from sandbox.process.spec import LaunchSpec
 from sandbox.process.warm import WarmRunner, release_runner, shared_runner
 from sandbox.settings import SANDBOX_TORCH_HOME, SandboxSettings
 
@@ -129,7 +132,7 @@ class ProcessSandbox:
         warm = self.warm.run(request) if self.warm and self.warm.eligible(request) else None
         if warm is not None:
             finished, rlimits = warm
-            return self._result(request.limits, finished, isolation, {"rlimits": rlimits})
+            return self._result(request.limits, finished, isolation, rlimits)
         return self._run(request, isolation)
 
     def close(self) -> None:
@@ -150,11 +153,11 @@ class ProcessSandbox:
             raise SandboxFailure(f"process sandbox I/O error: {exc}") from exc
         finally:
             _remove(staging)
-        return self._result(request.limits, finished, isolation, spec)
+        return self._result(request.limits, finished, isolation, spec.rlimits)
 
     def _spec(
         self, request: RunRequest, staging: Path, cgroups: RunCgroups, channel_fd: int
-    ) -> dict[str, Any]:
+    ) -> LaunchSpec:
         """Stage the files and plan the run; the launcher gets the plan as JSON."""
         limits = request.limits
         uid, second = process_plan.draw_uids() if self.root else (None, None)
@@ -168,23 +171,23 @@ class ProcessSandbox:
         if argv and argv[0] == "python":
             argv[0] = runtime.python
         own_uid, data = uid is not None, "memory" not in cgroups.dirs
-        return {
-            "mode": "namespaces" if self.namespaces else "direct",
-            "share_net": limits.network,
-            "argv": argv,
-            "env": env,
-            "cwd": home,
-            "uid": uid,
-            "gid": uid,
-            "second_uid": second,
-            "rlimits": process_plan.rlimits(limits, own_uid=own_uid, data=data),
-            "cgroup_procs": cgroups.procs_files,
-            "root": str(staging / "root"),
-            "mounts": mounts,
-            "keep_fds": [channel_fd],
-            "backstop_s": limits.wall_s + 30,
-            "seccomp": self.seccomp.hex() if self.seccomp else None,
-        }
+        return LaunchSpec(
+            mode="namespaces" if self.namespaces else "direct",
+            share_net=limits.network,
+            argv=argv,
+            env=env,
+            cwd=home,
+            uid=uid,
+            gid=uid,
+            second_uid=second,
+            rlimits=process_plan.rlimits(limits, own_uid=own_uid, data=data),
+            cgroup_procs=cgroups.procs_files,
+            root=str(staging / "root"),
+            mounts=mounts,
+            keep_fds=[channel_fd],
+            backstop_s=limits.wall_s + 30,
+            seccomp=self.seccomp.hex() if self.seccomp else None,
+        )
 
     def _stage(
         self, request: RunRequest, staging: Path, uid: int | None
@@ -212,7 +215,11 @@ class ProcessSandbox:
         return str(files), str(torch_home.parent)
 
     def _result(
-        self, limits: Limits, done: Finished, isolation: Isolation, spec: dict[str, Any]
+        self,
+        limits: Limits,
+        done: Finished,
+        isolation: Isolation,
+        rlimits: Mapping[str, list[int]],
     ) -> RunResult:
         stop, usage = done.outcome.stop, done.usage
         cpu_s = usage.cpu_s if usage.cpu_s is not None else done.rusage_cpu_s
@@ -223,7 +230,7 @@ class ProcessSandbox:
             stderr=bytes(done.captures["stderr"].data),
             channel=bytes(done.captures["channel"].data),
             timed_out=stop in ("wall", "cpu") or _cpu_killed(limits, done, cpu_s),
-            memory_exceeded=_memory_exceeded(done, "RLIMIT_DATA" in spec["rlimits"]),
+            memory_exceeded=_memory_exceeded(done, "RLIMIT_DATA" in rlimits),
             output_exceeded=stop in ("stdout", "stderr"),
             channel_exceeded=done.captures["channel"].exceeded,
             wall_s=done.outcome.wall_s,

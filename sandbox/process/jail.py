@@ -28,6 +28,8 @@ _NVIDIA_CONTROL = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modese
 _DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "fd/0", "stdout": "fd/1", "stderr": "fd/2"}
 
 Op = dict[str, Any]
+#: Resource name (`RLIMIT_CPU`, ...) -> [soft, hard].
+Rlimits = dict[str, list[int]]
 
 #: Where the runtime venv appears inside the jail (a venv finds its packages from pyvenv.cfg
 #: beside its bin/, so it works from any path).
@@ -113,7 +115,7 @@ def environment(
     return env
 
 
-def rlimits(limits: Limits, *, own_uid: bool, data: bool) -> dict[str, list[int]]:
+def rlimits(limits: Limits, *, own_uid: bool, data: bool) -> Rlimits:
     """CPU, file size and core always; processes only under a uid of the run's own.
 
     `data`: without a memory cgroup, RLIMIT_DATA (private writable memory, Linux >= 4.7) stands
@@ -122,7 +124,7 @@ def rlimits(limits: Limits, *, own_uid: bool, data: bool) -> dict[str, list[int]
     3.5 GiB), while it passes under 1 GiB of RLIMIT_DATA (fails at 768 MiB).
     """
     cpu = max(1, math.ceil(limits.cpu_s))
-    found = {
+    found: Rlimits = {
         "RLIMIT_CPU": [cpu, cpu + 1],
         "RLIMIT_FSIZE": [limits.file_bytes, limits.file_bytes],
         "RLIMIT_CORE": [0, 0],

@@ -21,6 +21,7 @@ from sandbox.base import RunRequest
 from sandbox.errors import SandboxFailure
 from sandbox.process.cgroups import RunCgroups, Usage
 from sandbox.process.pump import Capture, Outcome, Pump
+from sandbox.process.spec import LaunchSpec
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 _STATUS_CAP = 64 * 1024
@@ -42,20 +43,19 @@ class Finished:
 class Job:
     """Launch the launcher with its spec and the run's pipes; `run()` returns once all is dead."""
 
-    def __init__(self, request: RunRequest, spec: dict[str, Any], staging: Path) -> None:
+    def __init__(self, request: RunRequest, spec: LaunchSpec, staging: Path) -> None:
         self.request = request
         self.spec = spec
         self.staging = staging
-        self.direct = spec["mode"] == "direct"
+        self.direct = spec.mode == "direct"
 
     def run(self, cgroups: RunCgroups, channel: tuple[int, int]) -> Finished:
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         stderr_r, stderr_w = os.pipe()
         status_r, status_w = os.pipe()
-        self.spec["status_fd"] = status_w
         spec_path = self.staging / "spec.json"
-        spec_path.write_text(json.dumps(self.spec))
+        spec_path.write_text(self.spec.to_json(status_fd=status_w))
         try:
             proc = self._popen(spec_path, (stdin_r, stdout_w, stderr_w), (channel[1], status_w))
         finally:

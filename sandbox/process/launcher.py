@@ -54,6 +54,8 @@ SECCOMP_MODE_FILTER = 2
 
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 
+#: The host's `sandbox.process.spec.LaunchSpec`, read back from JSON as a plain dict (this file
+#: runs in the jail on the standard library alone), plus `status_fd`.
 Spec = dict[str, Any]
 
 _libc = ctypes.CDLL(None, use_errno=True)

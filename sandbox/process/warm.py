@@ -35,9 +35,10 @@ from sandbox.base import CHANNEL_ENV, Limits, RunRequest
 from sandbox.errors import SandboxFailure
 from sandbox.process import jail
 from sandbox.process.cgroups import RunCgroups
-from sandbox.process.jail import HOME, Runtime
+from sandbox.process.jail import HOME, Rlimits, Runtime
 from sandbox.process.job import LAUNCHER, Finished, _last_report
 from sandbox.process.pump import Capture, Pump
+from sandbox.process.spec import LaunchSpec, WarmJobSpec
 from sandbox.settings import SANDBOX_TORCH_HOME, SandboxSettings
 from sandbox.warm import program as warm_program
 from sandbox.warm.pool import WarmPool
@@ -97,8 +98,7 @@ class Zygote:
         (self.staging / "root").mkdir()
         spec = self._spec(settings, runtime, fd)
         with open(self.log, "wb") as log:
-            spec["status_fd"] = log.fileno()
-            (self.staging / "spec.json").write_text(json.dumps(spec))
+            (self.staging / "spec.json").write_text(spec.to_json(status_fd=log.fileno()))
             return subprocess.Popen(
                 [sys.executable, "-I", "-S", "-B", str(LAUNCHER), str(self.staging / "spec.json")],
                 stdin=subprocess.DEVNULL,
@@ -110,7 +110,7 @@ class Zygote:
                 cwd=self.staging,
             )
 
-    def _spec(self, settings: SandboxSettings, runtime: Runtime, fd: int) -> dict[str, Any]:
+    def _spec(self, settings: SandboxSettings, runtime: Runtime, fd: int) -> LaunchSpec:
         mounts = jail.mounts(Limits(), runtime, settings.weights_dir, self.staging / "files", 0)
         mounts += [{"op": "dir", "dst": "/run/grader"}]
         mounts += [
@@ -118,22 +118,23 @@ class Zygote:
             for name, src in CODE.items()
         ]
         jailed = runtime.jailed()
-        return {
-            "mode": "namespaces",
-            "share_net": False,
-            "argv": [jailed.python, "-I", "-c", BOOT, str(fd), ",".join(settings.warm_imports)],
-            "env": jail.environment({}, jailed, HOME, SANDBOX_TORCH_HOME),
-            "cwd": HOME,
-            "uid": None,
-            "gid": None,
-            "rlimits": {},
-            "cgroup_procs": [],
-            "root": str(self.staging / "root"),
-            "mounts": mounts,
-            "keep_fds": [fd],
-            "backstop_s": _LIFETIME_S,
-            "seccomp": None,
-        }
+        return LaunchSpec(
+            mode="namespaces",
+            share_net=False,
+            argv=[jailed.python, "-I", "-c", BOOT, str(fd), ",".join(settings.warm_imports)],
+            env=jail.environment({}, jailed, HOME, SANDBOX_TORCH_HOME),
+            cwd=HOME,
+            uid=None,  # the zygote stays root in its jail: each job's child drops to its own uid
+            gid=None,
+            second_uid=None,
+            rlimits={},
+            cgroup_procs=[],
+            root=str(self.staging / "root"),
+            mounts=mounts,
+            keep_fds=[fd],
+            backstop_s=_LIFETIME_S,
+            seccomp=None,
+        )
 
     def _wait_ready(self) -> None:
         self.control.settimeout(START_S)
@@ -233,7 +234,7 @@ class WarmRunner:
             return False  # the zygote's jail has neither; such runs start cold
         return warm_program.plan(request.argv) is not None
 
-    def run(self, request: RunRequest) -> tuple[Finished, dict[str, Any]] | None:
+    def run(self, request: RunRequest) -> tuple[Finished, Rlimits] | None:
         """The job's `Finished` and the rlimits it ran under; None when no zygote is ready
         (before the pool is warm, or with more runs in flight than zygotes: the run then goes
         cold rather than wait); raises `SandboxFailure`."""
@@ -258,29 +259,32 @@ class WarmRunner:
             raise SandboxFailure(f"process sandbox I/O error (warm): {exc}") from exc
         finally:
             self.pool.give_back(zygote, reuse)
-        return finished, job["rlimits"]
+        return finished, job.rlimits
 
-    def _job(self, request: RunRequest) -> dict[str, Any]:
+    def _job(self, request: RunRequest) -> WarmJobSpec:
         limits = request.limits
+        program = warm_program.plan(request.argv)
+        if program is None:  # only what `eligible` accepts comes here
+            raise SandboxFailure("a warm job needs `python -c CODE` or `python SCRIPT`")
         uid, second = jail.draw_uids()
         env = jail.environment(request.env, self.runtime.jailed(), HOME, SANDBOX_TORCH_HOME)
         env[CHANNEL_ENV] = "fd:3"
         names = jail.check_files(request.files)
-        return {
-            "program": warm_program.plan(request.argv),
-            "env": env,
-            "cwd": HOME,
-            "uid": uid,
-            "second_uid": second,
-            "rlimits": jail.rlimits(limits, own_uid=True, data=False),
-            "seccomp": self.seccomp,
-            "files": {
+        return WarmJobSpec(
+            program=program,
+            env=env,
+            cwd=HOME,
+            uid=uid,
+            second_uid=second,
+            rlimits=jail.rlimits(limits, own_uid=True, data=False),
+            seccomp=self.seccomp,
+            files={
                 str(name): base64.b64encode(data).decode()
                 for name, data in zip(names, request.files.values(), strict=True)
             },
-            "mounts": jail.job_mounts(limits, uid),
-            "etc": jail.etc_files(uid),
-        }
+            mounts=jail.job_mounts(limits, uid),
+            etc=jail.etc_files(uid),
+        )
 
     def close(self) -> None:
         self.pool.close()
@@ -289,7 +293,7 @@ class WarmRunner:
 class WarmJob:
     """One job in a zygote's child: send the descriptors and payload, pump, kill, collect."""
 
-    def __init__(self, request: RunRequest, job: dict[str, Any], zygote: Zygote) -> None:
+    def __init__(self, request: RunRequest, job: WarmJobSpec, zygote: Zygote) -> None:
         self.request, self.job, self.zygote = request, job, zygote
 
     def run(self, cgroups: RunCgroups) -> Finished:
@@ -317,7 +321,7 @@ class WarmJob:
     def _send_payload(self, fd: int) -> None:
         try:
             with open(fd, "wb") as out:
-                out.write(json.dumps(self.job).encode())
+                out.write(self.job.to_json().encode())
         except BrokenPipeError:
             pass  # the child died before reading it; its status says why
 

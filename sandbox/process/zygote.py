@@ -49,6 +49,10 @@ CHANNEL_FD = 3
 #: Order of the descriptors the host sends with a job.
 FDS = ("status", "payload", "stdin", "stdout", "stderr", "channel")
 
+#: A job is the host's `sandbox.process.spec.WarmJobSpec`, read back from JSON as a plain dict
+#: (this file runs in the jail on the standard library alone).
+Job = dict[str, Any]
+
 
 def read_all(fd: int) -> bytes:
     chunks = []
@@ -58,7 +62,7 @@ def read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def mount_job(job: dict[str, Any]) -> None:
+def mount_job(job: Job) -> None:
     """The job's own view: fresh writable mounts over the zygote's, and no zygote code."""
     launcher._mount(None, "/", None, launcher.MS_REC | launcher.MS_PRIVATE, None)
     for op in job["mounts"]:
@@ -99,7 +103,7 @@ def place(fds: dict[str, int]) -> None:
         os.close(fds[name])
 
 
-def become_program(job: dict[str, Any], fds: dict[str, int]) -> None:
+def become_program(job: Job, fds: dict[str, int]) -> None:
     """Stdio and channel in place, limits set, privileges dropped, the seccomp filter on."""
     place(fds)
     launcher._set_rlimits(job["rlimits"])

@@ -162,7 +162,7 @@ def test_internal_error_is_exit_3_without_traceback(
     def crash(*args: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("grader.cli.app.grade_answer", crash)
+    monkeypatch.setattr("grader.grading.grader.grade_answer", crash)
     code, out, err = run(capsys, "--bank", str(bank), "answer", "resnet-head", "B")
     assert code == 3 and out == ""
     assert one_error_line(err) == (

@@ -16,7 +16,7 @@ from grader.grading.code import grade_code
 from grader.grading.reference import ReferenceStore
 from grader.grading.submission import Source
 from grader.models import CodeItem, Status, Verdict
-from grader.probe.channel import ChannelError, parse_channel
+from grader.probe.channel import DEPTH_CAP, LINE_CAP, ChannelError, parse_channel
 from sandbox.base import RunRequest, RunResult
 from sandbox.fake import FakeSandbox, result
 
@@ -34,6 +34,20 @@ def line(**fields: object) -> str:
     return json.dumps({"nonce": NONCE, **fields})
 
 
+def lists(levels: int) -> list[object]:
+    """`levels` lists, one inside the other."""
+    value: list[object] = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+#: The deepest result the parser takes: the record, observation and result are 3 more levels.
+DEEPEST = {"v": lists(DEPTH_CAP - 2)}
+#: stdout that makes a load line exactly as long as the parser takes.
+LONGEST = "a" * (LINE_CAP - len(line(probe="load", observation={"stdout": ""})))
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -49,10 +63,23 @@ def line(**fields: object) -> str:
         json.dumps({"nonce": "x" * 32, "done": True}),
         "\xff\xfe",
         "x" * (5 << 20),
+        line(probe="load", observation={"result": {"v": [DEEPEST["v"]]}}),
+        line(probe="load", observation={"stdout": LONGEST + "a"}),
+        line(probe="load", observation={"result": {"v": float("-inf")}}),
+        json.dumps({"done": True}),
+        "[1, 2]",
+        line(probe="load"),
+        line(done=False),
+        line(done=True, probe="load", observation={}),
+        line(probe="load", observation={"stdout": 5}),
+        line(probe="load", observation={"error": "boom"}),
     ],
     ids=[
         "deep-json", "deep-observation", "extra-field", "result-not-object", "unknown-field",
         "nan", "unknown-probe", "twice", "after-done", "wrong-nonce", "not-utf8", "huge-line",
+        "one-past-depth-cap", "one-past-line-cap", "minus-infinity", "no-nonce", "not-an-object",
+        "probe-without-observation", "done-false", "done-and-probe", "stdout-not-text",
+        "error-not-object",
     ],
 )  # fmt: skip
 def test_a_bad_channel_raises_channel_error(raw: str) -> None:
@@ -61,13 +88,56 @@ def test_a_bad_channel_raises_channel_error(raw: str) -> None:
         parse_channel(data, NONCE, [])
 
 
-def test_a_good_channel_parses() -> None:
-    raw = line(probe="load", observation={"stdout": "hi", "result": {"type": "int", "value": 1}})
-    found = parse_channel((raw + "\n" + line(done=True)).encode(), NONCE, [])
-    assert found.done and found.get("load") == {
-        "stdout": "hi",
-        "result": {"type": "int", "value": 1},
-    }
+INT = {"type": "int", "value": 1}
+DONE = line(done=True)
+GOOD = {
+    "load-and-done": (
+        [line(probe="load", observation={"stdout": "hi", "result": INT}), DONE],
+        {"load": {"stdout": "hi", "result": INT}},
+    ),
+    "planned-probes": (
+        [
+            line(probe="simple", observation={"result": INT}),
+            line(probe="load", observation={}),
+            DONE,
+        ],
+        {"simple": {"stdout": "", "result": INT}, "load": {"stdout": ""}},
+    ),
+    "blank-lines": (
+        ["", line(probe="load", observation={}), "  ", DONE, ""],
+        {"load": {"stdout": ""}},
+    ),
+    "nulls-dropped": (
+        [line(probe="load", observation={"result": None, "error": None}), DONE],
+        {"load": {"stdout": ""}},
+    ),
+    "error": (
+        [line(probe="simple", observation={"error": {"type": "ValueError"}}), DONE],
+        {"simple": {"stdout": "", "error": {"type": "ValueError"}}},
+    ),
+    "unreadable": (
+        [line(probe="load", observation={"unreadable": "frame too large"}), DONE],
+        {"load": {"stdout": "", "unreadable": "frame too large"}},
+    ),
+    "cut-short": ([line(probe="load", observation={})], {"load": {"stdout": ""}}),
+    "nothing": ([], {}),
+    "at-depth-cap": (
+        [line(probe="load", observation={"result": DEEPEST}), DONE],
+        {"load": {"stdout": "", "result": DEEPEST}},
+    ),
+    "at-line-cap": (
+        [line(probe="load", observation={"stdout": LONGEST}), DONE],
+        {"load": {"stdout": LONGEST}},
+    ),
+}
+
+
+@pytest.mark.parametrize(("lines", "observed"), GOOD.values(), ids=GOOD.keys())
+def test_a_good_channel_parses(lines: list[str], observed: dict[str, dict[str, object]]) -> None:
+    found = parse_channel("\r\n".join(lines).encode(), NONCE, ["simple"])
+    assert found.by_probe == observed
+    assert found.done is (DONE in lines)
+    assert found.unreadable() == observed.get("load", {}).get("unreadable")
 
 
 @pytest.mark.parametrize(

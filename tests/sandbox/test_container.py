@@ -11,7 +11,6 @@ import io
 import json
 import struct
 import tarfile
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -252,7 +251,7 @@ def docker_sandbox() -> object:
     from sandbox.container import ContainerSandbox
 
     try:
-        sandbox = ContainerSandbox(replace(SandboxSettings(), warm=False))  # the cold path
+        sandbox = ContainerSandbox(SandboxSettings(warm=False))  # the cold path
     except SandboxUnavailable as exc:
         pytest.skip(f"docker backend unavailable: {exc}")
     yield sandbox

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 
@@ -34,7 +33,7 @@ def warm() -> Iterator[object]:
     from sandbox.container import ContainerSandbox
 
     try:
-        sandbox = ContainerSandbox(replace(SandboxSettings(), warm=True, pool_size=1))
+        sandbox = ContainerSandbox(SandboxSettings(warm=True, pool_size=1))
     except SandboxUnavailable as exc:
         pytest.skip(f"docker backend unavailable: {exc}")
     sandbox.prestart()

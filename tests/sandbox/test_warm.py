@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 
@@ -29,7 +28,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the warm pool needs t
 @pytest.fixture(scope="module")
 def warm() -> Iterator[ProcessSandbox]:
     """One zygote only, so consecutive jobs are forked from the same process."""
-    settings = replace(SandboxSettings(), warm=True, pool_size=1)
+    settings = SandboxSettings(warm=True, pool_size=1)
     if not (settings.runtime / "bin" / "python").exists():
         pytest.skip(f"no sandbox runtime at {settings.runtime}: run `make runtime`")
     sandbox = ProcessSandbox(settings)
@@ -63,7 +62,7 @@ def test_runs_are_warm_and_the_zygote_never_touched_cuda(warm: ProcessSandbox) -
 
 @needs_root
 def test_cold_setting_starts_a_fresh_interpreter() -> None:
-    settings = replace(SandboxSettings(), warm=False)
+    settings = SandboxSettings(warm=False)
     if not (settings.runtime / "bin" / "python").exists():
         pytest.skip(f"no sandbox runtime at {settings.runtime}")
     sandbox = ProcessSandbox(settings)

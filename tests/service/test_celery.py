@@ -27,6 +27,7 @@ from grader.service.worker_context import (
     WorkerContext,
     claim_gpu,
 )
+from grader.settings import with_flags
 from sandbox.base import GpuPolicy, Limits, RunRequest
 from sandbox.fake import FakeSandbox, result
 from tests.service.fleet import Fleet, RedisServer, echo_source, write_bank
@@ -121,7 +122,7 @@ def test_a_process_without_gpu_refuses_a_gpu_item_before_claiming_it(
         )
         submission_id = store.add_submission(session, new).id
         session.commit()
-    context = WorkerContext(WorkerConfig(db_url=url, backend="process", bank=bank), gpu=None)
+    context = WorkerContext(WorkerConfig(db_url=url, grader=with_flags(bank, "process")), gpu=None)
     with pytest.raises(NeedsGpu):
         context.grade(submission_id)
     with sessions() as session:
