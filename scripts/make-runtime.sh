@@ -4,7 +4,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 runtime=${GRADER_RUNTIME:-$here/.runtime}
 wheels=${WHEELHOUSE:-$here/.wheelhouse}
-reqs=$here/sandbox/images/runtime.txt
+reqs=$here/sandbox/container/dockerfiles/runtime.txt
 stamp=$runtime/.complete-$(sha256sum "$reqs" | cut -c1-16)
 [ -f "$stamp" ] && { echo "runtime: up to date ($runtime)"; exit 0; }
 "$here/scripts/make-wheelhouse.sh"

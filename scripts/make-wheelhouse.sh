@@ -5,7 +5,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dest=${WHEELHOUSE:-$here/.wheelhouse}
-reqs=$here/sandbox/images/runtime.txt
+reqs=$here/sandbox/container/dockerfiles/runtime.txt
 stamp=$dest/.complete-$(sha256sum "$reqs" | cut -c1-16)
 [ -f "$stamp" ] && { echo "wheelhouse: up to date ($dest)"; exit 0; }
 mkdir -p "$dest"
