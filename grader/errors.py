@@ -1,11 +1,23 @@
-"""Failures of the grader itself and bad input from authors, operators and students.
+"""Failures of the grader itself and bad input from authors, operators and students: every
+exception class of the `grader` package but the course server's (`grader.service.errors`).
 
     GraderError                  exit 3: the grader could not grade
-    └── BadInput                 exit 2: bad usage or bad input; the message says how to fix it
-        ├── BankError            a question file is invalid (carries every `BankIssue` found)
-        ├── UnknownQuestion      no item has that id
-        ├── BadAnswer            an answer that cannot be read as one (a letter out of range, ...)
-        └── BadSubmission        an unreadable, oversized or malformed submission file
+    ├── BadInput                 exit 2: bad usage or bad input; the message says how to fix it
+    │   ├── BankError            a question file is invalid (carries every `BankIssue` found)
+    │   ├── UnknownQuestion      no item has that id
+    │   ├── BadAnswer            an answer that cannot be read as one (a letter out of range, ...)
+    │   └── BadSubmission        an unreadable, oversized or malformed submission file
+    ├── ReferenceMissing         the reference run gave no value a check needs (a broken item)
+    ├── SnippetFailed            an author's snippet could not be run to an observation
+    ├── NeedsGpu                 a worker without a GPU was handed an item that needs one
+    └── ServerUnavailable        `grader submit`: the course server is unreachable or failed
+
+    ChannelError                 deliberately outside GraderError: forged or cut output
+
+`ChannelError` says what came back from a sandbox cannot be trusted: that is the submission's
+doing, so it ends as a *failed* report (`grading.code.unreadable`), never as a grader error. The
+in-sandbox modules (`probe/harness/wire.py`'s WireError, `sandbox/process/launcher.py`'s
+SetupError) run with the standard library only and cannot import this tree.
 
 A wrong answer is not an exception: it is a `Report` with status `failed`.
 """
@@ -62,3 +74,25 @@ class BadAnswer(BadInput):
 
 class BadSubmission(BadInput):
     """Raised when a submitted file is unreadable, oversized, or not what its name says."""
+
+
+class ReferenceMissing(GraderError):
+    """Raised when a check expects a value from the reference run and it has none."""
+
+
+class SnippetFailed(GraderError):
+    """Raised when an author's snippet could not be run to an observation."""
+
+
+class NeedsGpu(GraderError):
+    """Raised when a pool process without a GPU is handed an item that requires one."""
+
+
+class ServerUnavailable(GraderError):
+    """Raised when the course server cannot be reached, fails, or never finishes grading."""
+
+
+class ChannelError(Exception):
+    """Raised when the observation channel is malformed, forged, duplicated or cut short.
+
+    Not a GraderError on purpose: see the tree above."""

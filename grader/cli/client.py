@@ -21,7 +21,7 @@ from typing import Any, TextIO
 import httpx
 
 from grader.cli.render import report_text
-from grader.errors import BadInput, BadSubmission, GraderError
+from grader.errors import BadInput, BadSubmission, ServerUnavailable
 from grader.models import Report
 
 CONFIG_HELP = "$GRADER_CONFIG or ~/.config/grader/config.toml"
@@ -29,10 +29,6 @@ CONFIG_HELP = "$GRADER_CONFIG or ~/.config/grader/config.toml"
 READ_CAP = 16 * 1024 * 1024
 WAIT_S = 900.0
 RATE_LIMIT_RETRIES = 3
-
-
-class ServerUnavailable(GraderError):
-    """Raised when the course server cannot be reached, fails, or never finishes grading."""
 
 
 @dataclass(frozen=True)

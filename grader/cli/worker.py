@@ -53,7 +53,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     gpus = parse_gpus(args.gpus or "")
     if "gpu" in queues and not gpus:
         raise BadInput("--queues gpu needs --gpus (the GPU ids this worker may use, e.g. 0,1)")
-    concurrency = _concurrency(args.concurrency, gpus)
+    given = args.concurrency if args.concurrency is not None else _env_int("GRADER_CONCURRENCY")
+    concurrency = _concurrency(given, gpus)
     config = WorkerConfig(db_url(args.db), with_flags(args.bank, args.backend), gpus)
     bank = load_bank([config.grader.bank])  # a broken bank fails here, not per job
     upgrade(config.db_url)  # once, before the pool forks: pool processes never migrate
@@ -78,7 +79,7 @@ def add_worker_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p = sub.add_parser("worker", help="a Celery worker grading with this host's sandboxes")
     p.add_argument("--broker", default=env("GRADER_BROKER_URL"), help="redis:// or amqp:// URL")
     p.add_argument("--queues", default=env("GRADER_QUEUES", "cpu"), help="cpu, gpu or cpu,gpu")
-    p.add_argument("--concurrency", type=int, default=_env_int("GRADER_CONCURRENCY"))
+    p.add_argument("--concurrency", type=int, help="pool processes (default: $GRADER_CONCURRENCY)")
     p.add_argument("--gpus", default=env("GRADER_GPUS"), help="GPU ids this worker may use: 0,1")
     p.add_argument("--db", default=None, help="store URL (default: GRADER_DB_URL)")
     p.add_argument(
@@ -88,5 +89,9 @@ def add_worker_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
 
 
 def _env_int(name: str) -> int | None:
+    """Read when the command runs, not when the parser is built: a bad value is exit 2."""
     raw = os.environ.get(name)
-    return int(raw) if raw else None
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        raise BadInput(f"bad setting: {name}={raw!r}: not a whole number") from None

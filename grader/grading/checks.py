@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from grader.errors import ReferenceMissing
 from grader.models import Check, CheckResult, Expect, Tolerance
 from grader.models.code import Accuracy, Conforms, FromReference, Raises, StdoutExpect, Trainable
 from grader.probe.summaries import describe_error, plain, short
@@ -309,10 +310,6 @@ def _flatten(values: list[Any] | tuple[Any, ...]) -> list[Any]:
 
 def _from_reference(spec: Any) -> bool:
     return isinstance(spec, dict) and spec.get("from") == "reference"
-
-
-class ReferenceMissing(Exception):
-    """Raised when a check expects a value from the reference run and it has none."""
 
 
 #: The evaluator of each field of `Expect` that is one (`raises` and `no_error` are gates before

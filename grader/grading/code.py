@@ -10,12 +10,12 @@ from __future__ import annotations
 import secrets
 import time
 
-from grader.errors import GraderError
-from grader.grading.checks import ReferenceMissing, judge
+from grader.errors import ChannelError, GraderError, ReferenceMissing
+from grader.grading.checks import judge
 from grader.grading.reference import POOL, ReferenceStore
 from grader.grading.submission import Source
 from grader.models import CheckResult, CodeItem, Report, Status, Verdict
-from grader.probe.channel import LOAD, ChannelError
+from grader.probe.channel import LOAD
 from grader.probe.plan import build_plan, probe_id
 from grader.probe.run import Run, run_harness
 from grader.probe.summaries import describe_error
@@ -55,6 +55,9 @@ def grade_code(
             judge(c, run.observations.get(probe_id(c)), ref, references.labels(item, c))
             for c, ref in zip(item.checks, expected, strict=True)
         ]
+    except ReferenceMissing as exc:  # the item is broken, not the submission
+        why = f"the grader could not run this submission: {exc}"
+        return unscored_report(item, Status.ERROR, Verdict.INTERNAL_ERROR, why, sandbox.name)
     except GraderError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever the submission's data does to the judge

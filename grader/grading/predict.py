@@ -7,9 +7,9 @@ import re
 import time
 from pathlib import Path
 
-from grader.errors import BadAnswer
+from grader.errors import BadAnswer, SnippetFailed
 from grader.grading.checks import normalise
-from grader.grading.snippets import SnippetFailed, run_snippet
+from grader.grading.snippets import run_snippet
 from grader.models import CheckResult, PredictItem, Report, Status, Verdict
 from grader.probe.plan import limits_for
 from grader.probe.summaries import describe_error

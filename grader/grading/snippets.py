@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grader.errors import GraderError
-from grader.probe.channel import LOAD, ChannelError, parse_channel
+from grader.errors import ChannelError, SnippetFailed
+from grader.probe.channel import LOAD, parse_channel
 from grader.probe.harness import harness_digest
 from grader.probe.plan import ProbePlan, harness_request
 from grader.settings import GraderSettings
@@ -21,10 +21,6 @@ from sandbox.settings import PACKAGE_PARENT
 
 RUNTIME_PINS = PACKAGE_PARENT / "sandbox" / "container" / "dockerfiles" / "runtime.txt"
 SNIPPET_LIMITS = Limits(wall_s=60, cpu_s=60, memory_bytes=2048 * MiB)
-
-
-class SnippetFailed(GraderError):
-    """Raised when an author's snippet could not be run to an observation."""
 
 
 def default_cache_dir() -> Path:

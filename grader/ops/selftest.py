@@ -19,11 +19,11 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 from ruamel.yaml import YAML
 
-from grader.errors import BankError, BankIssue
+from grader.errors import BankError, BankIssue, SnippetFailed
 from grader.grading import Grader
 from grader.grading.checks import normalise
 from grader.grading.predict import computed_key
-from grader.grading.snippets import SnippetFailed, run_snippet
+from grader.grading.snippets import run_snippet
 from grader.grading.submission import Source
 from grader.models import CodeItem, Item, McqItem, PredictItem, Verdict
 from grader.models.items import StrictModel

@@ -17,15 +17,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from grader.errors import ChannelError
+
 LOAD = "load"
 #: One channel line; the observer keeps observations far below this.
 LINE_CAP = 4 * 1024 * 1024
 #: Nesting an observation may have (the observer's own is below 60).
 DEPTH_CAP = 64
-
-
-class ChannelError(Exception):
-    """Raised when the observation channel is malformed, forged, duplicated or cut short."""
 
 
 class ObservationRecord(BaseModel):

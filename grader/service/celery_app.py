@@ -25,9 +25,11 @@ from celery import Celery, Task
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from grader.bank import Bank
+from grader.errors import NeedsGpu
 from grader.models import CodeItem, PredictItem
 from grader.models.code import ItemLimits
-from grader.service.worker_context import NeedsGpu, WorkerConfig, WorkerContext, claim_gpu
+from grader.service.settings import ServiceSettings
+from grader.service.worker_context import WorkerConfig, WorkerContext, claim_gpu
 
 log = logging.getLogger("grader.worker")
 
@@ -44,9 +46,9 @@ RUNS_PER_JOB = 2
 def visibility_timeout(bank: Bank | None = None) -> float:
     """Seconds before Redis hands an unacknowledged job out again: `$GRADER_VISIBILITY_TIMEOUT`,
     else longer than the longest job of `bank` (or of any bank the item schema allows)."""
-    raw = os.environ.get("GRADER_VISIBILITY_TIMEOUT")
-    if raw:
-        return float(raw)
+    configured = ServiceSettings().visibility_timeout  # a bad value: an error naming it
+    if configured:
+        return configured
     if bank is None:
         return RUNS_PER_JOB * _schema_max_wall() + MARGIN_S
     walls = [

@@ -10,9 +10,13 @@ from grader.bank import Bank
 from grader.errors import BadInput
 from grader.grading.answers import parse_choice, parse_number
 from grader.grading.submission import source_from_bytes
-from grader.models import CodeItem, McqItem, NumericItem, PredictItem
+from grader.models import CodeItem, McqItem, NumericItem
 from grader.service.grading import queue_for
 from grader.service.store import NewSubmission
+
+#: The longest answer kept: the store's `choice` column holds 200 characters (PostgreSQL
+#: enforces it; an answer it refused would be a 500, not a clear 422).
+CHOICE_CHARS = 200
 
 
 def checked_submission(bank: Bank, new: NewSubmission) -> NewSubmission:
@@ -27,10 +31,10 @@ def checked_submission(bank: Bank, new: NewSubmission) -> NewSubmission:
         source_from_bytes(new.content, new.filename)  # raises BadSubmission with the reason
     elif new.choice is None or new.content is not None:
         raise BadInput(f"{item.id!r} is answered with a choice, not a file")
+    elif len(new.choice) > CHOICE_CHARS:
+        raise BadInput(f"an answer is at most {CHOICE_CHARS} characters; this one is longer")
     elif isinstance(item, McqItem):
         parse_choice(item, new.choice)
     elif isinstance(item, NumericItem):
         parse_number(item, new.choice)
-    elif isinstance(item, PredictItem) and len(new.choice) > 10_000:
-        raise BadInput("the predicted output is longer than 10000 characters")
     return NewSubmission(**{**new.__dict__, "queue": queue_for(item)})

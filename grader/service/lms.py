@@ -11,7 +11,6 @@ are tried, so a stock Standard Webhooks sender works unchanged.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -27,8 +26,9 @@ from starlette.concurrency import run_in_threadpool
 from grader.errors import BadInput
 from grader.service import intake, lms_clients, store
 from grader.service.db import InboundWebhook, LmsClient, Submission
+from grader.service.errors import Refused, WebhookRejected
 from grader.service.state import ServiceState
-from grader.service.webhooks import WebhookRejected, host_allowed, message_id, verify
+from grader.service.webhooks import host_allowed, message_id, verify
 
 CLIENT_HEADER = "webhook-client"
 
@@ -58,22 +58,6 @@ class LmsSubmissionBody(BaseModel):
         if self.content is not None and not self.filename:
             raise ValueError("`content` needs a `filename` ending in .py or .ipynb")
         return self
-
-
-class Refused(Exception):
-    """Raised inside the handler to answer with an HTTP error and a one-line reason."""
-
-    def __init__(self, status: int, reason: str, retry_after: float | None = None) -> None:
-        self.status = status
-        self.reason = reason
-        self.retry_after = retry_after
-        super().__init__(reason)
-
-    def response(self) -> JSONResponse:
-        headers = {}
-        if self.retry_after is not None:
-            headers["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
-        return JSONResponse({"error": self.reason}, status_code=self.status, headers=headers)
 
 
 def lms_router(state: ServiceState) -> APIRouter:

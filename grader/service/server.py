@@ -22,13 +22,10 @@ from grader.service import store
 from grader.service.app import create_app
 from grader.service.db import open_store
 from grader.service.dispatch import Dispatcher
+from grader.service.errors import Stopped
 from grader.service.pool import LocalPool
 from grader.service.settings import ServiceSettings
 from grader.service.state import ServiceState
-
-
-class Stopped(Exception):
-    """Raised in the main thread by SIGTERM or SIGINT outside uvicorn's own handling."""
 
 
 class _Server(uvicorn.Server):

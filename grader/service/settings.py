@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from grader.settings import GraderSettings
@@ -26,11 +26,6 @@ def db_url(given: str | None = None) -> str:
     return given or os.environ.get("GRADER_DB_URL") or DEFAULT_DB_URL
 
 
-def _env(name: str) -> AliasChoices:
-    """A field read from a variable whose name is not `GRADER_<FIELD>` (kept for operators)."""
-    return AliasChoices(name.lower().removeprefix("grader_"), name)
-
-
 class ServiceSettings(BaseSettings):
     """Everything `grader serve` and `grader worker` read; each has a GRADER_* variable."""
 
@@ -39,22 +34,20 @@ class ServiceSettings(BaseSettings):
     )
 
     grader: GraderSettings = Field(default_factory=GraderSettings)
+    #: Celery's visibility timeout, seconds; unset: longer than the bank's longest job.
+    visibility_timeout: float | None = Field(default=None, gt=0)
     db_url: str = DEFAULT_DB_URL
     broker_url: str | None = None
     workers: int = Field(default=2, ge=1)
-    max_upload_bytes: int = Field(
-        default=1024 * 1024, gt=0, validation_alias=_env("GRADER_MAX_UPLOAD")
-    )
+    max_upload_bytes: int = Field(default=1024 * 1024, gt=0, validation_alias="GRADER_MAX_UPLOAD")
     student_rate: float = Field(default=1.0, gt=0)
     student_burst: int = Field(default=10, ge=1)
     client_rate: float = Field(default=20.0, gt=0)
     client_burst: int = Field(default=200, ge=1)
-    webhook_tolerance_s: int = Field(
-        default=300, gt=0, validation_alias=_env("GRADER_WEBHOOK_TOLERANCE")
-    )
+    webhook_tolerance_s: int = Field(default=300, gt=0, validation_alias="GRADER_WEBHOOK_TOLERANCE")
     retry_scale: float = Field(default=1.0, ge=0)
     delivery_timeout_s: float = Field(
-        default=10.0, gt=0, validation_alias=_env("GRADER_DELIVERY_TIMEOUT")
+        default=10.0, gt=0, validation_alias="GRADER_DELIVERY_TIMEOUT"
     )
 
     @property

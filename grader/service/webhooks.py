@@ -18,16 +18,10 @@ import secrets as random
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
+from grader.service.errors import WebhookRejected
+
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
-
-
-class WebhookRejected(Exception):
-    """Raised when a request is not a validly signed, timely Standard Webhooks message."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 def new_secret() -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.bank import Bank, load_bank
-from grader.errors import GraderError
+from grader.errors import GraderError, NeedsGpu
 from grader.service.db import Submission, make_engine
 from grader.service.grading import queue_for, run_job
 from grader.service.settings import db_url
@@ -33,10 +33,6 @@ from sandbox.backends import open_sandbox
 from sandbox.base import GpuPolicy, RunRequest, RunResult, Sandbox
 
 log = logging.getLogger("grader.worker")
-
-
-class NeedsGpu(GraderError):
-    """Raised when a pool process without a GPU is handed an item that requires one."""
 
 
 def _gpus_from_env() -> tuple[str, ...]:

@@ -7,7 +7,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from grader.grading.checks import EVALUATORS, ReferenceMissing, judge
+from grader.errors import ReferenceMissing
+from grader.grading.checks import EVALUATORS, judge
 from grader.models import Check, CheckResult
 from grader.models.code import Expect
 

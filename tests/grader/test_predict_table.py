@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from grader.errors import BadAnswer
+from grader.errors import BadAnswer, SnippetFailed
 from grader.grading.predict import canonical, grade_prediction
-from grader.grading.snippets import SnippetFailed
 from grader.models import PredictItem, Verdict
 from sandbox.base import RunRequest, RunResult
 from sandbox.fake import FakeSandbox, result

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from grader.bank import load_item
+from grader.errors import ChannelError
 from grader.grading.checks import judge
 from grader.grading.code import grade_code
 from grader.grading.reference import ReferenceStore
 from grader.grading.submission import Source
 from grader.models import CodeItem, Status, Verdict
-from grader.probe.channel import DEPTH_CAP, LINE_CAP, ChannelError, parse_channel
+from grader.probe.channel import DEPTH_CAP, LINE_CAP, parse_channel
 from sandbox.base import RunRequest, RunResult
 from sandbox.fake import FakeSandbox, result
 

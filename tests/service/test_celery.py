@@ -15,18 +15,13 @@ import pytest
 
 from grader.bank import load_bank
 from grader.cli.app import main
+from grader.errors import NeedsGpu
 from grader.service import store
 from grader.service.celery_app import TASK_NAME, make_app, transport_options, visibility_timeout
 from grader.service.celery_dispatch import CeleryDispatcher
 from grader.service.db import open_store
 from grader.service.settings import ServiceSettings
-from grader.service.worker_context import (
-    DeviceBoundSandbox,
-    NeedsGpu,
-    WorkerConfig,
-    WorkerContext,
-    claim_gpu,
-)
+from grader.service.worker_context import DeviceBoundSandbox, WorkerConfig, WorkerContext, claim_gpu
 from grader.settings import with_flags
 from sandbox.base import GpuPolicy, Limits, RunRequest
 from sandbox.fake import FakeSandbox, result

@@ -11,7 +11,8 @@ import pytest
 import standardwebhooks
 
 from grader.service import webhooks
-from grader.service.webhooks import WebhookRejected, host_allowed, sign, signed_headers, verify
+from grader.service.errors import WebhookRejected
+from grader.service.webhooks import host_allowed, sign, signed_headers, verify
 
 BODY = json.dumps({"question": "q", "student": "s"}).encode()
 TOLERANCE = 300
