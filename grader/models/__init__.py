@@ -4,12 +4,12 @@ from grader.models.code import Check, CodeItem, Expect, PredictItem
 from grader.models.items import (
     SCHEMA_VERSION,
     Choice,
+    Citation,
     Difficulty,
     ItemBase,
     McqItem,
     NumericItem,
     Problem,
-    Source,
     Tolerance,
     Verify,
 )
@@ -34,7 +34,7 @@ __all__ = [
     "NumericItem",
     "Problem",
     "Report",
-    "Source",
+    "Citation",
     "Status",
     "Tolerance",
     "Verdict",

@@ -33,7 +33,7 @@ class Difficulty(StrEnum):
     HARD = "hard"
 
 
-class Source(StrictModel):
+class Citation(StrictModel):
     """Where an item came from, so authors can trace it back to the course page."""
 
     page: str = Field(description="Seed page number, e.g. '001' for seeds/001_*.txt.")
@@ -56,7 +56,7 @@ class ItemBase(StrictModel):
         min_length=1,
         description="Shown after answering: why the key is right (and where a source was wrong).",
     )
-    source: Source | None = Field(default=None, description="The course page it came from.")
+    source: Citation | None = Field(default=None, description="The course page it came from.")
 
     def problems(self) -> list[Problem]:
         """Cross-field problems, each with the field path it concerns."""

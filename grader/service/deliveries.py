@@ -40,7 +40,7 @@ MAX_RETRY_AFTER_S = max(RETRY_SCHEDULE)  # a receiver cannot park a delivery for
 
 
 @dataclass(frozen=True)
-class Outcome:
+class DeliveryOutcome:
     """What one POST got back: a status, or the transport error that stood in for one."""
 
     status: int | None
@@ -170,11 +170,11 @@ class DeliverySender:
             secrets = client_secrets(session, client.id)
         if not host_allowed(delivery.url, client.callback_hosts):
             reason = f"{delivery.url} is not on a callback host registered for {client.name!r}"
-            self._record(delivery_id, attempt, Outcome(None, reason), now, final=True)
+            self._record(delivery_id, attempt, DeliveryOutcome(None, reason), now, final=True)
             return
         if not secrets:
             reason = f"LMS client {client.name!r} has no signing secret"
-            self._record(delivery_id, attempt, Outcome(None, reason), now, final=True)
+            self._record(delivery_id, attempt, DeliveryOutcome(None, reason), now, final=True)
             return
         body = json.dumps(payload(row), separators=(",", ":")).encode("utf-8")
         # every current secret signs (newest first), so an LMS mid-rotation verifies with either
@@ -182,7 +182,7 @@ class DeliverySender:
         outcome = self._post(delivery.url, body, headers)
         self._record(delivery_id, attempt, outcome, now + time.monotonic() - started)
 
-    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> DeliveryOutcome:
         """One POST; the response body is never read, so a receiver cannot flood the sender."""
         try:
             with self._client.stream("POST", url, content=body, headers=headers) as response:
@@ -190,13 +190,18 @@ class DeliverySender:
                 wait = retry_after_seconds(response.headers.get("retry-after"), time.time())
                 if 300 <= status < 400:
                     where = response.headers.get("location", "nowhere")
-                    return Outcome(status, f"redirect to {where} not followed", wait)
-                return Outcome(status, None if status < 300 else f"HTTP {status}", wait)
+                    return DeliveryOutcome(status, f"redirect to {where} not followed", wait)
+                return DeliveryOutcome(status, None if status < 300 else f"HTTP {status}", wait)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            return Outcome(None, f"{type(exc).__name__}: {exc}")
+            return DeliveryOutcome(None, f"{type(exc).__name__}: {exc}")
 
     def _record(
-        self, delivery_id: int, attempt: int, outcome: Outcome, now: float, final: bool = False
+        self,
+        delivery_id: int,
+        attempt: int,
+        outcome: DeliveryOutcome,
+        now: float,
+        final: bool = False,
     ) -> None:
         """Write the attempt's outcome, if the attempt is still this sender's."""
         values = self._next_state(attempt, outcome, now, final)
@@ -210,7 +215,7 @@ class DeliverySender:
         log.info("delivery %s attempt %d: %s", delivery_id, attempt, values["state"])
 
     def _next_state(
-        self, attempt: int, outcome: Outcome, now: float, final: bool
+        self, attempt: int, outcome: DeliveryOutcome, now: float, final: bool
     ) -> dict[str, Any]:
         status = outcome.status
         if status is not None and 200 <= status < 300:

@@ -28,7 +28,7 @@ from typing import Any
 
 from sandbox.base import Isolation, Limits, RunRequest, RunResult
 from sandbox.container import spec
-from sandbox.container.attach import Exchange, Outcome, Wire, outcome
+from sandbox.container.attach import AttachOutcome, Exchange, Wire, outcome
 from sandbox.container.errors import docker_client, docker_errors
 from sandbox.container.warm import DockerWarm, release_warm, shared_warm
 from sandbox.errors import IsolationRefused, SandboxFailure, SandboxUnavailable
@@ -236,7 +236,9 @@ class ContainerSandbox:
         )
 
 
-def _exit_status(wire: Wire, seen: Outcome, state: dict[str, Any]) -> tuple[int | None, int | None]:
+def _exit_status(
+    wire: Wire, seen: AttachOutcome, state: dict[str, Any]
+) -> tuple[int | None, int | None]:
     """The program's status from the supervisor; the container's when the supervisor is gone."""
     if wire.stop is not None:
         return None, int(signal.SIGKILL)  # the host killed the run before the program ended

@@ -38,7 +38,7 @@ class Wire:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class AttachOutcome:
     """stdout split into the program's output and the supervisor's result."""
 
     started: bool
@@ -172,11 +172,11 @@ def _partial_start(raw: bytearray, mark: bytes) -> int:
     return len(raw)
 
 
-def outcome(raw: bytes | bytearray, token: str, output_cap: int, channel_cap: int) -> Outcome:
+def outcome(raw: bytes | bytearray, token: str, output_cap: int, channel_cap: int) -> AttachOutcome:
     """Split stdout; a result that is malformed in any way counts as no result (fail closed)."""
     started, result = marker(token, "started"), marker(token, "result")
     if not raw.startswith(started):
-        return Outcome(False, b"", False, None, b"")
+        return AttachOutcome(False, b"", False, None, b"")
     body = bytes(raw[len(started) :])
     position = body.find(result)
     program = body if position == -1 else body[:position]
@@ -184,7 +184,7 @@ def outcome(raw: bytes | bytearray, token: str, output_cap: int, channel_cap: in
     header, channel = (None, b"")
     if position != -1:
         header, channel = _result(body[position + len(result) :], channel_cap)
-    return Outcome(True, program[:output_cap], exceeded, header, channel)
+    return AttachOutcome(True, program[:output_cap], exceeded, header, channel)
 
 
 def _result(tail: bytes, channel_cap: int) -> tuple[dict[str, Any] | None, bytes]:

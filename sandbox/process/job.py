@@ -20,7 +20,7 @@ from typing import Any
 from sandbox.base import RunRequest
 from sandbox.errors import SandboxFailure
 from sandbox.process.cgroups import RunCgroups, Usage
-from sandbox.process.pump import Capture, Outcome, Pump
+from sandbox.process.pump import Capture, PipeOutcome, Pump
 from sandbox.process.spec import LaunchSpec
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
@@ -31,7 +31,7 @@ _STATUS_CAP = 64 * 1024
 class Finished:
     """What the host saw of one run, before it becomes a `RunResult`."""
 
-    outcome: Outcome
+    outcome: PipeOutcome
     captures: dict[str, Capture]
     exit_code: int | None
     signal: int | None
@@ -125,7 +125,7 @@ class Job:
         )
 
     def _exit_status(
-        self, wait_status: int, status: Capture, outcome: Outcome
+        self, wait_status: int, status: Capture, outcome: PipeOutcome
     ) -> tuple[int | None, int | None]:
         """Direct mode: the launcher became the program. Otherwise init's report says."""
         if self.direct:

@@ -38,7 +38,7 @@ class Capture:
 
 
 @dataclass
-class Outcome:
+class PipeOutcome:
     """Why the pump stopped: `None` when every pipe closed and the process ended by itself."""
 
     stop: str | None
@@ -56,7 +56,7 @@ class Pump:
     exited: Callable[[], bool]
     check: Callable[[], str | None] = lambda: None
 
-    def run(self) -> Outcome:
+    def run(self) -> PipeOutcome:
         start = time.monotonic()
         with selectors.DefaultSelector() as selector:
             self._register(selector)
@@ -64,7 +64,7 @@ class Pump:
         for fd in list(self.captures) + ([self.stdin_fd] if self.stdin_fd is not None else []):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        return Outcome(stop=stop, wall_s=time.monotonic() - start)
+        return PipeOutcome(stop=stop, wall_s=time.monotonic() - start)
 
     def _register(self, selector: selectors.BaseSelector) -> None:
         for fd in self.captures:
