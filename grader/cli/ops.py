@@ -43,13 +43,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_hostile(args: argparse.Namespace) -> int:
-    from grader.ops.hostile import figures_text, hostile_figures
+    from grader.ops.hostile import HostileFigures, figures_text, hostile_figures
 
     results = [hostile_figures(name) for name in args.backend or BACKENDS]
     for figures in results:
-        print(json.dumps(figures) if args.json else figures_text(figures))
-    ran = [f for f in results if f["available"]]
-    clean = all(f["contained"] == f["tried"] and not f["lost"] for f in ran)
+        print(json.dumps(figures.to_json()) if args.json else figures_text(figures))
+    ran = [f for f in results if isinstance(f, HostileFigures)]
+    clean = all(f.contained == f.tried and not f.lost for f in ran)
     return 0 if ran and clean else (3 if not ran else 1)
 
 
@@ -57,11 +57,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from grader.ops.bench import bench_text, run_bench
 
     result = run_bench(args.backend or list(BACKENDS), args.reps, args.cold_reps)
+    figures = json.dumps(result.to_json(), indent=2)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2) if args.json else bench_text(result))
+    args.output.write_text(figures)
+    print(figures if args.json else bench_text(result))
     print(f"figures written to {args.output}", file=sys.stderr)
-    return 0 if any(b["available"] for b in result["backends"].values()) else 3
+    return 0 if any(b.available for b in result.backends.values()) else 3
 
 
 def add_ops_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

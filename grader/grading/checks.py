@@ -18,7 +18,14 @@ from typing import Any
 from grader.errors import ReferenceMissing
 from grader.models import Check, CheckResult, Expect, Tolerance
 from grader.models.code import Accuracy, Conforms, FromReference, Raises, StdoutExpect, Trainable
-from grader.probe.summaries import describe_error, plain, short
+from grader.probe.summaries import (
+    ErrorSummary,
+    Observation,
+    ValueSummary,
+    describe_error,
+    plain,
+    short,
+)
 
 
 @dataclass(frozen=True)
@@ -33,11 +40,11 @@ class Seen:
     """What the judge knows for one check, the same for every evaluator of it."""
 
     #: The student's value as the observer summarised it ({} when there is none).
-    result: dict[str, Any]
+    result: ValueSummary
     #: The whole observation: `result`, `error`, `stdout`.
-    observation: dict[str, Any]
+    observation: Observation
     #: The reference solution's observation for this check, when the check uses one.
-    reference: dict[str, Any] | None = None
+    reference: Observation | None = None
     #: Held-out labels for `accuracy` (they stay on the host).
     labels: tuple[Any, ...] = ()
     #: How close numbers must be for `value`: the one expectation that qualifies another.
@@ -47,8 +54,8 @@ class Seen:
     def of(
         cls,
         expect: Expect,
-        observation: dict[str, Any] | None,
-        reference: dict[str, Any] | None,
+        observation: Observation | None,
+        reference: Observation | None,
         labels: list[Any] | None,
     ) -> Seen:
         found = observation or {}
@@ -56,16 +63,16 @@ class Seen:
         return cls(result, found, reference, tuple(labels or ()), expect.tolerance)
 
     @property
-    def error(self) -> dict[str, Any] | None:
-        error: dict[str, Any] | None = self.observation.get("error")
+    def error(self) -> ErrorSummary | None:
+        error: ErrorSummary | None = self.observation.get("error")
         return error
 
-    def reference_result(self) -> dict[str, Any]:
+    def reference_result(self) -> ValueSummary:
         """The reference's value; `ReferenceMissing` when its run gave none (the grader's
         fault, not the student's)."""
         if not self.reference or "result" not in self.reference:
             raise ReferenceMissing("the reference solution gave no value for this check")
-        result: dict[str, Any] = self.reference["result"]
+        result: ValueSummary = self.reference["result"]
         return result
 
 
@@ -75,8 +82,8 @@ Evaluator = Callable[[Any, Seen], Finding]
 
 def judge(
     check: Check,
-    observation: dict[str, Any] | None,
-    reference: dict[str, Any] | None = None,
+    observation: Observation | None,
+    reference: Observation | None = None,
     labels: list[Any] | None = None,
 ) -> CheckResult:
     """Grade one check against what the sandbox observed (and the reference's observation)."""
@@ -115,7 +122,7 @@ def _result(check: Check, findings: list[Finding]) -> CheckResult:
     )
 
 
-def _findings(expect: Expect, observation: dict[str, Any] | None, seen: Seen) -> list[Finding]:
+def _findings(expect: Expect, observation: Observation | None, seen: Seen) -> list[Finding]:
     """Gates first (did it run, could it be read, did it raise), then every evaluator given."""
     if observation is None:
         return [Finding(False, "this check to run", "the program stopped before it ran")]

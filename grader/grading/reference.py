@@ -22,6 +22,7 @@ from grader.probe.channel import Observations
 from grader.probe.harness import harness_digest
 from grader.probe.plan import reference_plan, variant_id
 from grader.probe.run import run_harness
+from grader.probe.summaries import Observation
 from sandbox.base import Sandbox
 
 #: Seeds per item: a student run draws one; the reference run computes them all.
@@ -108,7 +109,7 @@ class ReferenceStore:
         self._key = bytes.fromhex(path.read_text().strip())
         return self._key
 
-    def expected(self, item: CodeItem, check: Check, variant: int) -> dict[str, Any] | None:
+    def expected(self, item: CodeItem, check: Check, variant: int) -> Observation | None:
         """The reference's observation for this check (and seed, when its inputs vary)."""
         if not check.uses_reference():
             return None

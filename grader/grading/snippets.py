@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 from grader.errors import ChannelError, SnippetFailed
 from grader.probe.channel import LOAD, parse_channel
 from grader.probe.harness import harness_digest
 from grader.probe.plan import ProbePlan, harness_request
+from grader.probe.summaries import Observation
 from grader.settings import GraderSettings
 from sandbox.base import Limits, MiB, Sandbox
 from sandbox.settings import PACKAGE_PARENT
@@ -29,7 +29,7 @@ def default_cache_dir() -> Path:
 
 def run_snippet(
     sandbox: Sandbox, code: str, limits: Limits = SNIPPET_LIMITS, cache: Path | None = None
-) -> dict[str, Any]:
+) -> Observation:
     """The load observation of `code`: {"stdout": ..., "error"?: {...}}, cached by the code,
     the harness and the pinned runtime (an upgrade recomputes every key)."""
     folder = cache or default_cache_dir()
@@ -37,7 +37,7 @@ def run_snippet(
     key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
     cached = folder / f"{key}.json"
     if cached.is_file():
-        stored: dict[str, Any] = json.loads(cached.read_text())
+        stored: Observation = json.loads(cached.read_text())
         return stored
     observation = _observe(sandbox, code, limits)
     folder.mkdir(parents=True, exist_ok=True)
@@ -45,7 +45,7 @@ def run_snippet(
     return observation
 
 
-def _observe(sandbox: Sandbox, code: str, limits: Limits) -> dict[str, Any]:
+def _observe(sandbox: Sandbox, code: str, limits: Limits) -> Observation:
     plan = ProbePlan([], [], "snippet")
     result = sandbox.run(harness_request(code, plan, limits))
     try:

@@ -8,6 +8,9 @@ ratio, and the floor: the same harness work timed in-process with no sandbox
 (`bench_floor.py`, in the sandbox runtime). Latency runs wait for a full warm pool first; the
 throughput runs do not (on Docker they then also show the pool's refill rate). Figures, not
 verdicts: nothing here asserts a time.
+
+The figures are frozen dataclasses (`BenchReport` down to `Latency`); `BenchReport.to_json()` is
+the JSON `grader bench` prints and writes to `.cache/bench.json`.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 from grader.bank import Bank, load_bank
 from grader.errors import BadInput
@@ -44,6 +48,128 @@ WARM_BACKENDS = ("process", "docker")
 Job = Callable[[Sandbox], bool]
 
 
+@dataclass(frozen=True)
+class Latency:
+    """p50 and p95 of one item's runs, in milliseconds, and how many runs."""
+
+    p50_ms: float
+    p95_ms: float
+    n: int
+
+    def to_json(self) -> dict[str, float]:
+        return {"p50_ms": self.p50_ms, "p95_ms": self.p95_ms, "n": self.n}
+
+
+@dataclass(frozen=True)
+class ModeFigures:
+    """One backend in one mode (cold or warm): latency by item, and graded runs per second of
+    `THROUGHPUT_ITEM` by concurrency."""
+
+    latency: dict[str, Latency]
+    throughput_per_s: dict[int, float]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "latency": {item: figures.to_json() for item, figures in self.latency.items()},
+            "throughput_per_s": {str(c): rate for c, rate in self.throughput_per_s.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Per item: warm p50 over cold p50, and warm p50 minus the floor's p50 (ms)."""
+
+    warm_cold_ratio: dict[str, float]
+    warm_over_floor_ms: dict[str, float]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "warm_cold_ratio": dict(self.warm_cold_ratio),
+            "warm_over_floor_ms": dict(self.warm_over_floor_ms),
+        }
+
+
+@dataclass(frozen=True)
+class BackendFigures:
+    """A backend that opened: always cold; warm and the comparison where it has a warm pool."""
+
+    available: ClassVar[bool] = True
+    cold: ModeFigures
+    warm: ModeFigures | None = None
+    compared: Comparison | None = None
+
+    def to_json(self) -> dict[str, object]:
+        found: dict[str, object] = {"available": True, "cold": self.cold.to_json()}
+        if self.warm is not None:
+            found["warm"] = self.warm.to_json()
+        if self.compared is not None:
+            found.update(self.compared.to_json())
+        return found
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """A backend that could not be opened, and why."""
+
+    available: ClassVar[bool] = False
+    why: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"available": False, "why": self.why}
+
+
+@dataclass(frozen=True)
+class Machine:
+    cpus: int
+    platform: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"cpus": self.cpus, "platform": self.platform}
+
+
+@dataclass(frozen=True)
+class Reps:
+    """Timed runs per item: warm and cold."""
+
+    warm: int
+    cold: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"warm": self.warm, "cold": self.cold}
+
+
+@dataclass(frozen=True)
+class McqFigures:
+    """The mcq answer's latency (no sandbox)."""
+
+    item: str
+    latency: Latency
+
+    def to_json(self) -> dict[str, object]:
+        return {"item": self.item, **self.latency.to_json()}
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """Every figure of one bench run."""
+
+    machine: Machine
+    reps: Reps
+    mcq: McqFigures
+    floor: dict[str, Latency]
+    backends: dict[str, BackendFigures | Unavailable] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON `grader bench` prints and writes (keys in this order)."""
+        return {
+            "machine": self.machine.to_json(),
+            "reps": self.reps.to_json(),
+            "mcq": self.mcq.to_json(),
+            "floor": {item: figures.to_json() for item, figures in self.floor.items()},
+            "backends": {name: figures.to_json() for name, figures in self.backends.items()},
+        }
+
+
 def percentile(values: list[float], share: float) -> float:
     """Nearest-rank percentile (p50 of 5 values is the 3rd smallest)."""
     ordered = sorted(values)
@@ -51,13 +177,13 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def summary(seconds: list[float]) -> dict[str, float]:
+def summary(seconds: list[float]) -> Latency:
     """p50 and p95 in milliseconds, and the count."""
-    return {
-        "p50_ms": round(percentile(seconds, 0.5) * 1000, 3),
-        "p95_ms": round(percentile(seconds, 0.95) * 1000, 3),
-        "n": len(seconds),
-    }
+    return Latency(
+        p50_ms=round(percentile(seconds, 0.5) * 1000, 3),
+        p95_ms=round(percentile(seconds, 0.95) * 1000, 3),
+        n=len(seconds),
+    )
 
 
 def code_job(bank: Bank, item_id: str, settings: GraderSettings) -> Job:
@@ -126,18 +252,18 @@ def open_mode(backend: str, mode: str, wait_s: float = 300.0) -> Sandbox:
 
 def bench_mode(
     backend: str, mode: str, jobs: dict[str, Job], reps: int, count: int | None = None
-) -> dict[str, Any]:
+) -> ModeFigures:
     sandbox = open_mode(backend, mode)
     try:
         latency = {name: summary(timed(job, sandbox, reps)) for name, job in jobs.items()}
         count = count or max(4, reps)
-        rates = {str(c): throughput(jobs[THROUGHPUT_ITEM], sandbox, count, c) for c in (1, 2)}
+        rates = {c: throughput(jobs[THROUGHPUT_ITEM], sandbox, count, c) for c in (1, 2)}
     finally:
         sandbox.close()
-    return {"latency": latency, "throughput_per_s": rates}
+    return ModeFigures(latency, rates)
 
 
-def floor(bank: Bank, settings: GraderSettings, reps: int) -> dict[str, dict[str, float]]:
+def floor(bank: Bank, settings: GraderSettings, reps: int) -> dict[str, Latency]:
     """The code and predict items' harness work, timed in-process in the sandbox runtime."""
     requests = []
     for item_id in CODE:
@@ -173,7 +299,7 @@ def floor(bank: Bank, settings: GraderSettings, reps: int) -> dict[str, dict[str
     return {name: summary(seconds) for name, seconds in times.items()}
 
 
-def mcq_latency(bank: Bank, reps: int) -> dict[str, float]:
+def mcq_latency(bank: Bank, reps: int) -> Latency:
     item = bank.get(MCQ)
     if not isinstance(item, McqItem):
         raise BadInput(f"bench item {MCQ!r} is not an mcq item")
@@ -186,21 +312,21 @@ def mcq_latency(bank: Bank, reps: int) -> dict[str, float]:
     return summary(times[1:])
 
 
-def compare(modes: dict[str, Any], floors: dict[str, dict[str, float]]) -> dict[str, Any]:
+def compare(cold: ModeFigures, warm: ModeFigures, floors: dict[str, Latency]) -> Comparison:
     """warm/cold p50 ratio and warm p50 over the floor, per item."""
-    cold, warm = modes["cold"]["latency"], modes["warm"]["latency"]
-    return {
-        "warm_cold_ratio": {k: round(warm[k]["p50_ms"] / cold[k]["p50_ms"], 3) for k in warm},
-        "warm_over_floor_ms": {
-            k: round(warm[k]["p50_ms"] - floors[k]["p50_ms"], 1) for k in warm if k in floors
+    colds, warms = cold.latency, warm.latency
+    return Comparison(
+        warm_cold_ratio={k: round(warms[k].p50_ms / colds[k].p50_ms, 3) for k in warms},
+        warm_over_floor_ms={
+            k: round(warms[k].p50_ms - floors[k].p50_ms, 1) for k in warms if k in floors
         },
-    }
+    )
 
 
 def run_bench(
     backends: list[str], reps: int, cold_reps: int, throughput_jobs: int | None = None
-) -> dict[str, Any]:
-    """Every figure of one bench run, as JSON-ready data."""
+) -> BenchReport:
+    """Every figure of one bench run (`.to_json()` for the JSON)."""
     from sandbox.errors import SandboxError
 
     scratch = Path(tempfile.mkdtemp(prefix="grader-bench-"))
@@ -209,13 +335,8 @@ def run_bench(
     jobs = {item_id: code_job(bank, item_id, settings) for item_id in CODE}
     jobs[PREDICT[0]] = predict_job(bank, *PREDICT, settings)
     floors = floor(bank, settings, reps)
-    result: dict[str, Any] = {
-        "machine": {"cpus": _cpus(), "platform": platform.platform()},
-        "reps": {"warm": reps, "cold": cold_reps},
-        "mcq": {"item": MCQ, **mcq_latency(bank, reps)},
-        "floor": floors,
-        "backends": {},
-    }
+    mcq = McqFigures(MCQ, mcq_latency(bank, reps))
+    figures: dict[str, BackendFigures | Unavailable] = {}
     for backend in backends:
         try:
             modes = {
@@ -226,11 +347,18 @@ def run_bench(
                 if mode == "cold" or backend in WARM_BACKENDS
             }
         except SandboxError as exc:
-            result["backends"][backend] = {"available": False, "why": str(exc)}
+            figures[backend] = Unavailable(str(exc))
             continue
-        ratios = compare(modes, floors) if "warm" in modes else {}
-        result["backends"][backend] = {"available": True, **modes, **ratios}
-    return result
+        cold, warm = modes["cold"], modes.get("warm")
+        compared = compare(cold, warm, floors) if warm is not None else None
+        figures[backend] = BackendFigures(cold, warm, compared)
+    return BenchReport(
+        machine=Machine(cpus=_cpus(), platform=platform.platform()),
+        reps=Reps(warm=reps, cold=cold_reps),
+        mcq=mcq,
+        floor=floors,
+        backends=figures,
+    )
 
 
 def _cpus() -> int:
@@ -239,48 +367,49 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def bench_text(result: dict[str, Any]) -> str:
+def bench_text(result: BenchReport) -> str:
     """The figures as a table: per backend and item, cold and warm p50/p95, floor, ratio."""
-    mcq = result["mcq"]
+    mcq = result.mcq
     lines = [
-        f"machine: {result['machine']['cpus']} CPUs; reps warm {result['reps']['warm']}, "
-        f"cold {result['reps']['cold']}",
-        f"mcq answer ({mcq['item']}, no sandbox): p50 {mcq['p50_ms']} ms, p95 {mcq['p95_ms']} ms",
+        f"machine: {result.machine.cpus} CPUs; reps warm {result.reps.warm}, "
+        f"cold {result.reps.cold}",
+        f"mcq answer ({mcq.item}, no sandbox): p50 {mcq.latency.p50_ms} ms, "
+        f"p95 {mcq.latency.p95_ms} ms",
         "backend  item                           cold p50/p95 ms     warm p50/p95 ms   "
         "floor p50  warm-floor  warm/cold",
     ]
-    for backend, figures in result["backends"].items():
-        if not figures["available"]:
-            lines.append(f"{backend}: unavailable ({figures['why']})")
+    for backend, figures in result.backends.items():
+        if isinstance(figures, Unavailable):
+            lines.append(f"{backend}: unavailable ({figures.why})")
             continue
-        if "warm" not in figures:
-            lines += _cold_only(backend, figures, result["floor"])
+        if figures.warm is None or figures.compared is None:
+            lines += _cold_only(backend, figures.cold, result.floor)
             continue
-        for item, warm in figures["warm"]["latency"].items():
-            cold = figures["cold"]["latency"][item]
+        compared = figures.compared
+        for item, warm in figures.warm.latency.items():
+            cold = figures.cold.latency[item]
             lines.append(
-                f"{backend:<8} {item:<30} {cold['p50_ms']:>8} /{cold['p95_ms']:>8}  "
-                f"{warm['p50_ms']:>8} /{warm['p95_ms']:>8}  {result['floor'][item]['p50_ms']:>9}  "
-                f"{figures['warm_over_floor_ms'][item]:>10}  {figures['warm_cold_ratio'][item]:>9}"
+                f"{backend:<8} {item:<30} {cold.p50_ms:>8} /{cold.p95_ms:>8}  "
+                f"{warm.p50_ms:>8} /{warm.p95_ms:>8}  {result.floor[item].p50_ms:>9}  "
+                f"{compared.warm_over_floor_ms[item]:>10}  {compared.warm_cold_ratio[item]:>9}"
             )
-        rates = {mode: figures[mode]["throughput_per_s"] for mode in MODES}
+        cold_rates, warm_rates = figures.cold.throughput_per_s, figures.warm.throughput_per_s
         lines.append(
-            f"{backend:<8} throughput {THROUGHPUT_ITEM} (jobs/s): cold c=1 {rates['cold']['1']}, "
-            f"c=2 {rates['cold']['2']}; warm c=1 {rates['warm']['1']}, c=2 {rates['warm']['2']}"
+            f"{backend:<8} throughput {THROUGHPUT_ITEM} (jobs/s): cold c=1 {cold_rates[1]}, "
+            f"c=2 {cold_rates[2]}; warm c=1 {warm_rates[1]}, c=2 {warm_rates[2]}"
         )
     return "\n".join(lines)
 
 
-def _cold_only(backend: str, figures: dict[str, Any], floors: dict[str, Any]) -> list[str]:
+def _cold_only(backend: str, cold: ModeFigures, floors: dict[str, Latency]) -> list[str]:
     """A backend without a warm pool: its cold figures and the floor."""
     lines = [
-        f"{backend:<8} {item:<30} {cold['p50_ms']:>8} /{cold['p95_ms']:>8}  "
-        f"{'(no warm pool)':>18}  {floors[item]['p50_ms']:>9}"
-        for item, cold in figures["cold"]["latency"].items()
+        f"{backend:<8} {item:<30} {figures.p50_ms:>8} /{figures.p95_ms:>8}  "
+        f"{'(no warm pool)':>18}  {floors[item].p50_ms:>9}"
+        for item, figures in cold.latency.items()
     ]
-    rates = figures["cold"]["throughput_per_s"]
+    rates = cold.throughput_per_s
     lines.append(
-        f"{backend:<8} throughput {THROUGHPUT_ITEM} (jobs/s): cold c=1 {rates['1']}, "
-        f"c=2 {rates['2']}"
+        f"{backend:<8} throughput {THROUGHPUT_ITEM} (jobs/s): cold c=1 {rates[1]}, c=2 {rates[2]}"
     )
     return lines

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from grader.errors import ChannelError
+from grader.probe.summaries import Observation
 
 LOAD = "load"
 #: One channel line; the observer keeps observations far below this.
@@ -51,10 +52,10 @@ class ChannelRecord(BaseModel):
 class Observations:
     """Observations by probe id, and whether the harness reached its end."""
 
-    by_probe: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_probe: dict[str, Observation] = field(default_factory=dict)
     done: bool = False
 
-    def get(self, probe_id: str) -> dict[str, Any] | None:
+    def get(self, probe_id: str) -> Observation | None:
         return self.by_probe.get(probe_id)
 
     def unreadable(self) -> str | None:
@@ -122,4 +123,8 @@ def _take(found: Observations, record: ChannelRecord, number: int, allowed: set[
         raise ChannelError(f"observation line {number} names an unknown probe")
     if record.probe in found.by_probe:
         raise ChannelError(f"probe {record.probe!r} was observed twice")
-    found.by_probe[record.probe] = record.observation.model_dump(exclude_none=True)
+    # The record was validated above; its `result` and `error` are read as the observer's
+    # summaries (typed views, not validated further: see `grader.probe.summaries`).
+    found.by_probe[record.probe] = cast(
+        Observation, record.observation.model_dump(exclude_none=True)
+    )

@@ -1,11 +1,88 @@
-"""Read the harness's value summaries back as plain values and short texts for messages."""
+"""Read the harness's value summaries back as plain values and short texts for messages.
+
+The shapes below are what the observer writes (`grader/probe/harness/derive.py` and
+`observer.py`): typed views for the host's readers, not validation. The channel checks only the
+envelope (`grader.probe.channel.ObservationRecord`: a `result` and an `error` that are JSON
+objects, `unreadable` and `stdout` strings), and the run it came from is untrusted, so a reader
+still checks what it relies on (`isinstance`, `.get` with a default) before using it.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypedDict
 
 SHORT = 160
+
+
+class Frame(TypedDict, total=False):
+    """One frame of a traceback, in the student's code (`cell` in a notebook)."""
+
+    line: int | None
+    cell: int | None
+    code: str
+    function: str
+
+
+class ErrorSummary(TypedDict, total=False):
+    """What the target raised: its class and its MRO by name, its message, the last frames."""
+
+    type: str
+    mro: list[str]
+    message: str
+    frames: list[Frame]
+
+
+class Conformance(TypedDict, total=False):
+    """`conforms`: whether the runner's model is the item's architecture (proven in the
+    observer), why not, and what its forward gave."""
+
+    ok: bool
+    why: str
+    output_shape: list[int]
+    max_abs_diff: Any  # a float, or {"$float": "nan"} when not finite
+
+
+class ValueSummary(TypedDict, total=False):
+    """A value as the observer summarised it. Every one has `type` and `mro`; the rest depends
+    on the kind, as marked."""
+
+    type: str
+    mro: list[str]
+    #: None, bool, int, float, str: the value (a float not finite as {"$float": "inf"}); a
+    #: torch.Size: its dimensions; a torch.dtype: its name.
+    value: Any
+    #: Tensors.
+    shape: list[int]
+    dtype: str
+    device: str
+    requires_grad: bool
+    values: list[Any]  # flattened, when small enough to send; floats as in `value`
+    #: list and tuple (a list of summaries, `length` the true length), dict (by key).
+    items: list[ValueSummary] | dict[str, ValueSummary]
+    length: int
+    #: Any other object.
+    repr: str
+    #: torch.nn.Module.
+    trainable: list[str]
+    frozen_count: int
+    parameters: int
+    training: bool
+    structure: list[list[str]]
+    output: ValueSummary  # a model run on the probe's input: what its forward returned
+    #: Added to the result by the probe's capture: [[count, rate], ...] or why not; `conforms`.
+    step_rates: list[list[Any]] | str
+    conforms: Conformance
+
+
+class Observation(TypedDict, total=False):
+    """One probe's observation on the host: what the target gave (`result`) or raised
+    (`error`), or why the runner's data could not be read (`unreadable`); what it printed."""
+
+    result: ValueSummary
+    error: ErrorSummary
+    unreadable: str
+    stdout: str
 
 
 def plain(summary: Any) -> Any:
@@ -40,7 +117,7 @@ def short(value: Any) -> str:
     return text if len(text) <= SHORT else text[: SHORT - 3] + "..."
 
 
-def describe_error(error: dict[str, Any]) -> str:
+def describe_error(error: ErrorSummary) -> str:
     """`NameError: name 'x' is not defined (cell 2, line 5: print(x))` from an error summary."""
     kind = str(error.get("type", "an exception")).rsplit(".", 1)[-1]
     text = f"{kind}: {short(str(error.get('message', '')))}"

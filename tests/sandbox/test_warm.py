@@ -15,7 +15,21 @@ from collections.abc import Iterator
 
 import pytest
 
-from grader.ops.bench import bench_text, percentile, run_bench, summary
+from grader.ops.bench import (
+    BackendFigures,
+    BenchReport,
+    Comparison,
+    Latency,
+    Machine,
+    McqFigures,
+    ModeFigures,
+    Reps,
+    Unavailable,
+    bench_text,
+    percentile,
+    run_bench,
+    summary,
+)
 from sandbox.base import Limits, MiB, RunRequest, RunResult
 from sandbox.process import ProcessSandbox
 from sandbox.settings import SandboxSettings
@@ -134,28 +148,26 @@ def test_a_script_runs_as_main_with_its_arguments(warm: ProcessSandbox) -> None:
 def test_percentiles_use_the_nearest_rank() -> None:
     assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.5) == 3.0
     assert percentile([1.0, 2.0], 0.95) == 2.0
-    assert summary([0.010, 0.020, 0.030]) == {"p50_ms": 20.0, "p95_ms": 30.0, "n": 3}
+    assert summary([0.010, 0.020, 0.030]) == Latency(p50_ms=20.0, p95_ms=30.0, n=3)
 
 
 def test_bench_text_lays_out_every_item_and_unavailable_backends() -> None:
-    figures = {"p50_ms": 10.0, "p95_ms": 12.0, "n": 3}
+    figures = Latency(p50_ms=10.0, p95_ms=12.0, n=3)
     latency = {"binary-metrics": figures}
-    result = {
-        "machine": {"cpus": 2},
-        "reps": {"warm": 3, "cold": 1},
-        "mcq": {"item": "q", **figures},
-        "floor": {"binary-metrics": figures},
-        "backends": {
-            "process": {
-                "available": True,
-                "cold": {"latency": latency, "throughput_per_s": {"1": 1, "2": 2}},
-                "warm": {"latency": latency, "throughput_per_s": {"1": 9, "2": 8}},
-                "warm_over_floor_ms": {"binary-metrics": 0.0},
-                "warm_cold_ratio": {"binary-metrics": 1.0},
-            },
-            "docker": {"available": False, "why": "no engine"},
+    result = BenchReport(
+        machine=Machine(cpus=2, platform="test"),
+        reps=Reps(warm=3, cold=1),
+        mcq=McqFigures("q", figures),
+        floor={"binary-metrics": figures},
+        backends={
+            "process": BackendFigures(
+                cold=ModeFigures(latency, {1: 1, 2: 2}),
+                warm=ModeFigures(latency, {1: 9, 2: 8}),
+                compared=Comparison({"binary-metrics": 1.0}, {"binary-metrics": 0.0}),
+            ),
+            "docker": Unavailable("no engine"),
         },
-    }
+    )
     text = bench_text(result)
     assert "process  binary-metrics" in text
     assert "warm c=1 9, c=2 8" in text
@@ -167,14 +179,17 @@ def test_bench_text_lays_out_every_item_and_unavailable_backends() -> None:
 @pytest.mark.torch
 def test_bench_smoke_gives_every_figure() -> None:
     result = run_bench(["process"], reps=1, cold_reps=1, throughput_jobs=2)
-    figures = result["backends"]["process"]
-    assert figures["available"]
+    figures = result.backends["process"]
+    assert isinstance(figures, BackendFigures)
+    assert figures.warm is not None and figures.compared is not None
     items = {"binary-metrics", "replace-head-5-classes", "predict-resnet18-batch-shape"}
-    assert set(result["floor"]) == items
-    for mode in ("cold", "warm"):
-        assert set(figures[mode]["latency"]) == items
-        assert set(figures[mode]["throughput_per_s"]) == {"1", "2"}
-        assert all(v["n"] == 1 and v["p50_ms"] > 0 for v in figures[mode]["latency"].values())
-    assert set(figures["warm_cold_ratio"]) == items
-    assert result["mcq"]["n"] == 1
+    assert set(result.floor) == items
+    for mode in (figures.cold, figures.warm):
+        assert set(mode.latency) == items
+        assert set(mode.throughput_per_s) == {1, 2}
+        assert all(v.n == 1 and v.p50_ms > 0 for v in mode.latency.values())
+    assert set(figures.compared.warm_cold_ratio) == items
+    assert result.mcq.latency.n == 1
+    written = json.loads(json.dumps(result.to_json()))["backends"]["process"]
+    assert list(written) == ["available", "cold", "warm", "warm_cold_ratio", "warm_over_floor_ms"]
     assert "process  binary-metrics" in bench_text(result)
