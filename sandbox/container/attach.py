@@ -5,7 +5,7 @@ bytes, a big-endian length). Both are read concurrently from one thread with a s
 with a cap, so a flood ends the run at once and the host never holds more than the caps.
 
 stdout carries, in order: the supervisor's "started" marker, the program's own output, then the
-"result" marker, a JSON header line and the channel bytes (see `container_init`).
+"result" marker, a JSON header line and the channel bytes (see `supervisor.py`).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Every run gets a fresh container: no network, a read-only root, tmpfs for the wo
 the channel, no-new-privileges, pids, memory (swap off) and CPU limits, rlimits, a bounded log,
 docker-init as pid 1, and the weights cache read-only. The supervisor starts as root holding only
 CAP_SETUID and CAP_SETGID, and its first act takes the unprivileged uid (and the harness runner's
-second uid as its real uid), which leaves no capability at all (see `container_init`). Files and
-stdin travel in one tar on the container's stdin (see `container_init`), never through a bind
+second uid as its real uid), which leaves no capability at all (see `supervisor.py`). Files and
+stdin travel in one tar on the container's stdin (see `supervisor.py`), never through a bind
 mount of a host path the program could write through.
 """
 
@@ -30,7 +30,7 @@ WORKDIR = "/home/sandbox"
 CHANNEL_DIR = "/run/grader"
 CHANNEL_PATH = f"{CHANNEL_DIR}/channel"
 #: The unprivileged uid and gid every program runs as (the images create this user), and the
-#: second uid a child of the program may take (the harness's runner): see `container_init`.
+#: second uid a child of the program may take (the harness's runner): see `supervisor.py`.
 UID, SECOND_UID = 10001, 10002
 #: Runs get one CPU's worth of time.
 NANO_CPUS = 1_000_000_000
@@ -157,7 +157,7 @@ def _host_config(
         "read_only": True,
         "tmpfs": tmpfs(limits, stdin_bytes),
         "cap_drop": ["ALL"],
-        # Only for the supervisor's first step: it takes its uids (see `container_init`), which
+        # Only for the supervisor's first step: it takes its uids (see `supervisor.py`), which
         # clears every capability before it reads a byte of the job.
         "cap_add": ["SETUID", "SETGID"],
         "security_opt": ["no-new-privileges"],
@@ -189,7 +189,7 @@ def container_config(
     image: str, warm_args: tuple[str, ...] = (), labels: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """Keyword arguments for `create_container`, less the host config: the supervisor, stdin;
-    `warm_args` start it in warm mode (see `container_init`)."""
+    `warm_args` start it in warm mode (see `supervisor.py`)."""
     return {
         "image": image,
         "entrypoint": [

@@ -21,7 +21,7 @@ Why not `put_archive` / `get_archive`: the workdir, /tmp and the channel live on
 which Docker's archive API cannot reach (before start and after exit they do not exist; while
 running, the daemon sees the rootfs under them, which is read-only). The markers carry a random
 token that only the host and this process know, so the program cannot forge a result by printing.
-Warm mode (`python -I -c <this text> warm IMPORTS WARM_PROGRAM_SOURCE`, see `container_warm`):
+Warm mode (`python -I -c <this text> warm IMPORTS WARM_PROGRAM_SOURCE`, see `warm.py`):
 the supervisor imports IMPORTS (torch and torchvision; importing torch never initialises CUDA,
 and nothing here calls into torch.cuda) and forks the program's child BEFORE it reads anything
 from stdin, so neither the token nor the job's bytes are ever in the child's memory. It then says

@@ -1,7 +1,7 @@
 """The warm path of the docker sandbox: pre-started containers with torch imported, one job each.
 
-A `WarmContainer` is created with the same hardening as a cold run (`container_spec`), started,
-and attached; its supervisor (`container_init` in warm mode) imports torch and torchvision,
+A `WarmContainer` is created with the same hardening as a cold run (`spec.py`), started,
+and attached; its supervisor (`supervisor.py` in warm mode) imports torch and torchvision,
 forks the program's child, says READY and waits for one job. A job is the cold run's tar on the
 same attach socket, read back with the same caps and deadlines (`container_io.Exchange`); then
 the container is killed and removed on a background thread, off the job's path. A container

@@ -1,6 +1,6 @@
 """What the process sandbox's launcher is told to build: the minimal root, env and rlimits.
 
-The host plans, the launcher (`process_launcher.py`) executes. The program sees a read-only root
+The host plans, the launcher (`launcher.py`) executes. The program sees a read-only root
 holding only the system (`/usr` and its links), the runtime venv and the Python it was made from,
 the weights cache, a minimal `/etc` and `/dev`, a private `/proc`, and three small tmpfs mounts it
 may write: its home (the workdir, holding a copy of `request.files`), `/tmp` and `/dev/shm`.
@@ -240,7 +240,7 @@ def mounts(limits: Limits, runtime: Runtime, weights_dir: Path, files: Path, uid
 
 
 def job_mounts(limits: Limits, uid: int) -> list[Op]:
-    """A warm job's fresh writable mounts, laid over its zygote's (`process_zygote`)."""
+    """A warm job's fresh writable mounts, laid over its zygote's (`zygote.py`)."""
     return [
         _tmpfs("/tmp", limits.workdir_bytes, "1777"),
         _tmpfs("/dev/shm", limits.workdir_bytes, "1777"),

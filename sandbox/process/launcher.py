@@ -1,6 +1,6 @@
 """The process sandbox's launcher: builds the jail, drops privileges and runs the program.
 
-The host starts this file with its own Python (`python -I -S process_launcher.py SPEC.json`) as
+The host starts this file with its own Python (`python -I -S launcher.py SPEC.json`) as
 the leader of a new session. It imports the standard library only, and everything it needs up
 front: after `pivot_root` the host's files are gone.
 
@@ -199,7 +199,7 @@ class _SockFprog(ctypes.Structure):
 
 
 def _install_seccomp(hex_program: str | None) -> None:
-    """Install the host-built filter (`process_seccomp`); no_new_privs is already set."""
+    """Install the host-built filter (`seccomp.py`); no_new_privs is already set."""
     if not hex_program:
         return
     code = ctypes.create_string_buffer(bytes.fromhex(hex_program))

@@ -1,6 +1,6 @@
 """The warm path of the process sandbox: zygotes with torch imported, one forked child per job.
 
-A zygote (`process_zygote`, in the same jail a cold run gets) is started ahead of demand and
+A zygote (`zygote.py`, in the same jail a cold run gets) is started ahead of demand and
 kept in a `WarmPool`. A job sends it file descriptors only: the pipes (stdin, stdout, stderr,
 the channel, a status pipe), a payload pipe the job's child reads its argv, env and files from,
 and the job's cgroup.procs files, opened here. The child joins the cgroups, drops to a uid of its
