@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from grader.bank import load_item
-from grader.grading.code import run_harness
-from grader.grading.submission import Source
 from grader.models import CodeItem
 from grader.probe.plan import build_plan
+from grader.probe.run import run_harness
 from grader.probe.summaries import plain
 from sandbox.base import Sandbox
 
@@ -89,7 +88,7 @@ def item(tmp_path_factory: pytest.TempPathFactory) -> CodeItem:
 
 def test_the_runner_cannot_reach_the_observer(sandbox: Sandbox, item: CodeItem) -> None:
     plan = build_plan(item.checks)
-    run = run_harness(sandbox, item, Source(SPY), {}, plan)
+    run = run_harness(sandbox, item, SPY, {}, plan)
     observation = run.observations.get("report")
     assert observation is not None and "result" in observation, observation
     seen = plain(observation["result"])
