@@ -27,16 +27,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import httpx
+from sqlalchemy import ColumnElement, func, select
+
+from grader.ops.loopback import ServerProcess
+from grader.service.db import Submission, open_store
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from sqlalchemy import func, select  # noqa: E402
-
-from grader.service.db import Submission, open_store  # noqa: E402
-from tests.service.live import ServerProcess  # noqa: E402
 
 MCQ = ("finetuning-purpose", "freeze-with-requires-grad", "pretrained-saves-time")
 CODE = "binary-metrics"
@@ -79,7 +78,8 @@ def work(n: int, code: int, students: int, seed: int) -> list[tuple[int, dict[st
 def send(server: ServerProcess, token: str, form: dict[str, object], tally: Tally) -> None:
     """POST until the server answers 202; a request with no answer (the server died) is retried."""
     data = {k: v for k, v in form.items() if k != "file"}
-    files = {"file": form["file"]} if "file" in form else None
+    upload = cast(tuple[str, bytes] | None, form.get("file"))
+    files = {"file": upload} if upload is not None else None
     deadline = time.monotonic() + DOWN_RETRY_S
     while True:
         try:
@@ -97,7 +97,7 @@ def send(server: ServerProcess, token: str, form: dict[str, object], tally: Tall
         tally.sent[response.json()["id"]] = token
 
 
-def count(server: ServerProcess, *conditions: object) -> int:
+def count(server: ServerProcess, *conditions: ColumnElement[bool]) -> int:
     sessions = open_store(server.db_url)
     try:
         with sessions() as session:

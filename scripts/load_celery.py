@@ -19,10 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from tests.service.fleet import Fleet, RedisServer, echo_source, write_bank  # noqa: E402
+from grader.ops.loopback import Fleet, RedisServer, echo_source, wait_until, write_bank
 
 
 @dataclass
@@ -40,13 +37,6 @@ class Figures:
         return self.submissions / self.wall_s if self.wall_s else 0.0
 
 
-def flush(url: str) -> None:
-    import redis
-
-    with redis.Redis.from_url(url) as client:
-        client.flushdb()
-
-
 def burst(fleet: Fleet, code: int, mcq: int, sleep_s: float) -> list[str]:
     ids = [fleet.submit("slow-echo", source=echo_source(sleep_s)) for _ in range(code)]
     return ids + [fleet.submit("quick", choice="B") for _ in range(mcq)]
@@ -55,7 +45,7 @@ def burst(fleet: Fleet, code: int, mcq: int, sleep_s: float) -> list[str]:
 def run_phase(
     folder: Path, redis: RedisServer, args: argparse.Namespace, workers: int, kill: bool
 ) -> Figures:
-    flush(redis.url)
+    redis.flushdb()
     folder.mkdir()
     bank = write_bank(folder / "bank")
     fleet = Fleet(folder, redis.url, bank, visibility_s=args.visibility)
@@ -65,7 +55,7 @@ def run_phase(
         ids = burst(fleet, args.code, args.mcq, args.sleep)
         if kill:
             victim = started[0]
-            fleet._wait_for(lambda: fleet.running_on(victim, "slow-echo") is not None, 120)
+            wait_until(lambda: fleet.running_on(victim, "slow-echo") is not None, 120)
             fleet.kill(victim)
         fleet.wait_done(ids, args.timeout)
         wall = time.monotonic() - t0

@@ -16,6 +16,7 @@ import pytest
 from grader.bank import load_bank
 from grader.cli.app import main
 from grader.errors import NeedsGpu
+from grader.ops.loopback import Fleet, RedisServer, echo_source, wait_until, write_bank
 from grader.service import store
 from grader.service.celery_app import TASK_NAME, make_app, transport_options, visibility_timeout
 from grader.service.celery_dispatch import CeleryDispatcher
@@ -25,7 +26,6 @@ from grader.service.worker_context import DeviceBoundSandbox, WorkerConfig, Work
 from grader.settings import with_flags
 from sandbox.base import GpuPolicy, Limits, RunRequest
 from sandbox.fake import FakeSandbox, result
-from tests.service.fleet import Fleet, RedisServer, echo_source, write_bank
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +47,10 @@ def bank(tmp_path: Path) -> Path:
 def fleet(tmp_path: Path, bank: Path, redis_server: RedisServer) -> Iterator[Fleet]:
     # A fresh Redis database number per test would need a counter; a fresh server key space is
     # simpler: every test's queues start empty because the module's server is flushed here.
-    _flush(redis_server)
+    redis_server.flushdb()
     fleet = Fleet(tmp_path, redis_server.url, bank, visibility_s=10)
     yield fleet
     fleet.close()
-
-
-def _flush(server: RedisServer) -> None:
-    import redis
-
-    with redis.Redis.from_url(server.url) as client:
-        client.flushdb()
 
 
 # -- the app's delivery settings ------------------------------------------------------------
@@ -148,7 +141,7 @@ def test_killed_worker_job_is_graded_elsewhere_and_reported_once(fleet: Fleet) -
     victim, survivor = fleet.start_worker("victim"), fleet.start_worker("survivor")
     ids = [fleet.submit("slow-echo", source=echo_source(3)) for _ in range(6)]
     ids += [fleet.submit("quick", choice="B") for _ in range(12)]
-    assert fleet._wait_for(lambda: fleet.running_on(victim, "slow-echo") is not None, 60)
+    assert wait_until(lambda: fleet.running_on(victim, "slow-echo") is not None, 60)
     killed_job = fleet.running_on(victim, "slow-echo")
     fleet.kill(victim)
 
@@ -168,12 +161,12 @@ def test_a_pool_process_killed_mid_job_gives_its_job_back_at_once(
     tmp_path: Path, bank: Path, redis_server: RedisServer
 ) -> None:
     """Reject on worker lost: no visibility timeout (10 min here) is needed to grade it again."""
-    _flush(redis_server)
+    redis_server.flushdb()
     fleet = Fleet(tmp_path, redis_server.url, bank, visibility_s=600)
     try:
         worker = fleet.start_worker("w")
         job = fleet.submit("slow-echo", source=echo_source(5))
-        assert fleet._wait_for(lambda: fleet.running_on(worker, "slow-echo") == job, 60)
+        assert wait_until(lambda: fleet.running_on(worker, "slow-echo") == job, 60)
         pool_pid = int((fleet.row(job).graded_by or "").rsplit("/", 1)[1])
         os.kill(pool_pid, signal.SIGKILL)
         assert fleet.wait_done([job], timeout_s=120)
@@ -222,5 +215,5 @@ def test_restarted_server_resends_unfinished_submissions(fleet: Fleet) -> None:
     restarted.stop()
     assert fleet.wait_done([orphan], timeout_s=60)
     duplicate = f"duplicate delivery: {done_already} already graded"
-    assert fleet._wait_for(lambda: duplicate in fleet.workers[0].text(), 60)
+    assert wait_until(lambda: duplicate in fleet.workers[0].text(), 60)
     assert fleet.writes()[orphan] == 1 and fleet.writes()[done_already] == 1

@@ -14,7 +14,7 @@ from grader.service import lms_clients, store
 from grader.service.db import Delivery, open_store
 from grader.service.deliveries import MAX_RETRY_AFTER_S, DeliverySender, retry_after_seconds
 from grader.service.settings import RETRY_SCHEDULE, ServiceSettings
-from tests.service.receiver import Receiver, Reply
+from tests.support.receiver import Receiver, Reply
 
 REPORT = {"question": "q", "status": "passed", "verdict": "PASSED", "score": 1, "max_score": 1}
 

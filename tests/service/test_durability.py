@@ -5,15 +5,17 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from grader.ops.loopback import ServerProcess
 from grader.service.db import Submission, open_store
 from tests.service.conftest import MakeServer
-from tests.service.live import REPO, ServerProcess
 
+REPO = Path(__file__).resolve().parents[2]
 MCQ = "finetuning-purpose"
 CODE = "binary-metrics"
 #: A correct solution that takes its time, so the kill lands while it is being graded.

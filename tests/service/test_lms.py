@@ -1,7 +1,9 @@
-"""LMS webhooks against a real `grader serve` on loopback and a real receiving server.
+"""LMS webhooks against the app in process and a real receiving server on loopback.
 
-The LMS side signs with the reference `standardwebhooks` package, and the receiver verifies the
-callbacks with it too, so the grader's own signing code is never checked against itself.
+The app is graded by its in-process pool and sends callbacks with the real delivery sender, over
+HTTP, to the receiver. The LMS side signs with the reference `standardwebhooks` package, and the
+receiver verifies the callbacks with it too, so the grader's own signing code is never checked
+against itself. One test restarts a real `grader serve`: deliveries resume from the store.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,35 +23,37 @@ import standardwebhooks
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from grader.cli.app import main
+from grader.ops.loopback import ServerProcess
 from grader.service import lms_clients
 from grader.service.db import Delivery, LmsClient, Submission, open_store
-from tests.service.live import ServerProcess
-from tests.service.receiver import Receiver, Reply
+from tests.service.conftest import InProcess
+from tests.support.receiver import Receiver, Reply
 
 MCQ = "cats-dogs-500-images"
+#: Callbacks go to the receiver on 127.0.0.1, on any port; deliveries retry 1000 times sooner.
+SETTINGS = {"retry_scale": 0.001, "workers": 1}
 
 
 @dataclass
 class Served:
-    """A running `grader serve`, a session factory on its database, and its LMS client's secret."""
+    """A course server (the app in process, or a real `grader serve`) on a store of its own, and
+    its LMS client's first secret."""
 
-    process: ServerProcess
     sessions: sessionmaker[Session]
     first_secret: str
-
-    @property
-    def url(self) -> str:
-        return self.process.url
-
-    def restart(self) -> None:
-        self.process.stop()
-        self.process.start()
+    post_raw: Callable[[bytes, dict[str, str]], httpx.Response]
+    db_url: str
+    capsys: pytest.CaptureFixture[str] | None = None
 
     def lms(self, *argv: str) -> str:
-        """`grader lms ...` as the operator runs it; its stdout."""
-        done = self.process.grader("lms", *argv)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
+        """`grader lms ...` as the operator runs it (in process); its stdout."""
+        assert self.capsys is not None
+        self.capsys.readouterr()
+        code = main(["lms", *argv, "--db", self.db_url])
+        out, err = self.capsys.readouterr()
+        assert code == 0, err
+        return out.strip()
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -97,8 +100,7 @@ def post(
             }
         )
     sent = raw + b" " if tamper else raw
-    with httpx.Client(timeout=30) as http:
-        return http.post(f"{server.url}/v1/lms/submissions", content=sent, headers=headers)
+    return server.post_raw(sent, headers)
 
 
 def count(server: Served, model: type) -> int:
@@ -120,43 +122,55 @@ def wait_delivery(server: Served, check: Callable[[Delivery], bool]) -> Delivery
     return row
 
 
-@contextmanager
-def served(folder: Path, env: dict[str, str]) -> Iterator[Served]:
-    """A real server whose LMS client `canvas` may call back to 127.0.0.1 on any port."""
-    env = {"GRADER_RETRY_SCALE": "0.001", "GRADER_WORKERS": "1", **env}
-    process = ServerProcess(folder, env)
+@pytest.fixture
+def server(
+    make_app: Callable[..., InProcess],
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+) -> Served:
+    """The app in process, its LMS client `canvas` allowed to call back to 127.0.0.1 on any
+    port; more `ServiceSettings` from an indirect parameter."""
+    app = make_app(deliveries=True, **{**SETTINGS, **getattr(request, "param", {})})
+    with app.sessions() as session:
+        secret = lms_clients.add_client(session, "canvas", ["127.0.0.1"])
+
+    def post_raw(body: bytes, headers: dict[str, str]) -> httpx.Response:
+        answer: httpx.Response = app.client.post(
+            "/v1/lms/submissions", content=body, headers=headers
+        )
+        return answer
+
+    return Served(app.sessions, secret, post_raw, app.db_url, capsys)
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[tuple[Served, ServerProcess]]:
+    """A real `grader serve` with the same LMS client, for the test that restarts it."""
+    env = {"GRADER_RETRY_SCALE": "0.001", "GRADER_WORKERS": "1"}
+    process = ServerProcess(tmp_path, env)
     done = process.grader("lms", "add", "canvas", "--callback-host", "127.0.0.1")
     assert done.returncode == 0, done.stderr
     process.start()
     sessions = open_store(process.db_url)
+
+    def post_raw(body: bytes, headers: dict[str, str]) -> httpx.Response:
+        with httpx.Client(timeout=30) as http:
+            return http.post(f"{process.url}/v1/lms/submissions", content=body, headers=headers)
+
     try:
-        yield Served(process, sessions, done.stdout.strip())
+        yield Served(sessions, done.stdout.strip(), post_raw, process.db_url), process
     finally:
         process.stop()
         sessions.kw["bind"].dispose()
 
 
 @pytest.fixture
-def server(tmp_path, request):
-    """A server of this test's own (settings from an indirect parameter)."""
-    with served(tmp_path, getattr(request, "param", {})) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    """One server for the tests that must leave no trace in it (every request is refused)."""
-    with served(tmp_path_factory.mktemp("shared"), {}) as live:
-        yield live
-
-
-@pytest.fixture
-def secret(server):
+def secret(server: Served) -> str:
     return server.first_secret
 
 
 @pytest.fixture
-def receiver(secret):
+def receiver(secret: str) -> Iterator[Receiver]:
     with Receiver(secret) as lms:
         yield lms
 
@@ -190,15 +204,15 @@ def test_accepted_submission_is_graded_and_delivered_signed(server, secret, rece
     ],
     ids=lambda v: v if v in ("unsigned", "wrong-secret", "stale", "future", "tampered") else "",
 )
-def test_rejected_without_a_valid_signature(shared, how, reason):
+def test_rejected_without_a_valid_signature(server, how, reason):
     body = lms_body("http://127.0.0.1:9/hook")
-    use = {"unsigned": None, "wrong-secret": lms_clients.new_secret()}.get(how, shared.first_secret)
+    use = {"unsigned": None, "wrong-secret": lms_clients.new_secret()}.get(how, server.first_secret)
     at = {"stale": time.time() - 400, "future": time.time() + 400}.get(how)
-    answer = post(shared, use, body, at=at, tamper=how == "tampered")
+    answer = post(server, use, body, at=at, tamper=how == "tampered")
     assert answer.status_code == 401
     assert reason in answer.json()["error"]
     assert "\n" not in answer.json()["error"]
-    assert count(shared, Submission) == 0
+    assert count(server, Submission) == 0
 
 
 def test_replayed_webhook_id_returns_the_original(server, secret, receiver):
@@ -271,24 +285,24 @@ def test_callbacks_verify_with_either_secret_while_rotating(server, secret):
         "extra",
     ],
 )
-def test_malformed_bodies_are_422_with_the_reason(shared, changes, reason):
+def test_malformed_bodies_are_422_with_the_reason(server, changes, reason):
     body = {
         k: v for k, v in lms_body("http://127.0.0.1:9/hook", **changes).items() if v is not None
     }
-    answer = post(shared, shared.first_secret, body)
+    answer = post(server, server.first_secret, body)
     assert answer.status_code == 422, answer.text
     assert reason in answer.json()["error"]
-    assert count(shared, Submission) == 0
+    assert count(server, Submission) == 0
 
 
-def test_invalid_json_is_422(shared):
-    answer = post(shared, shared.first_secret, b'{"question": ')
+def test_invalid_json_is_422(server):
+    answer = post(server, server.first_secret, b'{"question": ')
     assert answer.status_code == 422 and "json" in answer.json()["error"].lower()
 
 
 @pytest.mark.parametrize(
     "server",
-    [{"GRADER_CLIENT_BURST": "2", "GRADER_CLIENT_RATE": "0.001"}],
+    [{"client_burst": 2, "client_rate": 0.001}],
     indirect=True,
     ids=["burst-2"],
 )
@@ -353,20 +367,24 @@ def test_host_unregistered_after_submission_is_not_called(server, secret, receiv
     assert len(receiver.deliveries) == 1
 
 
-def test_retries_resume_after_a_restart(server, secret, receiver):
-    receiver.script(Reply(503, {"retry-after": "3"}))
-    assert post(server, secret, lms_body(receiver.url + "/hook")).status_code == 202
-    wait_delivery(server, lambda d: d.last_status == 503)
-    server.restart()
-    got = receiver.wait_for(2)
-    assert [d.answered for d in got] == [503, 200]
-    assert got[0].headers["webhook-id"] == got[1].headers["webhook-id"]
-    wait_delivery(server, lambda d: d.state == "delivered")
+def test_retries_resume_after_a_restart(live):
+    server, process = live
+    with Receiver(server.first_secret) as receiver:
+        receiver.script(Reply(503, {"retry-after": "3"}))
+        body = lms_body(receiver.url + "/hook")
+        assert post(server, server.first_secret, body).status_code == 202
+        wait_delivery(server, lambda d: d.last_status == 503)
+        process.stop()
+        process.start()
+        got = receiver.wait_for(2)
+        assert [d.answered for d in got] == [503, 200]
+        assert got[0].headers["webhook-id"] == got[1].headers["webhook-id"]
+        wait_delivery(server, lambda d: d.state == "delivered")
 
 
 @pytest.mark.parametrize(
     "server",
-    [{"GRADER_STUDENT_BURST": "1", "GRADER_STUDENT_RATE": "0.001"}],
+    [{"student_burst": 1, "student_rate": 0.001}],
     indirect=True,
     ids=["student-burst-1"],
 )
@@ -378,8 +396,8 @@ def test_student_rate_limit_is_per_student(server, secret):
     assert post(server, secret, lms_body("http://127.0.0.1:9/h", student="b")).status_code == 202
 
 
-def test_oversized_body_is_413_before_anything_else(shared):
+def test_oversized_body_is_413_before_anything_else(server):
     huge = lms_body("http://127.0.0.1:9/h", choice=None, filename="a.py", content="#" * 3_000_000)
-    answer = post(shared, shared.first_secret, huge)
+    answer = post(server, server.first_secret, huge)
     assert answer.status_code == 413
-    assert count(shared, Submission) == 0
+    assert count(server, Submission) == 0

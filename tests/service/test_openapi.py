@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from grader.bank import Bank, load_bank
-from grader.service import grading, lms_clients, store
-from grader.service.app import create_app
-from grader.service.db import Submission, open_store
+from grader.bank import load_bank
+from grader.service import lms_clients
+from grader.service.db import Submission
 from grader.service.responses import (
     ErrorBody,
     Health,
@@ -32,36 +29,12 @@ from grader.service.responses import (
     SubmissionView,
     question_view,
 )
-from grader.service.settings import ServiceSettings
-from grader.service.state import ServiceState
 from grader.service.webhooks import signed_headers
-from sandbox.fake import FakeSandbox, result
-
-with warnings.catch_warnings():  # Starlette warns on import that it prefers httpx2 to httpx
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from tests.service.conftest import InProcess, TestClient, bearer
 
 MCQ = "finetuning-purpose"
 LMS_HOST = "lms.example"
 ERROR_REF = "#/components/schemas/ErrorBody"
-
-
-class InlineGrading:
-    """A dispatcher that grades at once, in the request's thread, with a fake sandbox."""
-
-    def __init__(self, sessions: sessionmaker[Session], bank: Bank) -> None:
-        self.sessions = sessions
-        self.bank = bank
-
-    def dispatch(self, submission_id: str, queue: str) -> None:
-        sandbox = FakeSandbox(lambda request: result())
-        grading.run_job(self.sessions, self.bank, submission_id, sandbox, "inline")
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
 
 
 @dataclass
@@ -74,22 +47,15 @@ class Served:
     lms_secret: str
 
     def as_student(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+        return bearer(self.token)
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    settings = ServiceSettings(db_url=f"sqlite:///{tmp_path / 'grader.db'}")
-    sessions = open_store(settings.db_url)
-    bank = load_bank()
-    state = ServiceState(settings, sessions, bank, InlineGrading(sessions, bank))
-    with sessions() as session:
-        token = store.create_token(session, "alice", None)
-        session.commit()
+def served(make_app: Callable[..., InProcess]) -> Served:
+    app = make_app(grading="inline")
+    with app.sessions() as session:
         secret = lms_clients.add_client(session, "moodle", [LMS_HOST])
-    with TestClient(create_app(state)) as client:
-        yield Served(client, sessions, token, secret)
-    sessions.kw["bind"].dispose()
+    return Served(app.client, app.sessions, app.token("alice"), secret)
 
 
 @pytest.fixture

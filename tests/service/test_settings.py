@@ -11,11 +11,11 @@ from pydantic import ValidationError
 from grader.bank import load_bank
 from grader.cli.app import main
 from grader.errors import BadInput
+from grader.ops.loopback import write_bank
 from grader.service.celery_app import visibility_timeout
 from grader.service.intake import CHOICE_CHARS, checked_submission
 from grader.service.settings import ServiceSettings
 from grader.service.store import NewSubmission
-from tests.service.fleet import write_bank
 
 
 def test_settings_compose_the_grader_s(monkeypatch: pytest.MonkeyPatch) -> None:
