@@ -28,7 +28,6 @@ from grader.grading.submission import Source
 from grader.models import CodeItem, Item, McqItem, PredictItem, Verdict
 from grader.models.items import StrictModel
 from grader.probe.summaries import describe_error
-from sandbox.base import Sandbox
 
 
 class WrongCase(StrictModel):
@@ -59,9 +58,9 @@ def selftest(items: Iterable[Item], grader: Grader) -> list[Row]:
         if isinstance(item, CodeItem):
             rows += _code_rows(item, grader, grader.settings.solutions / item.id)
         elif isinstance(item, McqItem) and item.verify is not None:
-            rows.append(_verify_row(item, grader.sandbox))
+            rows.append(_verify_row(item, grader))
         elif isinstance(item, PredictItem):
-            rows.append(_predict_row(item, grader.sandbox))
+            rows.append(_predict_row(item, grader))
     return rows
 
 
@@ -111,11 +110,11 @@ def _source(path: Path) -> Source:
     return Source(path.read_text(encoding="utf-8"))
 
 
-def _verify_row(item: McqItem, sandbox: Sandbox) -> Row:
+def _verify_row(item: McqItem, grader: Grader) -> Row:
     verify = item.verify
     assert verify is not None
     try:
-        seen = run_snippet(sandbox, verify.snippet)
+        seen = run_snippet(grader.sandbox, verify.snippet, cache=grader.settings.snippet_cache)
     except SnippetFailed as exc:
         return Row(item.id, "verify", False, str(exc))
     if verify.raises is not None:
@@ -129,9 +128,9 @@ def _verify_row(item: McqItem, sandbox: Sandbox) -> Row:
     return Row(item.id, "verify", ok, f"key {item.answer}: printed {got}")
 
 
-def _predict_row(item: PredictItem, sandbox: Sandbox) -> Row:
+def _predict_row(item: PredictItem, grader: Grader) -> Row:
     try:
-        key = computed_key(item, sandbox)
+        key = computed_key(item, grader.sandbox, grader.settings.snippet_cache)
     except SnippetFailed as exc:
         return Row(item.id, "key", False, str(exc))
     return Row(item.id, "key", bool(key), f"computed key {key!r}")
