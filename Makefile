@@ -96,3 +96,4 @@ clean:
 
 schema: venv
 	$(GRADER) schema > questions/question.schema.json
+	$(GRADER) schema --assignment > assignments/assignment.schema.json

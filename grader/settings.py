@@ -5,6 +5,7 @@
 | GRADER_BACKEND | the sandbox backend: `process` or `docker` | process |
 | GRADER_BANK | the question bank folder | ./questions if it exists, else <home>/questions |
 | GRADER_SOLUTIONS | reference and wrong solutions, per item | <home>/solutions |
+| GRADER_ASSIGNMENTS | the course's assignments (`<id>.yaml`) | <home>/assignments |
 | GRADER_CACHE | reference observations, snippet outputs, the seed key | <home>/.cache |
 | (the sandbox's own) | runtime, weights, images, warm pools: `sandbox/settings.py` | |
 
@@ -41,6 +42,7 @@ class GraderSettings(BaseSettings):
     backend: Backend = DEFAULT_BACKEND
     bank: Path = Field(default_factory=_default_bank)
     solutions: Path = Field(default_factory=lambda: grader_home() / "solutions")
+    assignments: Path = Field(default_factory=lambda: grader_home() / "assignments")
     cache: Path = Field(default_factory=lambda: grader_home() / ".cache")
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from grader.bank.yamlsource import locate, parse_yaml, plain
 from grader.errors import BadInput, BankError, BankIssue, UnknownQuestion
-from grader.models import ITEM_KINDS, SCHEMA_VERSION, CodeItem, Item, ItemBase
+from grader.models import ITEM_KINDS, SCHEMA_VERSION, CodeItem, Item
 
 SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 256 * 1024
@@ -171,6 +171,24 @@ def validate_document(name: str, stem: str, document: Any) -> tuple[Item | None,
     return item, []
 
 
+def located(name: str, document: Any, loc: tuple[str | int, ...], message: str) -> BankIssue:
+    """An issue at the YAML node of `loc` (the key itself for an unknown field)."""
+    line, column = locate(document, loc, at_key=message.startswith("unknown field"))
+    return BankIssue(name, line, column, ".".join(map(str, loc)), message)
+
+
+def validation_issues(
+    name: str, document: Any, exc: ValidationError, model: type[BaseModel]
+) -> list[BankIssue]:
+    """A pydantic error as `file:line:column` issues with the fix, for any authored model."""
+    return [located(name, document, _loc(e), _message(e, model)) for e in exc.errors()]
+
+
+def read_text(path: Path) -> tuple[str, BankIssue | None]:
+    """A file's text, or the one issue that stops it being read (size, encoding, access)."""
+    return _read(path)
+
+
 def _header_issues(document: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
     """schema_version and kind decide how to read the rest, so they are checked first."""
     version = document.get("schema_version")
@@ -215,7 +233,7 @@ def _loc(error: Any) -> tuple[str | int, ...]:
     return tuple(error["loc"])
 
 
-def _message(error: Any, model: type[ItemBase]) -> str:
+def _message(error: Any, model: type[BaseModel]) -> str:
     kind, loc = error["type"], error["loc"]
     name = str(loc[-1]) if loc else ""
     if kind == "extra_forbidden":
@@ -228,7 +246,7 @@ def _message(error: Any, model: type[ItemBase]) -> str:
     return f"{text[0].lower()}{text[1:]}{shown}"
 
 
-def _allowed(model: type[ItemBase], loc: Iterable[str | int]) -> str:
+def _allowed(model: type[BaseModel], loc: Iterable[str | int]) -> str:
     parts = [p for p in loc if isinstance(p, str)]
     if len(parts) == 1:
         return "allowed: " + ", ".join(model.model_fields)

@@ -30,8 +30,10 @@ from grader.cli.ops import add_ops_commands
 from grader.cli.render import item_text, listing_text, report_text
 from grader.cli.service import add_service_commands
 from grader.cli.worker import add_worker_commands
+from grader.courses.catalog import Catalog, load_catalog
 from grader.errors import GraderError
 from grader.models import Difficulty, Report, item_json_schema
+from grader.models.assignment import assignment_json_schema
 from grader.settings import settings_error
 from sandbox.errors import SandboxError
 
@@ -88,16 +90,25 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    bank = load_bank([Path(p) for p in args.paths] or [settings_for(args).bank])
-    for issue in bank.issues:
+    settings = settings_for(args)
+    bank = load_bank([Path(p) for p in args.paths] or [settings.bank])
+    # Named files or folders are validated alone; the bank's own run checks its assignments too.
+    catalog = Catalog() if args.paths else load_catalog(settings.assignments, bank)
+    issues = bank.issues + catalog.issues
+    for issue in issues:
         print(f"error: {issue}", file=sys.stderr)
     files = len(bank.items) + len(bank.broken)
-    print(f"{files} file(s), {len(bank.items)} valid item(s), {len(bank.issues)} problem(s)")
-    return 2 if bank.issues else 0
+    assignments = len(catalog.assignments) + len(catalog.broken)
+    print(
+        f"{files} file(s), {len(bank.items)} valid item(s), {assignments} assignment(s), "
+        f"{len(issues)} problem(s)"
+    )
+    return 2 if issues else 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    print(json.dumps(item_json_schema(), indent=2))
+    schema = assignment_json_schema() if args.assignment else item_json_schema()
+    print(json.dumps(schema, indent=2))
     return 0
 
 
@@ -153,7 +164,8 @@ def _add_bank_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser("validate", help="schema and lint of the bank")
     p.add_argument("paths", nargs="*", help="files or folders (default: the bank)")
     p.set_defaults(func=cmd_validate)
-    p = sub.add_parser("schema", help="print the JSON Schema of item files")
+    p = sub.add_parser("schema", help="print the JSON Schema of item (or assignment) files")
+    p.add_argument("--assignment", action="store_true", help="the assignment files' schema")
     p.set_defaults(func=cmd_schema)
 
 
