@@ -18,6 +18,7 @@ from typing import NoReturn
 from pydantic import ValidationError
 
 from grader.bank import Bank, load_bank
+from grader.cli.bank import add_bank_export_command
 from grader.cli.grading import (
     add_backend_option,
     check_file,
@@ -92,8 +93,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     bank = load_bank([Path(p) for p in args.paths] or [settings.bank])
-    # Named files or folders are validated alone; the bank's own run checks its assignments too.
-    catalog = Catalog() if args.paths else load_catalog(settings.assignments, bank)
+    # Named files, folders or another --bank are validated alone: the course's assignments are
+    # checked with the course's own bank only.
+    alone = bool(args.paths or args.bank)
+    catalog = Catalog() if alone else load_catalog(settings.assignments, bank)
     issues = bank.issues + catalog.issues
     for issue in issues:
         print(f"error: {issue}", file=sys.stderr)
@@ -126,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True, metavar="COMMAND", parser_class=Parser
     )
     _add_bank_commands(sub)
+    add_bank_export_command(sub)
     add_ops_commands(sub)
     add_service_commands(sub)
     add_lms_commands(sub)

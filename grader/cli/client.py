@@ -1,10 +1,14 @@
 """`grader submit`: upload to a course server, wait for the report, exit like `grader check`.
 
 Exit codes are `grader check`'s: 0 passed, 1 graded and not passed, 3 an error report; 2 when the
-server refuses the input (unknown question, a file over the cap, a malformed file, a bad or missing
-token); 3 when the server cannot be reached or fails. Where the server and token come from, first
-found wins: `--server`/`--token`, $GRADER_SERVER/$GRADER_TOKEN, then `server = "..."` and
-`token = "..."` in $GRADER_CONFIG or ~/.config/grader/config.toml.
+server refuses the input (unknown question or assignment, a file over the cap, a malformed file, a
+bad or missing token, an assignment not open or with no attempt left); 3 when the server cannot be
+reached or fails. In an assignment the report is what the server shows the student now: scaled to
+the assignment's points, keys and explanations as its reveal rules allow.
+
+Where the server and token come from, first found wins: `--server`/`--token`,
+$GRADER_SERVER/$GRADER_TOKEN, then `server = "..."` and `token = "..."` in $GRADER_CONFIG or
+~/.config/grader/config.toml.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class Upload:
     question: str
     file: Path | None = None
     choice: str | None = None
+    assignment: str | None = None
 
 
 def config_file() -> Path:
@@ -77,16 +82,45 @@ def submit(
     """Upload, wait for the report, print it; the exit code says how it went."""
     files = _files(work.file)
     data = {"question": work.question} | ({"choice": work.choice} if work.choice else {})
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=server, headers=headers, timeout=30.0) as client:
+    data |= {"assignment": work.assignment} if work.assignment else {}
+    with _client(server, token) as client:
         created = _post(client, data, files)
-        print(f"submitted {created['id']} ({work.question})", file=sys.stderr)
+        print(f"submitted {created['id']} ({_which(created)})", file=sys.stderr)
         view = _wait(client, created["id"], wait_s, Progress(sys.stderr))
     report = Report.model_validate(view["report"])
-    print(json.dumps(view["report"], indent=2) if as_json else report_text(report))
+    print(json.dumps(view["report"], indent=2) if as_json else _report_text(report, view))
     if report.status.value == "error":
         return 3
     return 0 if report.passed else 1
+
+
+def get_json(server: str, token: str, path: str) -> Any:
+    """The JSON body of a GET as the token's student; refusals raise as `submit`'s do."""
+    with _client(server, token) as client:
+        return _answer(_call(client, "GET", path))
+
+
+def _client(server: str, token: str) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"}
+    return httpx.Client(base_url=server, headers=headers, timeout=30.0)
+
+
+def _which(created: dict[str, Any]) -> str:
+    """`QUESTION`, or `QUESTION, ASSIGNMENT attempt N` inside an assignment."""
+    if not created.get("assignment"):
+        return str(created["question"])
+    return f"{created['question']}, {created['assignment']} attempt {created.get('attempt')}"
+
+
+def _report_text(report: Report, view: dict[str, Any]) -> str:
+    """The report as `grader check` prints it; in an assignment, a line on how it counts."""
+    if not view.get("assignment"):
+        return report_text(report)
+    late = view.get("late_penalty") or 0.0
+    notes = [f"assignment {view['assignment']}", f"attempt {view.get('attempt')}"]
+    notes += [f"{late:.0%} off for lateness"] if late else []
+    notes += [f"shown: {view.get('revealed')}"]
+    return report_text(report) + "\n  " + " · ".join(notes)
 
 
 def _files(path: Path | None) -> dict[str, tuple[str, bytes]] | None:
@@ -151,7 +185,7 @@ def _answer(response: httpx.Response) -> Any:
     status = response.status_code
     if status == 401:
         raise BadInput(f"the server refused the token ({reason})")
-    if status in (404, 413, 422):
+    if status in (403, 404, 409, 413, 422):
         raise BadInput(f"the server refused the submission: {reason}")
     raise ServerUnavailable(f"the server answered {status}: {reason}")
 

@@ -26,18 +26,20 @@ def item_text(item: Item) -> str:
 
 
 def _answer_lines(item: Item, view: dict[str, Any]) -> list[str]:
+    # A student bank's item has no key here: the course server grades its answers.
+    answer = f"grader submit {item.id} --choice" if item.student else f"grader answer {item.id}"
     if isinstance(item, McqItem):
         choices = [f"  {c['letter']}. {c['text']}" for c in view["choices"]]
-        return [*choices, "", f"Answer with: grader answer {item.id} LETTER"]
+        return [*choices, "", f"Answer with: {answer} LETTER"]
     if isinstance(item, NumericItem):
-        return [f"Answer with: grader answer {item.id} NUMBER   (0.85 and 85% are the same)"]
+        return [f"Answer with: {answer} NUMBER   (0.85 and 85% are the same)"]
     if isinstance(item, PredictItem):
         return [
             "```python",
             item.snippet.rstrip(),
             "```",
             "",
-            f'Answer with: grader answer {item.id} "WHAT IT PRINTS"',
+            f'Answer with: {answer} "WHAT IT PRINTS"',
         ]
     contract = [f"  {c['name']}: {c['signature']}" for c in view["contract"]]
     checks = [f"  - {c['name']} ({c['points']:g} pt): {c['message']}" for c in view["checks"]]
@@ -54,6 +56,7 @@ def _answer_lines(item: Item, view: dict[str, Any]) -> list[str]:
         "```",
         "",
         f"Check your file with: grader check {item.id} FILE",
+        *([f"Submit it for your grade with: grader submit {item.id} FILE"] if item.student else []),
     ]
 
 

@@ -1,4 +1,4 @@
-"""Course-server commands: `serve`, `tokens create`, `submit`."""
+"""Course-server commands: `serve`, `tokens create`, `submit`, `assignments`."""
 
 from __future__ import annotations
 
@@ -41,8 +41,16 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from grader.cli.client import Upload, resolve_config, submit
 
     server, token = resolve_config(args.server, args.token)
-    work = Upload(question=args.id, file=args.file, choice=args.choice)
+    work = Upload(question=args.id, file=args.file, choice=args.choice, assignment=args.assignment)
     return submit(server, token, work, as_json=args.json)
+
+
+def cmd_assignments(args: argparse.Namespace) -> int:
+    from grader.cli.assignments import show
+    from grader.cli.client import resolve_config
+
+    server, token = resolve_config(args.server, args.token)
+    return show(server, token, as_json=args.json)
 
 
 def add_service_commands(sub: argparse._SubParsersAction[Any]) -> None:
@@ -68,7 +76,17 @@ def add_service_commands(sub: argparse._SubParsersAction[Any]) -> None:
     answer = p.add_mutually_exclusive_group(required=True)
     answer.add_argument("file", nargs="?", type=Path, help="a .py or .ipynb file (code items)")
     answer.add_argument("--choice", help="a letter, a number or a prediction (other items)")
-    p.add_argument("--server", help="default: $GRADER_SERVER or `server` in the config file")
-    p.add_argument("--token", help="default: $GRADER_TOKEN or `token` in the config file")
+    p.add_argument("--assignment", help="the assignment it counts for (default: practice)")
+    _add_server_options(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("assignments", help="your course's open and upcoming assignments")
+    _add_server_options(p)
+    p.add_argument("--json", action="store_true", help="print the server's JSON body")
+    p.set_defaults(func=cmd_assignments)
+
+
+def _add_server_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", help="default: $GRADER_SERVER or `server` in the config file")
+    p.add_argument("--token", help="default: $GRADER_TOKEN or `token` in the config file")

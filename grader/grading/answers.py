@@ -6,7 +6,7 @@ import math
 import time
 from string import ascii_uppercase
 
-from grader.errors import BadAnswer
+from grader.errors import BadAnswer, GraderError
 from grader.models import CheckResult, McqItem, NumericItem, Report, Status, Verdict
 
 BACKEND = "host"
@@ -55,25 +55,28 @@ def _check_choice(item: McqItem, letter: str) -> CheckResult:
         passed=right,
         score=item.points if right else 0.0,
         max_score=item.points,
-        message=chosen.feedback,
+        message=chosen.feedback or "",
         observed=letter,
         expected=item.answer,
     )
 
 
 def _check_number(item: NumericItem, value: float) -> CheckResult:
-    right = item.tolerance.accepts(item.answer, value)
-    margin = item.tolerance.absolute
-    allowed = f"±{margin:g}" if margin is not None else f"±{(item.tolerance.relative or 0):.2%}"
+    key, tolerance = item.answer, item.tolerance
+    if key is None or tolerance is None:  # a student item: `Grader.grade` never sends one here
+        raise GraderError(f"{item.id!r} has no key here; the course server grades it")
+    right = tolerance.accepts(key, value)
+    margin = tolerance.absolute
+    allowed = f"±{margin:g}" if margin is not None else f"±{(tolerance.relative or 0):.2%}"
     verdict = "within" if right else "outside"
     return CheckResult(
         name="answer",
         passed=right,
         score=item.points if right else 0.0,
         max_score=item.points,
-        message=f"{value:g} is {verdict} the accepted range ({item.answer:g} {allowed}).",
+        message=f"{value:g} is {verdict} the accepted range ({key:g} {allowed}).",
         observed=f"{value:g}",
-        expected=f"{item.answer:g}",
+        expected=f"{key:g}",
     )
 
 

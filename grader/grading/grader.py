@@ -2,14 +2,19 @@
 
 The CLI, Gradescope, the course server's pool, Celery workers, the self-test and the benchmark all
 call `Grader.grade`; none of them dispatches on the item's kind or assembles references itself.
+
+A student bank's items (`student: true`, from `grader bank export --student`) have no key: a code
+item is graded on its public checks with a note that the grade comes from the course server, and
+any other answer is refused with the `grader submit` line to use instead.
 """
 
 from __future__ import annotations
 
+import shlex
 from types import TracebackType
 
 from grader.bank import Bank
-from grader.errors import BadSubmission
+from grader.errors import BadInput, BadSubmission
 from grader.grading.answers import grade_answer
 from grader.grading.code import grade_code
 from grader.grading.predict import grade_prediction
@@ -69,12 +74,15 @@ class Grader:
                     f"(`grader check {item.id} FILE`)"
                 )
             data = self.bank.data_files(item)
-            return grade_code(item, answer, self.sandbox, self.references, data)
+            report = grade_code(item, answer, self.sandbox, self.references, data)
+            return public_checks_only(report) if item.student else report
         if isinstance(answer, Source):
             raise BadSubmission(
                 f"{item.id!r} is a {item.kind} item: answer it with text "
                 f"(`grader answer {item.id} ANSWER`), not a file"
             )
+        if item.student:
+            raise BadInput(submit_instead(item, answer))
         if isinstance(item, PredictItem):
             return grade_prediction(item, answer, self.sandbox, self.settings.snippet_cache)
         return grade_answer(item, answer)
@@ -93,3 +101,25 @@ class Grader:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def public_checks_only(report: Report) -> Report:
+    """A student bank's code report: its checks are the public ones, so its score is not the
+    grade; the note says so in `message`, which every face (text, `--json`, Gradescope) shows."""
+    note = (
+        f"Public checks only: your grade comes from the course server "
+        f"(`grader submit {report.question} FILE`)."
+    )
+    message = f"{report.message}; {note}" if report.message else note
+    return report.model_copy(update={"message": message})
+
+
+def submit_instead(item: Item, answer: str) -> str:
+    """Why a student item's answer is not graded here, and the one command that grades it."""
+    where = (
+        "is computed on the course server, which runs the snippet"
+        if isinstance(item, PredictItem)
+        else "is on the course server"
+    )
+    command = f"grader submit {item.id} --choice {shlex.quote(answer)}"
+    return f"the key of {item.id!r} {where}: submit your answer with `{command}`"

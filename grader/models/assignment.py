@@ -45,9 +45,10 @@ class RevealRule(StrictModel):
 
 
 def _code_rule() -> RevealRule:
-    # A code item's public checks and their expected values are in the student bank already;
-    # what a student's own program did is theirs to see at once.
-    return RevealRule(feedback="always", checks="always", key="after_due")
+    # Which checks passed, and the author's hints, at once; expected values wait for the due date,
+    # since a check's expected value may come from the reference solution (`from: reference`),
+    # which the student bank keeps secret too. An author may show them earlier (`checks: always`).
+    return RevealRule(feedback="always", checks="after_due", key="after_due")
 
 
 class RevealPolicy(StrictModel):

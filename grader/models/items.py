@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from enum import StrEnum
 from string import ascii_uppercase
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 SCHEMA_VERSION = 1
 KEBAB = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -40,8 +41,23 @@ class Citation(StrictModel):
     section: str = Field(description="Where on the page, e.g. 'Practice 3'.")
 
 
+def _keys_unless_student(schema: dict[str, Any], model: type[Any]) -> None:
+    """Say in the JSON Schema what `_keyed` checks: an item without `student: true` needs its
+    keys (editors then flag a course item without an answer, as `grader validate` does)."""
+    schema["if"] = {"properties": {"student": {"const": True}}, "required": ["student"]}
+    schema["else"] = model.course_schema()
+
+
 class ItemBase(StrictModel):
-    """Fields every item has, whatever its kind."""
+    """Fields every item has, whatever its kind.
+
+    A course bank's item has its keys (`KEYS`: the answer, the explanation...); a student bank's
+    (`student: true`, written by `grader bank export --student`) leaves them out, so those fields
+    are optional to pydantic and required by `_keyed` unless the item is a student item."""
+
+    model_config = ConfigDict(json_schema_extra=_keys_unless_student)
+    #: Fields a course bank's item must have and a student bank's item leaves out.
+    KEYS: ClassVar[tuple[str, ...]] = ("explanation",)
 
     schema_version: Literal[1] = Field(description="Version of this file format; currently 1.")
     id: str = Field(pattern=KEBAB, description="Kebab-case id; must equal the file name.")
@@ -52,11 +68,37 @@ class ItemBase(StrictModel):
     )
     difficulty: Difficulty = Field(description="easy, medium or hard.")
     points: float = Field(default=1, gt=0, description="Marks for a fully correct answer.")
-    explanation: str = Field(
+    student: bool = Field(
+        default=False,
+        description=(
+            "An item of a student bank (`grader bank export --student`): no key, feedback or "
+            "explanation; the course server grades it. Never set it in a course bank."
+        ),
+    )
+    explanation: str | None = Field(
+        default=None,
         min_length=1,
-        description="Shown after answering: why the key is right (and where a source was wrong).",
+        validate_default=True,
+        description=(
+            "Shown after answering: why the key is right (and where a source was wrong). "
+            "Required unless `student`."
+        ),
     )
     source: Citation | None = Field(default=None, description="The course page it came from.")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _keyed(cls, value: Any, info: ValidationInfo) -> Any:
+        """A missing key is a missing field, located at it, unless the item is a student's
+        (`student` is declared before every key field, so it is read by now)."""
+        if value is None and info.field_name in cls.KEYS and not info.data.get("student"):
+            raise PydanticCustomError("missing", "Field required")
+        return value
+
+    @classmethod
+    def course_schema(cls) -> dict[str, Any]:
+        """What the JSON Schema requires of an item that is not a student item."""
+        return {"required": list(cls.KEYS)}
 
     def problems(self) -> list[Problem]:
         """Cross-field problems, each with the field path it concerns."""
@@ -78,8 +120,13 @@ class Choice(StrictModel):
     """One option of a multiple-choice item."""
 
     text: str = Field(min_length=1, description="The option as students read it.")
-    feedback: str = Field(
-        min_length=1, description="Why this option is right or wrong; shown when it is chosen."
+    feedback: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Why this option is right or wrong; shown when it is chosen. Required unless the "
+            "item is a `student` item (feedback can name the key)."
+        ),
     )
 
 
@@ -106,10 +153,36 @@ class McqItem(ItemBase):
     choices: list[Choice] = Field(
         min_length=2, max_length=8, description="The options, in the order they are shown."
     )
-    answer: str = Field(pattern=r"^[A-H]$", description="Letter of the correct choice.")
+    answer: str | None = Field(
+        default=None,
+        pattern=r"^[A-H]$",
+        validate_default=True,
+        description="Letter of the correct choice. Required unless `student`.",
+    )
     verify: Verify | None = Field(
         default=None, description="Code whose run proves the key; checked by `grader selftest`."
     )
+    KEYS: ClassVar[tuple[str, ...]] = ("answer", "explanation")
+
+    @field_validator("choices", mode="after")
+    @classmethod
+    def _feedback(cls, choices: list[Choice], info: ValidationInfo) -> list[Choice]:
+        """Every choice of a course item has feedback; a student item's choices have none."""
+        if info.data.get("student"):
+            return choices
+        for index, choice in enumerate(choices):
+            if choice.feedback is None:
+                raise PydanticCustomError(
+                    "feedback_missing",
+                    "choice {letter} has no feedback; add `feedback:` to every choice",
+                    {"letter": ascii_uppercase[index]},
+                )
+        return choices
+
+    @classmethod
+    def course_schema(cls) -> dict[str, Any]:
+        feedback = {"choices": {"items": {"required": ["feedback"]}}}
+        return super().course_schema() | {"properties": feedback}
 
     @property
     def letters(self) -> str:
@@ -117,7 +190,7 @@ class McqItem(ItemBase):
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
-        if self.answer not in self.letters:
+        if self.answer is not None and self.answer not in self.letters:
             found.append(
                 (
                     ("answer",),
@@ -172,5 +245,15 @@ class NumericItem(ItemBase):
     """A number to compute, accepted within a tolerance."""
 
     kind: Literal["numeric"] = Field(description="A numeric answer with a tolerance.")
-    answer: float = Field(allow_inf_nan=False, description="The correct value.")
-    tolerance: Tolerance = Field(description="How close an answer must be to count as right.")
+    answer: float | None = Field(
+        default=None,
+        allow_inf_nan=False,
+        validate_default=True,
+        description="The correct value. Required unless `student`.",
+    )
+    tolerance: Tolerance | None = Field(
+        default=None,
+        validate_default=True,
+        description="How close an answer must be to count as right. Required unless `student`.",
+    )
+    KEYS: ClassVar[tuple[str, ...]] = ("answer", "tolerance", "explanation")

@@ -1,4 +1,4 @@
-"""The student API: submit work, read one's own submissions, list the questions.
+"""The student API: submit work, read one's own submissions, list the questions and assignments.
 
 Every route is a plain `def`: FastAPI runs it in its thread pool, so the store's blocking calls
 never hold up the event loop. A student's token reads only that student's submissions; anyone
@@ -6,6 +6,10 @@ else's id answers 404 exactly as an unknown one does, so ids cannot be probed.
 
 Each route names its response model (grader/service/responses.py) and the refusals it can give,
 so `/openapi.json` describes every body a client can receive.
+
+A submission may name an assignment: its rules are checked at intake (assignments.py) and its
+attempts counted by the store; what the student reads back is cut to what the rules allow now
+(views.py).
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from sqlalchemy import text
 
 from grader.errors import BadInput
 from grader.models import Verdict
-from grader.service import intake, store
+from grader.service import assignments, intake, store, views
 from grader.service.db import Submission, Token
 from grader.service.responses import (
     CRASHED,
+    AssignmentStatus,
     Health,
     Question,
+    Revealed,
     StoredReport,
     SubmissionQueued,
     SubmissionStatus,
@@ -80,9 +86,11 @@ SUBMIT_RESPONSES = {
     **refusals(
         {
             401: NO_TOKEN,
-            404: "No question with that id.",
+            403: "The assignment is another course's, not open yet, or closed; the reason says.",
+            404: "No question, or no assignment, with that id.",
+            409: "Every attempt at this item of the assignment is used (`attempts used up`).",
             413: "The file, or the whole body, is over the upload cap.",
-            422: "A malformed form, or not a valid answer; the reason names the field.",
+            422: "A malformed form, not a valid answer, or an item not in the assignment.",
             429: "Too many submissions from this student; wait `Retry-After` seconds.",
         },
         bearer=True,
@@ -92,6 +100,7 @@ READ_RESPONSES = refusals(
     {401: NO_TOKEN, 404: "No submission of this student's with that id.", 422: UNPARSED},
     bearer=True,
 )
+LIST_RESPONSES = refusals({401: NO_TOKEN}, bearer=True)
 
 
 @router.post("/v1/submissions", status_code=202, tags=["students"], responses=SUBMIT_RESPONSES)
@@ -102,6 +111,9 @@ def submit(
     question: Annotated[str, Form(description="The question id, as `grader list` shows it.")],
     file: Annotated[UploadFile | None, File(description="A .py or .ipynb file.")] = None,
     choice: Annotated[str | None, Form(description="A letter, a number or a prediction.")] = None,
+    assignment: Annotated[
+        str | None, Form(description="The assignment it counts for; none: practice.")
+    ] = None,
 ) -> SubmissionQueued:
     """Queue a submission: a file for a code exercise, a choice for every other kind."""
     _rate_limit(state, token.student)
@@ -115,14 +127,20 @@ def submit(
         filename=filename,
         content=content,
         choice=choice,
+        assignment=assignment or None,
     )
     new = intake.checked_submission(state.bank, new)
-    with state.sessions() as session:
-        row = store.add_submission(session, new)
-        session.commit()
+    admitted = assignments.admit(state.catalog, new, state.clock())
+    row = store.add_counted(state.sessions, admitted.new, admitted.limit)
     state.dispatcher.dispatch(row.id, new.queue)
     response.headers["Location"] = f"/v1/submissions/{row.id}"
-    return SubmissionQueued(id=row.id, status=_status(row), question=row.question)
+    return SubmissionQueued(
+        id=row.id,
+        status=_status(row),
+        question=row.question,
+        assignment=row.assignment,
+        attempt=row.attempt,
+    )
 
 
 def _rate_limit(state: ServiceState, student: str) -> None:
@@ -150,17 +168,20 @@ def _upload(state: ServiceState, file: UploadFile | None) -> tuple[bytes | None,
 
 @router.get("/v1/submissions/{submission_id}", tags=["students"], responses=READ_RESPONSES)
 def read_submission(state: State, token: Student, submission_id: str) -> SubmissionView:
-    """A submission's status, and its report once graded."""
+    """A submission's status, and its report once graded (in an assignment: as its rules allow
+    now)."""
     with state.sessions() as session:
         row = session.get(Submission, submission_id)
-    if row is None or row.student != token.student:
-        raise HTTPException(404, f"no submission {submission_id!r} of yours")
-    return submission_view(row)
+        if row is None or row.student != token.student:
+            raise HTTPException(404, f"no submission {submission_id!r} of yours")
+        shown = views.shown(state, session, row)
+    return submission_view(row, shown)
 
 
-def submission_view(row: Submission) -> SubmissionView:
-    """What a student sees of a submission: never the stored file or the grader's host."""
-    report = StoredReport.model_validate(row.report) if row.report is not None else None
+def submission_view(row: Submission, shown: views.Shown) -> SubmissionView:
+    """What a student sees of a submission: never the stored file or the grader's host, and of
+    the report only what `shown` kept."""
+    report = StoredReport.model_validate(shown.report) if shown.report is not None else None
     return SubmissionView(
         id=row.id,
         question=row.question,
@@ -170,6 +191,10 @@ def submission_view(row: Submission) -> SubmissionView:
         started_at=row.started_at,
         finished_at=row.finished_at,
         report=report,
+        assignment=shown.assignment,
+        attempt=shown.attempt,
+        late_penalty=shown.late_penalty,
+        revealed=cast(Revealed | None, shown.revealed),
     )
 
 
@@ -182,6 +207,14 @@ def _status(row: Submission) -> SubmissionStatus:
 def list_questions(state: State) -> list[Question]:
     """Every item as a student may see it: no key, no feedback, no hidden value."""
     return [question_view(state.bank.items[key]) for key in sorted(state.bank.items)]
+
+
+@router.get("/v1/assignments", tags=["students"], responses=LIST_RESPONSES)
+def list_assignments(state: State, token: Student) -> list[AssignmentStatus]:
+    """The open and upcoming assignments of the token's course, with this student's attempts
+    and scores so far; none for a token without a course."""
+    with state.sessions() as session:
+        return assignments.listing(state, session, token.student, token.course)
 
 
 @router.get(

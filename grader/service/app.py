@@ -2,7 +2,8 @@
 
 Every error answers with one line of JSON, `{"error": "..."}`, never a traceback: an unknown
 question 404, bad input 422 (the reason names the field), a body over the cap 413 before it is
-parsed, a flood 429 with `Retry-After`, and a fault of the server itself 500.
+parsed, a flood 429 with `Retry-After`, an assignment's rule `Refused` with its own status (403
+closed, 409 attempts used up), and a fault of the server itself 500.
 
 The student routes declare their own response models (api.py); the LMS route builds its answers
 by hand, so its response models are declared here, where its router is mounted.
@@ -23,6 +24,7 @@ from starlette.exceptions import HTTPException
 from grader.errors import BadInput, UnknownQuestion
 from grader.service.api import router as student_router
 from grader.service.bodycap import BodyCap
+from grader.service.errors import Refused
 from grader.service.lms import lms_router
 from grader.service.metrics import metrics_registry
 from grader.service.responses import CRASHED, LmsAccepted, refusals
@@ -39,9 +41,12 @@ LMS_RESPONSES: dict[int | str, dict[str, Any]] = {
     **refusals(
         {
             401: "Not signed by a registered client's secret, or not within the time tolerance.",
-            409: "Two copies of this `webhook-id` raced; send it again.",
+            403: "The assignment is not the course's, not open yet, or closed; the reason says.",
+            409: "Two copies of this `webhook-id` raced (send it again), or every attempt at "
+            "this item of the assignment is used.",
             413: "The body is over the upload cap.",
-            422: "A malformed body, or a callback URL off the client's registered hosts.",
+            422: "A malformed body (an unknown question or assignment, an item not in the "
+            "assignment), or a callback URL off the client's registered hosts.",
             429: "Too many submissions from this client or for this student.",
         }
     ),
@@ -90,6 +95,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, HTTPException)
         return _error(exc.status_code, str(exc.detail), exc.headers)
 
+    async def refused(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Refused)
+        return exc.response()
+
     async def crash(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return _error(500, f"internal error ({type(exc).__name__}); the operator's log has more")
@@ -98,6 +107,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BadInput, bad_input)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Refused, refused)
     app.add_exception_handler(Exception, crash)
 
 

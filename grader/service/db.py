@@ -70,9 +70,18 @@ class Submission(Base):
     """One submission and, once graded, its one report.
 
     status: queued -> running -> done. `report` is written once (see store.finish).
+
+    Inside an assignment, `attempt` numbers a student's submissions to one item there 1, 2, ...;
+    the unique constraint is what makes the count atomic (store.add_submission). Practice
+    submissions leave it null, and nulls never collide.
     """
 
     __tablename__ = "submissions"
+    __table_args__ = (
+        UniqueConstraint(
+            "student", "assignment", "question", "attempt", name="uq_submissions_attempt"
+        ),
+    )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     question: Mapped[str] = mapped_column(String(200))
     student: Mapped[str] = mapped_column(String(200), index=True)
@@ -94,6 +103,10 @@ class Submission(Base):
     created_at: Mapped[float] = mapped_column(Float, default=now, index=True)
     started_at: Mapped[float | None] = mapped_column(Float)
     finished_at: Mapped[float | None] = mapped_column(Float)
+    assignment: Mapped[str | None] = mapped_column(String(200))
+    attempt: Mapped[int | None] = mapped_column(Integer)
+    # The share of the score lost for lateness when it was submitted (0 on time).
+    late_penalty: Mapped[float | None] = mapped_column(Float)
 
 
 class InboundWebhook(Base):

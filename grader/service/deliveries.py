@@ -7,6 +7,9 @@ attempt counter moves and a lease is taken), so two server processes never send 
 A crash mid-attempt leaves the lease to expire, and the delivery is sent again with the same
 `webhook-id`, which lets the receiver drop the duplicate, as Standard Webhooks intends.
 
+The report in the body is what the student may see (views.py): in an assignment, scaled and cut by
+its reveal rule as of the attempt being sent, so a retry after the due date may show more.
+
 Outcomes: 2xx delivered; 410 Gone failed at once; anything else (a 3xx included: redirects are
 never followed, a callback must not be bounced elsewhere) is retried on the spec's schedule, later
 if the receiver's `Retry-After` asks, and failed once the schedule is spent.
@@ -30,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from grader.service.db import Delivery, LmsClient, Submission
 from grader.service.lms_clients import client_secrets
 from grader.service.settings import RETRY_SCHEDULE, ServiceSettings
+from grader.service.views import Courses, Shown, fallback, shown
 from grader.service.webhooks import host_allowed, signed_headers
 
 log = logging.getLogger("grader.service.deliveries")
@@ -63,8 +67,10 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
-def payload(row: Submission) -> dict[str, Any]:
-    """The Standard Webhooks envelope (`type`, `timestamp`, `data`) of a graded submission."""
+def payload(row: Submission, view: Shown | None = None) -> dict[str, Any]:
+    """The Standard Webhooks envelope (`type`, `timestamp`, `data`) of a graded submission, with
+    the report as `view` shows it (without one: whole in practice, the verdict in an assignment)."""
+    view = view or fallback(row)
     finished = datetime.fromtimestamp(row.finished_at or time.time(), tz=UTC)
     return {
         "type": EVENT_TYPE,
@@ -75,13 +81,21 @@ def payload(row: Submission) -> dict[str, Any]:
             "student": row.student,
             "question": row.question,
             "course": row.course,
-            "report": row.report,
+            "report": view.report,
+            "assignment": view.assignment,
+            "attempt": view.attempt,
+            "late_penalty": view.late_penalty,
+            "revealed": view.revealed,
         },
     }
 
 
 class DeliverySender:
-    """Sends due deliveries from a background thread; `deliver_due` is one pass, for tests too."""
+    """Sends due deliveries from a background thread; `deliver_due` is one pass, for tests too.
+
+    `courses` (the server's state) holds the assignments the reports are cut by; without it an
+    assignment's report is sent at the verdict level only.
+    """
 
     def __init__(
         self,
@@ -90,9 +104,11 @@ class DeliverySender:
         *,
         poll_s: float = 0.5,
         transport: httpx.BaseTransport | None = None,
+        courses: Courses | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
+        self.courses = courses
         self.poll_s = poll_s
         self.lease_s = 2 * settings.delivery_timeout_s + 30
         self._client = httpx.Client(
@@ -168,6 +184,7 @@ class DeliverySender:
             if delivery is None or row is None or client is None:
                 return
             secrets = client_secrets(session, client.id)
+            view = fallback(row) if self.courses is None else shown(self.courses, session, row)
         if not host_allowed(delivery.url, client.callback_hosts):
             reason = f"{delivery.url} is not on a callback host registered for {client.name!r}"
             self._record(delivery_id, attempt, DeliveryOutcome(None, reason), now, final=True)
@@ -176,7 +193,7 @@ class DeliverySender:
             reason = f"LMS client {client.name!r} has no signing secret"
             self._record(delivery_id, attempt, DeliveryOutcome(None, reason), now, final=True)
             return
-        body = json.dumps(payload(row), separators=(",", ":")).encode("utf-8")
+        body = json.dumps(payload(row, view), separators=(",", ":")).encode("utf-8")
         # every current secret signs (newest first), so an LMS mid-rotation verifies with either
         headers = signed_headers(secrets, delivery.webhook_id, body, time.time())
         outcome = self._post(delivery.url, body, headers)

@@ -3,6 +3,7 @@
 
     ServiceError          a request, or the server itself, stopped short on purpose
     ├── Refused           answer this request with an HTTP status and a one-line reason
+    │   └── AttemptsUsedUp  409: the student used every attempt at this item of the assignment
     ├── WebhookRejected   not a validly signed, timely Standard Webhooks message (-> 401)
     └── Stopped           SIGTERM or SIGINT reached the main thread: shut down cleanly
 
@@ -35,6 +36,15 @@ class Refused(ServiceError):
         if self.retry_after is not None:
             headers["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
         return JSONResponse({"error": self.reason}, status_code=self.status, headers=headers)
+
+
+class AttemptsUsedUp(Refused):
+    """Raised when a student has no attempt left at an item of an assignment (409)."""
+
+    def __init__(self, used: int, limit: int) -> None:
+        self.used = used
+        self.limit = limit
+        super().__init__(409, f"attempts used up: {used} of {limit}")
 
 
 class WebhookRejected(ServiceError):

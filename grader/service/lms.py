@@ -2,7 +2,9 @@
 
 The order of the checks is the order of trust: the signature (401) before anything in the body
 is believed, the client's rate limit (429) before any work, a replayed `webhook-id` (200, the
-original submission) before parsing, then the body (422) and the student's rate limit (429).
+original submission) before parsing, then the body (422), the student's rate limit (429), and an
+assignment's rules (assignments.py: 422, 403; the attempt limit, 409, as the row is stored). The
+body's `course` is the student's course: the client is trusted with it as with `student`.
 
 The client is the one whose secret signed the request. An LMS may name itself in a
 `webhook-client` header (only that client's secrets are tried); without it every client's secrets
@@ -24,9 +26,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from grader.errors import BadInput
-from grader.service import intake, lms_clients, store
+from grader.service import assignments, intake, lms_clients, store
 from grader.service.db import InboundWebhook, LmsClient, Submission
-from grader.service.errors import Refused, WebhookRejected
+from grader.service.errors import AttemptsUsedUp, Refused, WebhookRejected
 from grader.service.state import ServiceState
 from grader.service.webhooks import host_allowed, message_id, verify
 
@@ -50,6 +52,9 @@ class LmsSubmissionBody(BaseModel):
     filename: str | None = Field(default=None, min_length=1, max_length=200)
     content: str | None = Field(default=None, description="UTF-8 text of the .py or .ipynb file")
     choice: str | None = Field(default=None, description="a letter, a number, or an output")
+    assignment: str | None = Field(
+        default=None, min_length=1, max_length=200, description="the assignment it counts for"
+    )
 
     @model_validator(mode="after")
     def _one_answer(self) -> LmsSubmissionBody:
@@ -92,11 +97,11 @@ def accept(state: ServiceState, headers: Mapping[str, str], body: bytes) -> JSON
             f"of {client_name!r} ({', '.join(hosts)})",
         )
     _limit(state.student_limits.retry_after(f"lms:{client_id}:{form.student}"), "this student")
-    new = _checked(state, form, client_id)
-    row, created = _store(state, client_id, msg_id, new)
+    admitted = _checked(state, form, client_id)
+    row, created = _store(state, client_id, msg_id, admitted)
     if not created:
         return _answer(row, 200, replayed=True)
-    state.dispatcher.dispatch(row.id, new.queue)
+    state.dispatcher.dispatch(row.id, admitted.new.queue)
     return _answer(row, 202, replayed=False)
 
 
@@ -144,7 +149,7 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {message}{more}" if where else f"{message}{more}"
 
 
-def _checked(state: ServiceState, form: LmsSubmissionBody, client_id: int) -> store.NewSubmission:
+def _checked(state: ServiceState, form: LmsSubmissionBody, client_id: int) -> assignments.Admitted:
     new = store.NewSubmission(
         question=form.question,
         student=form.student,
@@ -155,10 +160,12 @@ def _checked(state: ServiceState, form: LmsSubmissionBody, client_id: int) -> st
         client_id=client_id,
         external_id=form.submission_id,
         callback_url=form.callback_url,
+        assignment=form.assignment,
     )
     try:
-        return intake.checked_submission(state.bank, new)
-    except BadInput as exc:  # an unknown question too: it is a field of the body, so 422
+        new = intake.checked_submission(state.bank, new)
+        return assignments.admit(state.catalog, new, state.clock())
+    except BadInput as exc:  # an unknown question or assignment too: a field of the body, so 422
         raise Refused(422, str(exc)) from None
 
 
@@ -172,27 +179,40 @@ def _seen(session: Session, client_id: int, msg_id: str) -> Submission | None:
 
 
 def _store(
-    state: ServiceState, client_id: int, msg_id: str, new: store.NewSubmission
+    state: ServiceState, client_id: int, msg_id: str, admitted: assignments.Admitted
 ) -> tuple[Submission, bool]:
     """The submission and its `webhook-id` in one transaction; (row, created).
 
     Two copies of one delivery arriving together both get here; the unique (client, webhook-id)
-    constraint lets one commit and the other finds the winner's submission.
+    constraint lets one commit and the other finds the winner's submission. In an assignment the
+    attempt number is unique too: a request that lost that race (and is no copy) counts again.
     """
-    with state.sessions() as session:
-        try:
-            row = store.add_submission(session, new)
-            session.flush()  # the submission first: the webhook row refers to it
-            seen = InboundWebhook(client_id=client_id, webhook_id=msg_id, submission_id=row.id)
-            session.add(seen)
-            session.commit()
-            return row, True
-        except IntegrityError:
-            session.rollback()
-        original = _seen(session, client_id, msg_id)
-    if original is None:
-        raise Refused(409, "this webhook-id collided with another request; send it again")
-    return original, False
+    for _ in range(store.ATTEMPT_TRIES):
+        with state.sessions() as session:
+            try:
+                return _insert(session, client_id, msg_id, admitted), True
+            except IntegrityError:
+                session.rollback()
+            except AttemptsUsedUp:
+                session.rollback()
+                if _seen(session, client_id, msg_id) is None:
+                    raise  # no copy of a delivery that took the last attempt itself
+            original = _seen(session, client_id, msg_id)
+        if original is not None:
+            return original, False
+        if admitted.new.assignment is None:
+            break
+    raise Refused(409, "this webhook-id collided with another request; send it again")
+
+
+def _insert(
+    session: Session, client_id: int, msg_id: str, admitted: assignments.Admitted
+) -> Submission:
+    row = store.add_submission(session, admitted.new, admitted.limit)
+    session.flush()  # the submission first: the webhook row refers to it
+    session.add(InboundWebhook(client_id=client_id, webhook_id=msg_id, submission_id=row.id))
+    session.commit()
+    return row
 
 
 def _answer(row: Submission, status_code: int, *, replayed: bool) -> JSONResponse:
@@ -201,5 +221,7 @@ def _answer(row: Submission, status_code: int, *, replayed: bool) -> JSONRespons
         "status": row.status,
         "submission_id": row.external_id,
         "replayed": replayed,
+        "assignment": row.assignment,
+        "attempt": row.attempt,
     }
     return JSONResponse(content, status_code=status_code)

@@ -10,6 +10,7 @@ written when its submission was graded, perhaps by an older grader, so it passes
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -19,6 +20,11 @@ from grader.models.code import Contract
 
 #: Where a submission is: waiting for a grader, being graded, or graded (its report is there).
 SubmissionStatus = Literal["queued", "running", "done"]
+#: How much of a report an assignment's reveal rule shows now (grader.models.assignment.Level).
+Revealed = Literal["verdict", "feedback", "checks", "key"]
+
+ASSIGNMENT = "The assignment it counts for; null in practice mode."
+ATTEMPT = "This student's attempt number at the question in that assignment; null in practice."
 
 
 class Closed(BaseModel):
@@ -39,6 +45,8 @@ class SubmissionQueued(Closed):
     id: str = Field(description="The submission's id, `sub_...`.")
     status: SubmissionStatus
     question: str = Field(description="The question id it answers.")
+    assignment: str | None = Field(description=ASSIGNMENT)
+    attempt: int | None = Field(description=ATTEMPT)
 
 
 class StoredReport(Report):
@@ -62,7 +70,19 @@ class SubmissionView(Closed):
     created_at: float = Field(description="Unix time the submission was stored.")
     started_at: float | None = Field(description="Unix time grading last started, if it has.")
     finished_at: float | None = Field(description="Unix time the report was written, if it was.")
-    report: StoredReport | None = Field(description="The report once `status` is done.")
+    report: StoredReport | None = Field(
+        description="The report once `status` is done; in an assignment, scaled to its points "
+        "and cut to what `revealed` allows."
+    )
+    assignment: str | None = Field(description=ASSIGNMENT)
+    attempt: int | None = Field(description=ATTEMPT)
+    late_penalty: float | None = Field(
+        description="Share of the score taken off for lateness (0 on time); null in practice."
+    )
+    revealed: Revealed | None = Field(
+        description="How much of the report the assignment shows now; null in practice mode "
+        "(all of it)."
+    )
 
 
 class LmsAccepted(Closed):
@@ -72,6 +92,38 @@ class LmsAccepted(Closed):
     status: SubmissionStatus
     submission_id: str = Field(description="The LMS's own id, as it sent it.")
     replayed: bool = Field(description="True when this `webhook-id` was already accepted.")
+    assignment: str | None = Field(description=ASSIGNMENT)
+    attempt: int | None = Field(description=ATTEMPT)
+
+
+class AssignmentItemStatus(Closed):
+    """One item of an assignment, and how this student stands on it."""
+
+    id: str = Field(description="The question id, as `grader list` shows it.")
+    kind: str = Field(description="`mcq`, `numeric`, `code` or `predict`.")
+    points: float = Field(description="What a full score on it is worth in this assignment.")
+    attempts_used: int = Field(description="Submissions of this student's to it here.")
+    attempts_left: int | None = Field(description="How many more are taken; null: unlimited.")
+    score: float | None = Field(
+        description="The score that counts so far (best or last graded attempt, per `counts`), "
+        "in this assignment's points after any late penalty; null before a graded attempt."
+    )
+
+
+class AssignmentStatus(Closed):
+    """`GET /v1/assignments`: an open or upcoming assignment of the token's course."""
+
+    id: str
+    title: str
+    course: str
+    opens: datetime = Field(description="ISO 8601, with the time zone it was written with.")
+    due: datetime = Field(description="After it, late work follows the late policy.")
+    closes: datetime | None = Field(
+        description="No submission after it; null when late work is taken with no cut-off."
+    )
+    open: bool = Field(description="True when submissions are taken now.")
+    counts: Literal["best", "last"] = Field(description="Which graded attempt counts.")
+    items: list[AssignmentItemStatus]
 
 
 class Health(Closed):

@@ -1,6 +1,9 @@
 """`grader serve`: the app under uvicorn, with the dispatcher and the delivery sender around it.
 
-Start-up order makes a crash harmless: the schema is upgraded, submissions a killed server left
+Start-up refuses a broken course: the assignments (`GRADER_ASSIGNMENTS`) are read against the
+bank first, and a bad file stops the server with its `file:line:column` issue (exit 2), before
+the store or the socket is touched. Then the order makes a crash harmless: the schema is
+upgraded, submissions a killed server left
 `running` go back to the queue (embedded pool only: with a broker, Celery redelivers its own), the
 workers and the sender start, and only then does the socket accept work. SIGTERM or SIGINT stop
 the same way in reverse: uvicorn drains requests, then the sender and the workers stop.
@@ -17,7 +20,8 @@ import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.bank import Bank, load_bank
-from grader.errors import GraderError
+from grader.courses.catalog import Catalog, load_catalog
+from grader.errors import BankError, GraderError
 from grader.service import store
 from grader.service.app import create_app
 from grader.service.db import open_store
@@ -43,9 +47,11 @@ class _Server(uvicorn.Server):
 
 def serve(settings: ServiceSettings, host: str, port: int, *, bank: Bank | None = None) -> None:
     """Serve until SIGTERM or SIGINT; `port` 0 picks a free one (the printed URL names it)."""
+    bank = bank or load_bank()
+    catalog = course_catalog(settings, bank)
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        _serve(settings, host, port, bank or load_bank())
+        _serve(settings, host, port, bank, catalog)
     except Stopped:
         pass
     finally:
@@ -53,18 +59,28 @@ def serve(settings: ServiceSettings, host: str, port: int, *, bank: Bank | None 
             signal.signal(sig, handler)
 
 
+def course_catalog(settings: ServiceSettings, bank: Bank) -> Catalog:
+    """The course's assignments; `BankError` naming every broken file's issues, as a broken bank
+    stops a worker: a server that ignored a bad file would take work its rules should refuse."""
+    catalog = load_catalog(settings.grader.assignments, bank)
+    if catalog.issues:
+        raise BankError(catalog.issues)
+    return catalog
+
+
 def _stop(signum: int, _frame: FrameType | None) -> None:
     raise Stopped(signal.Signals(signum).name)
 
 
-def _serve(settings: ServiceSettings, host: str, port: int, bank: Bank) -> None:
+def _serve(settings: ServiceSettings, host: str, port: int, bank: Bank, catalog: Catalog) -> None:
     from grader.service.deliveries import DeliverySender
 
     sessions = open_store(settings.db_url)
     listener = _listen(host, port)
     try:
-        state = ServiceState(settings, sessions, bank, _dispatcher(settings, sessions, bank))
-        sender = DeliverySender(state.sessions, state.settings)
+        dispatcher = _dispatcher(settings, sessions, bank)
+        state = ServiceState(settings, sessions, bank, dispatcher, catalog)
+        sender = DeliverySender(state.sessions, state.settings, courses=state)
         state.dispatcher.start()
         sender.start()
         try:

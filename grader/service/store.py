@@ -3,6 +3,11 @@
 Every state change is one conditional UPDATE, so two workers racing on a submission (a redelivered
 Celery task, a restarted server) cannot both write a report: the first `finish` wins, the second
 changes nothing and returns False.
+
+Attempts at an item of an assignment are counted by the store itself: each submission takes the
+next attempt number, and the unique (student, assignment, question, attempt) constraint lets only
+one of two racing requests commit a number; the other counts again. No lock, no SELECT ... FOR
+UPDATE: the same code is atomic on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,9 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
 from grader.service.db import Delivery, Submission, Token, now
+from grader.service.errors import AttemptsUsedUp, Refused
+
+#: Tries at taking the next attempt number: a try fails only when another submission of the same
+#: student and item committed in between, so only a flood of them gets this far.
+ATTEMPT_TRIES = 20
 
 
 def new_id(prefix: str) -> str:
@@ -51,13 +62,54 @@ class NewSubmission:
     client_id: int | None = None
     external_id: str | None = None
     callback_url: str | None = None
+    assignment: str | None = None
+    late_penalty: float | None = None
 
 
-def add_submission(session: Session, new: NewSubmission) -> Submission:
-    """A queued submission (not committed: the caller commits it with whatever goes with it)."""
-    row = Submission(id=new_id("sub"), status="queued", attempts=0, **new.__dict__)
+def add_submission(session: Session, new: NewSubmission, limit: int | None = None) -> Submission:
+    """A queued submission (not committed: the caller commits it with whatever goes with it).
+
+    Inside an assignment it takes the student's next attempt number at the item, or raises
+    `AttemptsUsedUp` when `limit` are taken. A request racing this one may take the same number;
+    then one commit fails with IntegrityError and its caller tries again (`add_counted`).
+    """
+    attempt = None
+    if new.assignment is not None:
+        used = attempts_used(session, new.student, new.assignment, new.question)
+        if limit is not None and used >= limit:
+            raise AttemptsUsedUp(used, limit)
+        attempt = used + 1
+    row = Submission(id=new_id("sub"), status="queued", attempts=0, attempt=attempt, **new.__dict__)
     session.add(row)
     return row
+
+
+def attempts_used(session: Session, student: str, assignment: str, question: str) -> int:
+    """The highest attempt number taken: the count, as numbers are taken 1, 2, ... in turn."""
+    used = session.scalar(
+        select(func.max(Submission.attempt)).where(
+            Submission.student == student,
+            Submission.assignment == assignment,
+            Submission.question == question,
+        )
+    )
+    return int(used or 0)
+
+
+def add_counted(
+    sessions: sessionmaker[Session], new: NewSubmission, limit: int | None
+) -> Submission:
+    """Store and commit a submission, counting its attempt atomically: a try that lost the race
+    for an attempt number counts again, so ten requests at once never exceed a limit of three."""
+    for _ in range(ATTEMPT_TRIES):
+        with sessions() as session:
+            try:
+                row = add_submission(session, new, limit)
+                session.commit()
+                return row
+            except IntegrityError:
+                session.rollback()
+    raise Refused(409, "too many submissions of this item at once; send it again")
 
 
 def claim(session: Session, submission_id: str, worker: str) -> bool:

@@ -3,7 +3,8 @@
 In process (`make_app`, `app`): the app from `create_app` under FastAPI's TestClient, its store a
 SQLite file in tmp_path, graded by the real in-process pool (`LocalPool`) with a fake sandbox,
 or inline as each submission is dispatched (`grading="inline"`: a read right after a submit sees
-the report); with `deliveries=True` the real delivery sender posts LMS callbacks.
+the report); with `deliveries=True` the real delivery sender posts LMS callbacks. A test of an
+assignment's rules gives the app a `catalog` and sets `state.clock`.
 
 A real `grader serve` (`live_server`, `make_server`; grader/ops/loopback.py) only where the
 process is the point: a SIGKILL or a SIGTERM, a restart, `grader submit` end to end, a body on
@@ -25,6 +26,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.bank import Bank, load_bank
+from grader.courses.catalog import Catalog
 from grader.ops.loopback import ServerProcess
 from grader.service import grading, store
 from grader.service.app import create_app
@@ -106,12 +108,18 @@ def course_bank() -> Bank:
 
 @pytest.fixture
 def make_app(tmp_path: Path, course_bank: Bank) -> Iterator[Callable[..., InProcess]]:
-    """Build the app in process: `make_app(grading=..., deliveries=..., **settings)`, where
-    `settings` are `ServiceSettings` fields (`student_burst=2`). All stop afterwards."""
+    """Build the app in process: `make_app(grading=..., deliveries=..., catalog=...,
+    **settings)`, where `settings` are `ServiceSettings` fields (`student_burst=2`). All stop
+    afterwards."""
     with ExitStack() as stack:
         made = 0
 
-        def make(grading: Grading = "pool", deliveries: bool = False, **settings: Any) -> InProcess:
+        def make(
+            grading: Grading = "pool",
+            deliveries: bool = False,
+            catalog: Catalog | None = None,
+            **settings: Any,
+        ) -> InProcess:
             nonlocal made
             made += 1
             db_url = f"sqlite:///{tmp_path / f'grader-{made}.db'}"
@@ -129,11 +137,11 @@ def make_app(tmp_path: Path, course_bank: Bank) -> Iterator[Callable[..., InProc
                     poll_s=0.1,
                 )
             )
-            state = ServiceState(config, sessions, course_bank, dispatcher)
+            state = ServiceState(config, sessions, course_bank, dispatcher, catalog or Catalog())
             dispatcher.start()
             stack.callback(dispatcher.stop)
             if deliveries:
-                sender = DeliverySender(sessions, config, poll_s=0.05)
+                sender = DeliverySender(sessions, config, poll_s=0.05, courses=state)
                 sender.start()
                 stack.callback(sender.stop)
             app = create_app(state)

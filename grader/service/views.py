@@ -1,0 +1,123 @@
+"""What a student sees of a graded submission: every report that leaves the server goes through
+`shown` first (`GET /v1/submissions/{id}`, so `grader submit`, and the LMS callback body).
+
+The store keeps the whole report, for instructors. In practice mode (no assignment) the student
+sees all of it, as before. Inside an assignment the score is scaled to the assignment's points
+after the late penalty, and the report is cut to the level the assignment's reveal rule allows for
+the item's kind, given the student's history at the item and whether the due date has passed at
+the time of the read (or of the callback): a key hidden yesterday may be shown today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from grader.bank import Bank
+from grader.courses import rules
+from grader.courses.catalog import Catalog
+from grader.models import Report, Verdict
+from grader.models.assignment import Assignment, AssignmentItem, Level, RevealRule
+from grader.service.db import Submission
+
+
+def utc_now() -> datetime:
+    """The service's clock, unless a test gives it another."""
+    return datetime.now(UTC)
+
+
+class Courses(Protocol):
+    """What applying an assignment's rules needs: the items' kinds, the assignments, the time.
+    `ServiceState` is one; the delivery sender reads the running server's."""
+
+    @property
+    def bank(self) -> Bank: ...
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A report as a student may see it now, and the assignment facts that shaped it."""
+
+    report: dict[str, Any] | None
+    assignment: str | None = None
+    attempt: int | None = None
+    late_penalty: float | None = None
+    revealed: str | None = None  # a Level's name, lower-case; None in practice mode
+
+
+def shown(courses: Courses, session: Session, row: Submission) -> Shown:
+    """The student's view of `row` at `courses.clock()`."""
+    if row.assignment is None or row.report is None:
+        return fallback(row)
+    assignment = courses.catalog.assignments.get(row.assignment)
+    entry = assignment.entry(row.question) if assignment is not None else None
+    if assignment is None or entry is None:
+        return fallback(row)  # the assignment changed under the submission: show the least
+    item = courses.bank.items.get(row.question)
+    kind = item.kind if item is not None else ""
+    due_passed = courses.clock() > assignment.due
+    level = rules.level(_rule(assignment, kind), history(session, row), due_passed)
+    return _cut(row, kind, level, entry)
+
+
+def fallback(row: Submission) -> Shown:
+    """Without the assignment's rules at hand: practice work whole, assignment work at the verdict
+    level and unscaled, so nothing is ever shown that a rule might hide."""
+    if row.assignment is None or row.report is None:
+        return _facts(row, row.report, None)
+    return _cut(row, "", Level.VERDICT, None)
+
+
+def history(session: Session, row: Submission) -> rules.History:
+    """The student's attempts at the item up to and including `row`, and whether one passed."""
+    attempt = row.attempt or 1
+    passed = session.scalar(
+        select(func.count()).where(
+            Submission.student == row.student,
+            Submission.assignment == row.assignment,
+            Submission.question == row.question,
+            Submission.attempt <= attempt,
+            Submission.verdict == Verdict.PASSED.value,
+        )
+    )
+    return rules.History(attempts=attempt, ever_correct=bool(passed))
+
+
+def _rule(assignment: Assignment, kind: str) -> RevealRule:
+    """The reveal rule of the item's kind; an unknown kind shows only the verdict."""
+    rule = getattr(assignment.reveal, kind, None)
+    if isinstance(rule, RevealRule):
+        return rule
+    return RevealRule(feedback="never", checks="never", key="never")
+
+
+def _cut(row: Submission, kind: str, level: Level, entry: AssignmentItem | None) -> Shown:
+    """The stored report cut to `level`, scaled to `entry`'s points (unscaled without one).
+
+    Read as a `Report`, so a key an older grader stored beside the declared fields is dropped.
+    """
+    assert row.report is not None
+    report = Report.model_validate(row.report)
+    cut = rules.reveal(report, kind, level)
+    if entry is not None:
+        score, top = rules.scaled(report, entry.points, row.late_penalty or 0.0)
+        cut = cut.model_copy(update={"score": score, "max_score": top})
+    body = cut.model_dump(mode="json")
+    body["submission"] = row.id
+    return _facts(row, body, level)
+
+
+def _facts(row: Submission, report: dict[str, Any] | None, level: Level | None) -> Shown:
+    revealed = level.name.lower() if level is not None else None
+    return Shown(report, row.assignment, row.attempt, row.late_penalty, revealed)
