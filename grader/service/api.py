@@ -130,7 +130,9 @@ def submit(
         assignment=assignment or None,
     )
     new = intake.checked_submission(state.bank, new)
-    admitted = assignments.admit(state.catalog, new, state.clock())
+    admitted = assignments.admit(
+        state.catalog, new, state.clock(), state.bank.get(new.question).kind
+    )
     row = store.add_counted(state.sessions, admitted.new, admitted.limit)
     state.dispatcher.dispatch(row.id, new.queue)
     response.headers["Location"] = f"/v1/submissions/{row.id}"

@@ -37,12 +37,13 @@ class Admitted:
     limit: int | None = None
 
 
-def admit(catalog: Catalog, new: NewSubmission, at: datetime) -> Admitted:
+def admit(catalog: Catalog, new: NewSubmission, at: datetime, kind: str) -> Admitted:
     """`new` with its late penalty, if its assignment takes it at `at`; practice work as it is.
 
     An unknown assignment raises `UnknownQuestion` (a `BadInput`); the rest `Refused`/`BadInput`.
     """
     if new.assignment is None:
+        _practice_allowed(catalog, new.question, kind, at)
         return Admitted(new)
     assignment = catalog.get(new.assignment)
     _same_course(assignment, new.course)
@@ -54,6 +55,22 @@ def admit(catalog: Catalog, new: NewSubmission, at: datetime) -> Admitted:
         raise Refused(403, window.reason)
     penalised = dataclasses.replace(new, late_penalty=window.penalty)
     return Admitted(penalised, assignment.attempt_limit(new.question))
+
+
+def _practice_allowed(catalog: Catalog, item_id: str, kind: str, at: datetime) -> None:
+    """Practice mode shows everything at once, so an item some assignment still guards (on this
+    server, whatever the course: a student of another course could pass the key on) is taken
+    only as that assignment's work. It is free again once every such assignment has closed and
+    shows its key to all after the due date."""
+    for assignment in catalog.assignments.values():
+        if assignment.entry(item_id) is None:
+            continue
+        key = getattr(assignment.reveal, kind).key
+        if at <= assignment.closes() or key not in ("always", "after_due"):
+            raise BadInput(
+                f"{item_id!r} is part of assignment {assignment.id!r}: submit it with "
+                f"`--assignment {assignment.id}` (practice is closed while the assignment is)"
+            )
 
 
 def _same_course(assignment: Assignment, course: str | None) -> None:

@@ -164,7 +164,9 @@ def _checked(state: ServiceState, form: LmsSubmissionBody, client_id: int) -> as
     )
     try:
         new = intake.checked_submission(state.bank, new)
-        return assignments.admit(state.catalog, new, state.clock())
+        return assignments.admit(
+            state.catalog, new, state.clock(), state.bank.get(new.question).kind
+        )
     except BadInput as exc:  # an unknown question or assignment too: a field of the body, so 422
         raise Refused(422, str(exc)) from None
 

@@ -38,6 +38,7 @@ from tests.support.receiver import Receiver
 COURSE = "pytorch-101"
 MCQ = "finetuning-purpose"
 NUMERIC = "metrics-000-precision"
+FREE = "cats-dogs-500-images"  # in no assignment
 OPENS = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 DUE = OPENS + timedelta(days=7)
 SECOND = timedelta(seconds=1)
@@ -173,10 +174,10 @@ def test_unknown_assignment_404_other_course_403_item_not_listed_422(make_course
         assert session.scalar(select(Submission.id)) is None
 
 
-def test_practice_mode_is_unchanged(make_course):
+def test_practice_mode_is_unchanged_outside_assignments(make_course):
     course = make_course()
     token = course.token()
-    created = course.submit(token, WRONG, assignment=None)
+    created = course.submit(token, "A", question=FREE, assignment=None)
     assert created.status_code == 202
     assert created.json()["assignment"] is None and created.json()["attempt"] is None
     view = course.read(token, created.json()["id"])
@@ -186,8 +187,29 @@ def test_practice_mode_is_unchanged(make_course):
         None,
         None,
     )
-    assert view["report"]["explanation"] and view["report"]["checks"][0]["expected"] == KEY
+    assert view["report"]["explanation"] and view["report"]["checks"][0]["expected"]
     assert view["report"]["max_score"] == 1.0
+
+
+@pytest.mark.parametrize("course_of_token", [COURSE, "another-course", None])
+def test_practice_cannot_reach_an_item_an_assignment_guards(make_course, course_of_token):
+    """Practice shows the key at once: while the quiz is open (for anyone, on this server)."""
+    course = make_course()
+    reason = error(course.submit(course.token(course_of_token), WRONG, assignment=None), 422)
+    assert "part of assignment 'quiz'" in reason and "--assignment quiz" in reason
+
+
+@pytest.mark.parametrize(
+    ("reveal", "after", "status"),
+    [({}, DUE + SECOND, 202), ({}, DUE, 422), ({"mcq": HIDDEN}, DUE + timedelta(days=30), 422)],
+    ids=["after-due-key-shown", "at-due", "key-never-shown"],
+)
+def test_practice_reopens_once_the_assignment_shows_its_key_to_all(
+    make_course, reveal, after, status
+):
+    course = make_course(quiz(reveal=reveal))
+    course.clock.now = after
+    assert course.submit(course.token(), WRONG, assignment=None).status_code == status
 
 
 # -- the window ----------------------------------------------------------------------------------
