@@ -97,6 +97,8 @@ def student_item(item: Item) -> Item:
         fields["choices"] = [{"text": choice.text} for choice in item.choices]
     if isinstance(item, CodeItem):
         fields["checks"] = [c.model_dump(by_alias=True) for c in public_checks(item)]
+        fields["data"] = [name for name in item.data if name not in item.held_out]
+        fields.pop("held_out", None)
     return type(item).model_validate(fields)
 
 

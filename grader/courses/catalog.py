@@ -50,6 +50,10 @@ def load_catalog(folder: Path, bank: Bank) -> Catalog:
         if assignment is None:
             catalog.issues.extend(issues)
             catalog.broken[path.stem] = issues
+        elif assignment.id in catalog.assignments:
+            message = f"duplicate assignment id {assignment.id!r}; ids must be unique: rename one"
+            catalog.issues.append(BankIssue(str(path), 1, 1, "id", message))
+            catalog.broken[path.stem] = catalog.issues[-1:]
         else:
             catalog.assignments[assignment.id] = assignment
     return catalog

@@ -5,6 +5,7 @@ is tested at its edge without a server."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -72,6 +73,52 @@ def level(rule: RevealRule, history: History, due_passed: bool) -> Level:
             break
         shown = value
     return shown
+
+
+def rule_for(assignment: Assignment, kind: str) -> RevealRule:
+    """The reveal rule of the item's kind; an unknown kind shows only the verdict."""
+    rule = getattr(assignment.reveal, kind, None)
+    if isinstance(rule, RevealRule):
+        return rule
+    return RevealRule(feedback="never", checks="never", key="never")
+
+
+def closed(assignment: Assignment, now: datetime) -> bool:
+    """`after_due` means after the last moment work is taken: the key shown to on-time work
+    while late work is still taken would be handed to the late (`due`, or the late cut-off)."""
+    return now > assignment.closes()
+
+
+def level_now(
+    assignments: Iterable[Assignment],
+    own: Assignment,
+    item_id: str,
+    kind: str,
+    history: History,
+    now: datetime,
+) -> Level:
+    """The level `own`'s rule gives this attempt, capped by every other assignment that lists
+    the item: a looser one (a warm-up, last term's, another course's) must not show what a
+    stricter one still hides. Another assignment's conditions on a student's own attempts never
+    hold here (its students are others), so only its time-based ones can raise its cap."""
+    shown = level(rule_for(own, kind), history, closed(own, now))
+    for other in assignments:
+        if other.id != own.id and other.entry(item_id) is not None:
+            cap = level(rule_for(other, kind), History(0, False), closed(other, now))
+            shown = min(shown, cap)
+    return shown
+
+
+def practice_open(
+    assignments: Iterable[Assignment], item_id: str, kind: str, now: datetime
+) -> bool:
+    """Practice shows a whole report at once: only when every assignment listing the item would
+    show its whole report to anyone now."""
+    return all(
+        level(rule_for(a, kind), History(0, False), closed(a, now)) is Level.KEY
+        for a in assignments
+        if a.entry(item_id) is not None
+    )
 
 
 def holds(when: When, history: History, due_passed: bool) -> bool:

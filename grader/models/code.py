@@ -212,10 +212,19 @@ class CodeItem(ItemBase):
     data: list[str] = Field(
         default_factory=list, description="Files from the bank's data/ folder given to the run."
     )
+    held_out: list[str] = Field(
+        default_factory=list,
+        description="Of `data`, the files only non-public checks read (held-out inputs): given to "
+        "grading runs, never to students (`grader bank export --student` leaves them out).",
+    )
     checks: list[Check] = Field(min_length=1, description="What is graded, in order.")
 
     def problems(self) -> list[Problem]:
-        return check_problems(self.checks)
+        found = check_problems(self.checks)
+        for index, name in enumerate(self.held_out):
+            if name not in self.data:
+                found.append((("held_out", index), f"{name!r} is not one of the item's data files"))
+        return found
 
     @property
     def needs_gpu(self) -> bool:

@@ -58,19 +58,17 @@ def admit(catalog: Catalog, new: NewSubmission, at: datetime, kind: str) -> Admi
 
 
 def _practice_allowed(catalog: Catalog, item_id: str, kind: str, at: datetime) -> None:
-    """Practice mode shows everything at once, so an item some assignment still guards (on this
+    """Practice shows everything at once, so an item some assignment still guards (on this
     server, whatever the course: a student of another course could pass the key on) is taken
-    only as that assignment's work. It is free again once every such assignment has closed and
-    shows its key to all after the due date."""
-    for assignment in catalog.assignments.values():
-        if assignment.entry(item_id) is None:
-            continue
-        key = getattr(assignment.reveal, kind).key
-        if at <= assignment.closes() or key not in ("always", "after_due"):
-            raise BadInput(
-                f"{item_id!r} is part of assignment {assignment.id!r}: submit it with "
-                f"`--assignment {assignment.id}` (practice is closed while the assignment is)"
-            )
+    only as that assignment's work (`rules.practice_open`)."""
+    if rules.practice_open(catalog.assignments.values(), item_id, kind, at):
+        return
+    guarding = [a.id for a in catalog.assignments.values() if a.entry(item_id) is not None]
+    first = guarding[0]
+    raise BadInput(
+        f"{item_id!r} is part of assignment {first!r}: submit it with `--assignment {first}` "
+        "(practice is closed while an assignment guards it)"
+    )
 
 
 def _same_course(assignment: Assignment, course: str | None) -> None:

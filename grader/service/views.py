@@ -22,7 +22,7 @@ from grader.bank import Bank
 from grader.courses import rules
 from grader.courses.catalog import Catalog
 from grader.models import Report, Verdict
-from grader.models.assignment import Assignment, AssignmentItem, Level, RevealRule
+from grader.models.assignment import AssignmentItem, Level
 from grader.service.db import Submission
 
 
@@ -66,8 +66,14 @@ def shown(courses: Courses, session: Session, row: Submission) -> Shown:
         return fallback(row)  # the assignment changed under the submission: show the least
     item = courses.bank.items.get(row.question)
     kind = item.kind if item is not None else ""
-    due_passed = courses.clock() > assignment.due
-    level = rules.level(_rule(assignment, kind), history(session, row), due_passed)
+    level = rules.level_now(
+        courses.catalog.assignments.values(),
+        assignment,
+        row.question,
+        kind,
+        history(session, row),
+        courses.clock(),
+    )
     return _cut(row, kind, level, entry)
 
 
@@ -92,14 +98,6 @@ def history(session: Session, row: Submission) -> rules.History:
         )
     )
     return rules.History(attempts=attempt, ever_correct=bool(passed))
-
-
-def _rule(assignment: Assignment, kind: str) -> RevealRule:
-    """The reveal rule of the item's kind; an unknown kind shows only the verdict."""
-    rule = getattr(assignment.reveal, kind, None)
-    if isinstance(rule, RevealRule):
-        return rule
-    return RevealRule(feedback="never", checks="never", key="never")
 
 
 def _cut(row: Submission, kind: str, level: Level, entry: AssignmentItem | None) -> Shown:

@@ -11,7 +11,16 @@ import pytest
 
 from grader.bank import load_bank
 from grader.courses.catalog import load_catalog
-from grader.courses.rules import History, late_penalty, level, reveal, scaled, window
+from grader.courses.rules import (
+    History,
+    late_penalty,
+    level,
+    level_now,
+    practice_open,
+    reveal,
+    scaled,
+    window,
+)
 from grader.grading import Grader
 from grader.models import Status
 from grader.models.assignment import Assignment, Level, RevealRule, assignment_json_schema
@@ -229,3 +238,52 @@ def test_the_example_assignment_is_valid() -> None:
 def test_the_committed_assignment_schema_is_current() -> None:
     committed = json.loads((REPO_ROOT / "assignments" / "assignment.schema.json").read_text())
     assert committed == assignment_json_schema(), "run `make schema`"
+
+
+def with_reveal(assignment_id: str, reveal: dict[str, object], **changes: object) -> Assignment:
+    document = assignment().model_dump() | {"id": assignment_id, "reveal": reveal} | changes
+    return Assignment.model_validate(document)
+
+
+def test_after_due_waits_for_the_last_moment_late_work_is_taken() -> None:
+    cutoff = DUE + timedelta(days=2)
+    rules_ = with_reveal("q", {}, late={"accept": "with_penalty", "penalty": 0.1, "cutoff": cutoff})
+    first = History(1, False)
+    assert level_now([rules_], rules_, "pick", "mcq", first, DUE + SECOND) is Level.VERDICT
+    assert level_now([rules_], rules_, "pick", "mcq", first, cutoff + SECOND) is Level.KEY
+
+
+def test_a_looser_assignment_listing_the_item_cannot_show_more() -> None:
+    warmup = with_reveal(
+        "warmup", {"mcq": {"feedback": "always", "checks": "always", "key": "always"}}
+    )
+    exam = with_reveal("exam", {})
+    both = [warmup, exam]
+    assert level_now([warmup], warmup, "pick", "mcq", History(1, False), DUE) is Level.KEY
+    assert level_now(both, warmup, "pick", "mcq", History(1, False), DUE) is Level.VERDICT
+    assert level_now(both, warmup, "pick", "mcq", History(1, False), DUE + SECOND) is Level.KEY
+
+
+@pytest.mark.parametrize(
+    ("reveal", "open_after_close"),
+    [({}, True), ({"code": {"checks": "never", "key": "after_due"}}, False)],
+    ids=["all-after-due", "checks-never"],
+)
+def test_practice_reopens_only_where_everything_would_be_shown(
+    reveal: dict[str, object], open_after_close: bool
+) -> None:
+    rules_ = with_reveal("q", reveal)
+    assert not practice_open([rules_], "pick", "code", DUE)
+    assert practice_open([rules_], "pick", "code", DUE + SECOND) is open_after_close
+    assert practice_open([rules_], "not-listed", "code", DUE)
+
+
+def test_two_assignment_files_with_one_id_are_a_problem(tmp_path: Path) -> None:
+    bank = load_bank([write_bank(tmp_path / "bank")])
+    for folder in ("a", "b"):
+        (tmp_path / "assignments" / folder).mkdir(parents=True)
+        (tmp_path / "assignments" / folder / "quiz.yaml").write_text(
+            ASSIGNMENT.format(id="quiz", due="2026-12-08T09:00:00+01:00", item="other")
+        )
+    catalog = load_catalog(tmp_path / "assignments", bank)
+    assert any("duplicate assignment id 'quiz'" in str(i) for i in catalog.issues)

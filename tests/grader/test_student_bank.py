@@ -203,7 +203,7 @@ def test_items_are_student_items_without_keys(exported: Path) -> None:
             assert (item.starter, item.contract, item.data) == (
                 course.starter,
                 course.contract,
-                course.data,
+                [name for name in course.data if name not in course.held_out],
             )
         if isinstance(item, PredictItem):
             assert isinstance(course, PredictItem) and item.snippet == course.snippet
@@ -213,9 +213,18 @@ def test_the_tree_is_items_data_schema_and_readme(exported: Path) -> None:
     files = {p.relative_to(exported).as_posix() for p in exported.rglob("*") if p.is_file()}
     items = {p.relative_to(QUESTIONS).as_posix() for p in BANK.paths.values()}
     data = {
-        f"data/{name}" for i in BANK.items.values() if isinstance(i, CodeItem) for name in i.data
+        f"data/{name}"
+        for i in BANK.items.values()
+        if isinstance(i, CodeItem)
+        for name in i.data
+        if name not in i.held_out
     }
+    held_out = {
+        f"data/{n}" for i in BANK.items.values() if isinstance(i, CodeItem) for n in i.held_out
+    }
+    assert held_out, "the bank holds held-out inputs (finetune-head's heldout.pt)"
     assert files == items | data | {"question.schema.json", "README.md"}
+    assert not files & held_out
     schema = (exported / "question.schema.json").read_text()
     assert schema == (QUESTIONS / "question.schema.json").read_text()
     for name in data:

@@ -398,7 +398,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
 
 
 def test_grader_submit_prints_only_what_the_rules_show(make_course, cli):
-    late = {"accept": "with_penalty", "penalty": 0.1, "per": "day"}
+    late = {"accept": "with_penalty", "penalty": 0.1, "per": "day"}  # no cut-off: never closes
     course = make_course(quiz(late=late))
     token = course.token()
     where = ("--server", "http://testserver", "--token", token)
@@ -412,8 +412,9 @@ def test_grader_submit_prints_only_what_the_rules_show(make_course, cli):
     after = cli(course, "submit", MCQ, "--choice", KEY, "--assignment", "quiz", *where)
     assert after.returncode == 0, after.stderr
     assert "PASSED  finetuning-purpose  4.5/5" in after.stdout
-    assert "Explanation:" in after.stdout and f"({KEY})" in after.stdout
-    assert "attempt 2 · 10% off for lateness · shown: key" in after.stdout
+    # Late work is still taken, so the key is not shown past due: the late would receive it.
+    assert "Explanation:" not in after.stdout and f"({KEY})" not in after.stdout
+    assert "attempt 2 · 10% off for lateness · shown: verdict" in after.stdout
     course.clock.now = OPENS - SECOND
     refused = cli(course, "submit", MCQ, "--choice", KEY, "--assignment", "quiz", *where)
     assert refused.returncode == 2 and "quiz opens at" in refused.stderr
@@ -504,8 +505,10 @@ def test_lms_callback_body_is_cut_and_scaled_by_the_rules(lms_course):
         again = lms_body(hook, question=MCQ, choice=WRONG, course=COURSE, assignment="quiz")
         assert post(server, server.first_secret, again).status_code == 202
         second = receiver.wait_for(2)[1].json()["data"]
-    assert (second["attempt"], second["late_penalty"], second["revealed"]) == (2, 0.1, "key")
-    assert second["report"]["explanation"] and second["report"]["checks"][0]["expected"] == KEY
+    # Late work is still taken (no cut-off), so past due the key is not shown: the late would
+    # receive it.
+    assert (second["attempt"], second["late_penalty"], second["revealed"]) == (2, 0.1, "verdict")
+    assert no_key(second["report"])
     stored = course.app.row(data["id"]).report
     assert stored is not None and stored["explanation"]  # the store keeps it all
 
