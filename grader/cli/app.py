@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from grader.bank import Bank, load_bank
 from grader.cli.bank import add_bank_export_command
+from grader.cli.course import add_course_commands
 from grader.cli.grading import (
     add_backend_option,
     check_file,
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ops_commands(sub)
     add_service_commands(sub)
     add_lms_commands(sub)
+    add_course_commands(sub)
     add_worker_commands(sub)
     return parser
 

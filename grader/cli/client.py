@@ -1,10 +1,15 @@
-"""`grader submit`: upload to a course server, wait for the report, exit like `grader check`.
+"""`grader submit`, `result` and `history`: a student's work on a course server; and the one HTTP
+client every course-server command uses (`get_json`, `post_json`, `fetch`), so refusals map to
+exit codes in one place.
 
-Exit codes are `grader check`'s: 0 passed, 1 graded and not passed, 3 an error report; 2 when the
-server refuses the input (unknown question or assignment, a file over the cap, a malformed file, a
-bad or missing token, an assignment not open or with no attempt left); 3 when the server cannot be
-reached or fails. In an assignment the report is what the server shows the student now: scaled to
-the assignment's points, keys and explanations as its reveal rules allow.
+`grader submit` uploads, waits for the report and exits like `grader check`: 0 passed, 1 graded and
+not passed, 3 an error report; 2 when the server refuses the input (unknown question or
+assignment, a file over the cap, a malformed file, a bad or missing token, an assignment not open
+or with no attempt left); 3 when the server cannot be reached or fails. In an assignment the
+report is what the server shows the student now: scaled to the assignment's points, keys and
+explanations as its reveal rules allow. `--json` prints the whole submission as the server shows
+it (`GET /v1/submissions/{id}`), its `report` included. `grader result ID` prints one submission
+the same way, with the same exit codes, and exit 3 when it has no report yet.
 
 Where the server and token come from, first found wins: `--server`/`--token`,
 $GRADER_SERVER/$GRADER_TOKEN, then `server = "..."` and `token = "..."` in $GRADER_CONFIG or
@@ -18,9 +23,12 @@ import os
 import sys
 import time
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote
 
 import httpx
 
@@ -87,17 +95,119 @@ def submit(
         created = _post(client, data, files)
         print(f"submitted {created['id']} ({_which(created)})", file=sys.stderr)
         view = _wait(client, created["id"], wait_s, Progress(sys.stderr))
+    return show_view(view, as_json)
+
+
+def result(server: str, token: str, submission_id: str, *, as_json: bool = False) -> int:
+    """`grader result`: one of the student's submissions, as `submit` prints it."""
+    view = get_json(server, token, f"/v1/submissions/{quote(submission_id, safe='')}")
+    return show_view(view, as_json)
+
+
+def show_view(view: dict[str, Any], as_json: bool = False) -> int:
+    """Print a submission (the whole view as JSON, or its report as text); exit by the report's
+    status, and `ServerUnavailable` (exit 3) while it has no report yet."""
+    if as_json:
+        print(json.dumps(view, indent=2))
+    if view.get("status") != "done" or not view.get("report"):
+        raise ServerUnavailable(
+            f"no report for {view.get('id')} yet: it is {view.get('status')}; "
+            f"ask again later with `grader result {view.get('id')}`"
+        )
     report = Report.model_validate(view["report"])
-    print(json.dumps(view["report"], indent=2) if as_json else _report_text(report, view))
+    if not as_json:
+        print(_report_text(report, view))
+    return exit_code(report)
+
+
+def exit_code(report: Report) -> int:
+    """`grader check`'s: 0 passed, 1 graded and not passed, 3 the grader could not grade."""
     if report.status.value == "error":
         return 3
     return 0 if report.passed else 1
 
 
-def get_json(server: str, token: str, path: str) -> Any:
-    """The JSON body of a GET as the token's student; refusals raise as `submit`'s do."""
+HISTORY = ("id", "submitted", "question", "assignment", "status", "verdict", "score")
+
+
+def history(
+    server: str, token: str, query: Mapping[str, str | int | None], *, as_json: bool = False
+) -> int:
+    """`grader history`: the student's own submissions, newest first, one page of them."""
+    params = {key: value for key, value in query.items() if value is not None}
+    page = get_json(server, token, "/v1/submissions", params)
+    if as_json:
+        print(json.dumps(page, indent=2))
+        return 0
+    rows = [_history_row(view) for view in page["items"]]
+    print(columns_text(HISTORY, rows) if rows else "no submissions")
+    if page.get("next"):
+        print("older submissions not shown: raise --limit", file=sys.stderr)
+    return 0
+
+
+def _history_row(view: dict[str, Any]) -> tuple[str, ...]:
+    report = view.get("report") or {}
+    return (
+        view["id"],
+        iso(view["created_at"]),
+        view["question"],
+        attempt_text(view.get("assignment"), view.get("attempt")),
+        view["status"],
+        view.get("verdict") or "-",
+        score_text(report.get("score"), report.get("max_score")),
+    )
+
+
+def iso(seconds: float | None) -> str:
+    """Unix seconds as ISO 8601 in UTC, to the second; `-` for none."""
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+
+
+def attempt_text(assignment: str | None, attempt: int | None) -> str:
+    """`ASSIGNMENT#N`, or `practice` outside an assignment."""
+    return f"{assignment}#{attempt}" if assignment else "practice"
+
+
+def score_text(score: float | None, top: float | None) -> str:
+    return "-" if score is None or top is None else f"{score:g}/{top:g}"
+
+
+def columns_text(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns; a character that is not printable (an escape sequence in a name)
+    is shown as `?`, so no cell drives the terminal."""
+    cells = [[printable(cell) for cell in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells)
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def printable(text: str) -> str:
+    """`text` with each character a terminal would act on shown as `?`."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def get_json(
+    server: str, token: str, path: str, params: Mapping[str, str | int] | None = None
+) -> Any:
+    """The JSON body of a GET as the token's holder; refusals raise as `submit`'s do."""
+    return _json(fetch(server, token, "GET", path, params=params))
+
+
+def post_json(server: str, token: str, path: str, body: Mapping[str, Any]) -> Any:
+    """The JSON body answering a JSON POST; refusals raise as `submit`'s do."""
+    return _json(fetch(server, token, "POST", path, json=dict(body)))
+
+
+def fetch(server: str, token: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """A 2xx response, its body read: exit 2 when the server refuses the request or the token,
+    exit 3 when it cannot be reached or fails."""
     with _client(server, token) as client:
-        return _answer(_call(client, "GET", path))
+        response = _call(client, method, path, **kwargs)
+    _refuse(response, "the request")
+    return response
 
 
 def _client(server: str, token: str) -> httpx.Client:
@@ -176,8 +286,23 @@ def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.
 
 def _answer(response: httpx.Response) -> Any:
     """The JSON body of a 2xx; a refusal becomes the error the exit codes need."""
-    if response.is_success:
+    _refuse(response, "the submission")
+    return _json(response)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
         return response.json()
+    except ValueError as exc:
+        raise ServerUnavailable(
+            f"the server's answer is not JSON ({response.text[:80]!r}); is it a course server?"
+        ) from exc
+
+
+def _refuse(response: httpx.Response, asked: str) -> None:
+    """Nothing for a 2xx; else the error the exit codes need: 2 for a refusal, 3 for a failure."""
+    if response.is_success:
+        return
     try:
         reason = str(response.json().get("error"))
     except (ValueError, AttributeError):
@@ -186,7 +311,7 @@ def _answer(response: httpx.Response) -> Any:
     if status == 401:
         raise BadInput(f"the server refused the token ({reason})")
     if status in (403, 404, 409, 413, 422):
-        raise BadInput(f"the server refused the submission: {reason}")
+        raise BadInput(f"the server refused {asked}: {reason}")
     raise ServerUnavailable(f"the server answered {status}: {reason}")
 
 

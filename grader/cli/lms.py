@@ -1,4 +1,5 @@
-"""`grader lms ...`: register LMS clients and rotate their webhook secrets.
+"""`grader lms ...`: register LMS clients, rotate their webhook secrets, change where their
+reports may go, delete them.
 
 A secret is printed exactly once, when it is made; the operator hands it to the LMS.
 """
@@ -50,6 +51,23 @@ def cmd_lms_retire(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lms_hosts(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        hosts = lms_clients.set_hosts(session, args.name, args.callback_host)
+    print(f"{args.name}: callbacks to: {', '.join(hosts)}")
+    return 0
+
+
+def cmd_lms_delete(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        failed = lms_clients.delete_client(session, args.name)
+    print(
+        f"deleted {args.name!r}: its secrets are gone, its name is free; "
+        f"{failed} pending delivery(ies) marked failed"
+    )
+    return 0
+
+
 def cmd_lms_list(args: argparse.Namespace) -> int:
     with _session(args) as session:
         clients = lms_clients.list_clients(session)
@@ -63,21 +81,19 @@ def cmd_lms_list(args: argparse.Namespace) -> int:
 
 
 def add_lms_commands(sub: argparse._SubParsersAction[Any]) -> None:
-    """`grader lms add|rotate|retire|list`, each with `--db URL` (default $GRADER_DB_URL)."""
+    """`grader lms add|rotate|retire|hosts|delete|list`, each with `--db URL` (default
+    $GRADER_DB_URL)."""
     lms = sub.add_parser("lms", help="LMS clients that post signed webhooks")
     actions = lms.add_subparsers(dest="lms_command", required=True, metavar="ACTION")
     p = _action(actions, "add", "register a client and print its whsec_ secret", cmd_lms_add)
-    p.add_argument(
-        "--callback-host",
-        action="append",
-        default=[],
-        metavar="HOST",
-        help="a host (or host:port) reports may be sent to; repeat for several",
-    )
+    _add_hosts_option(p)
     _action(
         actions, "rotate", "add a new secret; the old ones verify until retired", cmd_lms_rotate
     )
     _action(actions, "retire", "remove every secret but the newest", cmd_lms_retire)
+    p = _action(actions, "hosts", "replace the hosts reports may be sent to", cmd_lms_hosts)
+    _add_hosts_option(p)
+    _action(actions, "delete", "remove a client: secrets, name, pending deliveries", cmd_lms_delete)
     p = _action(actions, "list", "the registered clients (never their secrets)", cmd_lms_list)
     p.add_argument("--json", action="store_true")
 
@@ -94,3 +110,13 @@ def _action(
     p.add_argument("--db", help="store URL (default: $GRADER_DB_URL or sqlite:///grader.db)")
     p.set_defaults(func=func)
     return p
+
+
+def _add_hosts_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--callback-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a host (or host:port) reports may be sent to; repeat for several",
+    )

@@ -14,7 +14,7 @@ from grader.models.items import (
     Verify,
 )
 from grader.models.kinds import ITEM_KINDS, SANDBOXED, Item, item_json_schema
-from grader.models.report import CheckResult, Report, Status, Verdict
+from grader.models.report import CheckResult, Override, Report, Status, Verdict
 
 __all__ = [
     "ITEM_KINDS",
@@ -33,6 +33,7 @@ __all__ = [
     "McqItem",
     "NumericItem",
     "Problem",
+    "Override",
     "Report",
     "Citation",
     "Status",

@@ -39,6 +39,14 @@ class CheckResult(BaseModel):
     observed: str | None = Field(default=None, description="What the submission showed.")
 
 
+class Override(BaseModel):
+    """An instructor's correction of the score; the student sees it with its reason."""
+
+    score: float = Field(description="The score that counts, in this report's points.")
+    graded_score: float = Field(description="The score the grader gave.")
+    reason: str = Field(description="Why the instructor changed it.")
+
+
 class Report(BaseModel):
     """The grade of one submission."""
 
@@ -52,6 +60,9 @@ class Report(BaseModel):
     backend: str
     explanation: str | None = Field(default=None, description="The item's explanation.")
     message: str | None = Field(default=None, description="A note on the whole submission.")
+    override: Override | None = Field(
+        default=None, description="Set when an instructor changed the score (course server)."
+    )
 
     @property
     def passed(self) -> bool:

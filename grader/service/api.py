@@ -18,13 +18,23 @@ import math
 import posixpath
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from grader.errors import BadInput
 from grader.models import Verdict
-from grader.service import assignments, intake, store, views
+from grader.service import assignments, intake, pages, store, tokens, views
 from grader.service.db import Submission, Token
 from grader.service.responses import (
     CRASHED,
@@ -33,6 +43,7 @@ from grader.service.responses import (
     Question,
     Revealed,
     StoredReport,
+    SubmissionPage,
     SubmissionQueued,
     SubmissionStatus,
     SubmissionView,
@@ -55,14 +66,24 @@ State = Annotated[ServiceState, Depends(service)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def current_student(state: State, credentials: Credentials) -> Token:
-    """The token's owner; 401 when the token is missing or unknown."""
+def authenticated(state: ServiceState, credentials: HTTPAuthorizationCredentials | None) -> Token:
+    """The token, if it is known, not revoked and not expired; 401 with the reason otherwise."""
     if credentials is None:
         raise _unauthorized("send `Authorization: Bearer TOKEN` (from `grader tokens create`)")
     with state.sessions() as session:
-        token = store.find_token(session, credentials.credentials)
-    if token is None:
-        raise _unauthorized("unknown token; ask your instructor for a new one")
+        token = tokens.find_token(session, credentials.credentials)
+    why = tokens.refusal(token, state.clock().timestamp())
+    if why is not None or token is None:
+        raise _unauthorized(why or "unknown token")
+    return token
+
+
+def current_student(state: State, credentials: Credentials) -> Token:
+    """A student's token; 401 when it is missing or unusable, 403 for an instructor's (their
+    work is not a student's: the course routes are theirs)."""
+    token = authenticated(state, credentials)
+    if token.role != tokens.STUDENT:
+        raise HTTPException(403, "this route is for students; instructors use /v1/course/...")
     return token
 
 
@@ -86,7 +107,8 @@ SUBMIT_RESPONSES = {
     **refusals(
         {
             401: NO_TOKEN,
-            403: "The assignment is another course's, not open yet, or closed; the reason says.",
+            403: "The assignment is another course's, not open yet, or closed (the reason "
+            "says), or the token is an instructor's.",
             404: "No question, or no assignment, with that id.",
             409: "Every attempt at this item of the assignment is used (`attempts used up`).",
             413: "The file, or the whole body, is over the upload cap.",
@@ -96,11 +118,18 @@ SUBMIT_RESPONSES = {
         bearer=True,
     ),
 }
+NOT_STUDENT = "An instructor's token: the course routes are theirs."
 READ_RESPONSES = refusals(
-    {401: NO_TOKEN, 404: "No submission of this student's with that id.", 422: UNPARSED},
+    {
+        401: NO_TOKEN,
+        403: NOT_STUDENT,
+        404: "No submission of this student's with that id.",
+        422: UNPARSED,
+    },
     bearer=True,
 )
-LIST_RESPONSES = refusals({401: NO_TOKEN}, bearer=True)
+LIST_RESPONSES = refusals({401: NO_TOKEN, 403: NOT_STUDENT}, bearer=True)
+PAGE_RESPONSES = refusals({401: NO_TOKEN, 403: NOT_STUDENT, 422: UNPARSED}, bearer=True)
 
 
 @router.post("/v1/submissions", status_code=202, tags=["students"], responses=SUBMIT_RESPONSES)
@@ -197,7 +226,29 @@ def submission_view(row: Submission, shown: views.Shown) -> SubmissionView:
         attempt=shown.attempt,
         late_penalty=shown.late_penalty,
         revealed=cast(Revealed | None, shown.revealed),
+        version=row.version,
     )
+
+
+@router.get("/v1/submissions", tags=["students"], responses=PAGE_RESPONSES)
+def list_submissions(
+    state: State,
+    token: Student,
+    question: Annotated[str | None, Query(description="Only this question's.")] = None,
+    assignment: Annotated[str | None, Query(description="Only this assignment's.")] = None,
+    limit: Annotated[int, Query(ge=1, le=pages.MAX_LIMIT)] = pages.DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(description="`next` of the previous page.")] = None,
+) -> SubmissionPage:
+    """The student's own submissions, newest first, each as `GET /v1/submissions/{id}` shows it."""
+    query = select(Submission).where(Submission.student == token.student)
+    if question is not None:
+        query = query.where(Submission.question == question)
+    if assignment is not None:
+        query = query.where(Submission.assignment == assignment)
+    with state.sessions() as session:
+        page = pages.read(session, query, limit, cursor, newest_first=True)
+        items = [submission_view(row, views.shown(state, session, row)) for row in page.rows]
+    return SubmissionPage(items=items, next=page.next)
 
 
 def _status(row: Submission) -> SubmissionStatus:

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 from grader.errors import BadInput, UnknownQuestion
 from grader.service.api import router as student_router
 from grader.service.bodycap import BodyCap
+from grader.service.course_api import router as course_router
 from grader.service.errors import Refused
 from grader.service.lms import lms_router
 from grader.service.metrics import metrics_registry
@@ -66,6 +67,7 @@ def create_app(state: ServiceState) -> FastAPI:
     app.add_middleware(BodyCap, limit=state.settings.max_upload_bytes + FORM_OVERHEAD)
     _add_error_handlers(app)
     app.include_router(student_router)
+    app.include_router(course_router)
     app.include_router(lms_router(state), responses=LMS_RESPONSES)
 
     @app.get("/metrics", tags=["operators"], response_class=PlainTextResponse)

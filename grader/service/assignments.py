@@ -135,11 +135,11 @@ def _item(
         points=entry.points,
         attempts_used=len(tries),
         attempts_left=None if limit is None else max(0, limit - len(tries)),
-        score=_counted(assignment, entry, tries),
+        score=counted(assignment, entry, tries),
     )
 
 
-def _counted(
+def counted(
     assignment: Assignment, entry: AssignmentItem, tries: Iterable[Submission]
 ) -> float | None:
     """The best, or the last graded, attempt's score in the assignment's points (rows are in
@@ -147,7 +147,7 @@ def _counted(
     scores = [
         rules.scaled(Report.model_validate(row.report), entry.points, row.late_penalty or 0.0)[0]
         for row in tries
-        if row.status == "done" and row.report is not None
+        if row.report is not None  # a report waiting for its regrade still counts
     ]
     if not scores:
         return None

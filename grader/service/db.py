@@ -36,7 +36,12 @@ def now() -> float:
 
 
 class Token(Base):
-    """A student's bearer token, stored as its SHA-256; it reads only that student's work."""
+    """A bearer token, stored as its SHA-256.
+
+    role `student`: it reads only that student's work (`student` is the student's id).
+    role `instructor`: it reads and changes the work of its `course` (`student` holds the
+    instructor's name, which the audit trail records). A revoked or expired token is refused.
+    """
 
     __tablename__ = "tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -44,6 +49,9 @@ class Token(Base):
     student: Mapped[str] = mapped_column(String(200), index=True)
     course: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[float] = mapped_column(Float, default=now)
+    role: Mapped[str] = mapped_column(String(20), default="student", server_default="student")
+    expires_at: Mapped[float | None] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float)
 
 
 class LmsClient(Base):
@@ -54,6 +62,8 @@ class LmsClient(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     callback_hosts: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[float] = mapped_column(Float, default=now)
+    # Set when deleted: its secrets are gone, its name is freed, its rows keep their history.
+    deleted_at: Mapped[float | None] = mapped_column(Float)
 
 
 class LmsSecret(Base):
@@ -67,9 +77,12 @@ class LmsSecret(Base):
 
 
 class Submission(Base):
-    """One submission and, once graded, its one report.
+    """One submission and, once graded, its current report.
 
-    status: queued -> running -> done. `report` is written once (see store.finish).
+    status: queued -> running -> done; a regrade sends it back to queued (its report stays
+    readable meanwhile). Each report written is a `ReportVersion`; `report` is the newest, and
+    `version` its number (0 before the first grading). `fingerprint` is the item's as graded, so
+    a regrade skips what the item's fix did not change.
 
     Inside an assignment, `attempt` numbers a student's submissions to one item there 1, 2, ...;
     the unique constraint is what makes the count atomic (store.add_submission). Practice
@@ -107,6 +120,29 @@ class Submission(Base):
     attempt: Mapped[int | None] = mapped_column(Integer)
     # The share of the score lost for lateness when it was submitted (0 on time).
     late_penalty: Mapped[float | None] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # Who asked for the regrade now queued (the instructor's name); cleared when it is written.
+    regrade_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ReportVersion(Base):
+    """One report a submission has had: its grading, each regrade, each override; never changed.
+
+    `change` is `graded`, `regrade` or `override`; `by` who caused it (`grader` for the first
+    grading) and `reason` why (an override's reason). The history is the audit trail.
+    """
+
+    __tablename__ = "report_versions"
+    __table_args__ = (UniqueConstraint("submission_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    change: Mapped[str] = mapped_column(String(20))
+    by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
 
 
 class InboundWebhook(Base):
@@ -122,9 +158,12 @@ class InboundWebhook(Base):
 
 
 class Delivery(Base):
-    """A report owed to a callback URL; retried on the spec's schedule until 2xx, 410 or give-up.
+    """The newest report owed to a callback URL; retried on the spec's schedule until 2xx, 410 or
+    give-up.
 
-    state: pending -> delivered | failed.
+    state: pending -> delivered | failed. A new version of the report (a regrade, an override)
+    makes the row owe that version: a new `webhook-id`, attempts from 0, pending again, so an
+    older version still pending is never sent after it.
     """
 
     __tablename__ = "deliveries"
@@ -139,6 +178,7 @@ class Delivery(Base):
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[float | None] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 def make_engine(url: str) -> Engine:

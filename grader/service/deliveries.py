@@ -40,6 +40,7 @@ log = logging.getLogger("grader.service.deliveries")
 
 BATCH = 50
 EVENT_TYPE = "submission.graded"
+REGRADE_TYPE = "submission.regraded"
 MAX_RETRY_AFTER_S = max(RETRY_SCHEDULE)  # a receiver cannot park a delivery for longer
 
 
@@ -69,11 +70,14 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
 
 def payload(row: Submission, view: Shown | None = None) -> dict[str, Any]:
     """The Standard Webhooks envelope (`type`, `timestamp`, `data`) of a graded submission, with
-    the report as `view` shows it (without one: whole in practice, the verdict in an assignment)."""
+    the report as `view` shows it (without one: whole in practice, the verdict in an assignment).
+
+    A later version of the report (a regrade, an override) is `submission.regraded`."""
     view = view or fallback(row)
     finished = datetime.fromtimestamp(row.finished_at or time.time(), tz=UTC)
+    version = row.version or 0  # None on a row not yet stored (the column default is 0)
     return {
-        "type": EVENT_TYPE,
+        "type": EVENT_TYPE if version <= 1 else REGRADE_TYPE,
         "timestamp": finished.isoformat().replace("+00:00", "Z"),
         "data": {
             "id": row.id,
@@ -86,6 +90,7 @@ def payload(row: Submission, view: Shown | None = None) -> dict[str, Any]:
             "attempt": view.attempt,
             "late_penalty": view.late_penalty,
             "revealed": view.revealed,
+            "version": max(version, 1),
         },
     }
 
@@ -187,17 +192,17 @@ class DeliverySender:
             view = fallback(row) if self.courses is None else shown(self.courses, session, row)
         if not host_allowed(delivery.url, client.callback_hosts):
             reason = f"{delivery.url} is not on a callback host registered for {client.name!r}"
-            self._record(delivery_id, attempt, DeliveryOutcome(None, reason), now, final=True)
+            self._record(delivery, attempt, DeliveryOutcome(None, reason), now, final=True)
             return
         if not secrets:
             reason = f"LMS client {client.name!r} has no signing secret"
-            self._record(delivery_id, attempt, DeliveryOutcome(None, reason), now, final=True)
+            self._record(delivery, attempt, DeliveryOutcome(None, reason), now, final=True)
             return
         body = json.dumps(payload(row, view), separators=(",", ":")).encode("utf-8")
         # every current secret signs (newest first), so an LMS mid-rotation verifies with either
         headers = signed_headers(secrets, delivery.webhook_id, body, time.time())
         outcome = self._post(delivery.url, body, headers)
-        self._record(delivery_id, attempt, outcome, now + time.monotonic() - started)
+        self._record(delivery, attempt, outcome, now + time.monotonic() - started)
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> DeliveryOutcome:
         """One POST; the response body is never read, so a receiver cannot flood the sender."""
@@ -214,22 +219,27 @@ class DeliverySender:
 
     def _record(
         self,
-        delivery_id: int,
+        delivery: Delivery,
         attempt: int,
         outcome: DeliveryOutcome,
         now: float,
         final: bool = False,
     ) -> None:
-        """Write the attempt's outcome, if the attempt is still this sender's."""
+        """Write the attempt's outcome, if the attempt is still this sender's and the delivery
+        still owes the same message (a regrade in between gives it a new `webhook-id`)."""
         values = self._next_state(attempt, outcome, now, final)
         with self.sessions() as session:
             session.execute(
                 update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.attempts == attempt)
+                .where(
+                    Delivery.id == delivery.id,
+                    Delivery.attempts == attempt,
+                    Delivery.webhook_id == delivery.webhook_id,
+                )
                 .values(last_status=outcome.status, last_error=outcome.error, **values)
             )
             session.commit()
-        log.info("delivery %s attempt %d: %s", delivery_id, attempt, values["state"])
+        log.info("delivery %s attempt %d: %s", delivery.id, attempt, values["state"])
 
     def _next_state(
         self, attempt: int, outcome: DeliveryOutcome, now: float, final: bool

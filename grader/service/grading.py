@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.bank import Bank
+from grader.bank.fingerprint import item_fingerprint
 from grader.errors import BadSubmission, GraderError
 from grader.grading import Answer, Grader
 from grader.grading.code import unscored_report
@@ -92,8 +93,9 @@ def grade_claimed(
     with sessions() as session:
         row = session.get(Submission, submission_id)
         assert row is not None
+    fingerprint = item_fingerprint(bank, row.question, _settings().solutions)
     report = grade_stored(bank, row, sandbox)
     payload: dict[str, Any] = report.model_dump(mode="json")
     payload["submission"] = submission_id
     with sessions() as session:
-        return store.finish(session, submission_id, payload)
+        return store.finish(session, submission_id, payload, fingerprint)

@@ -1,8 +1,12 @@
-"""LMS clients and their signing secrets: register, rotate, retire, look up.
+"""LMS clients and their signing secrets: register, rotate, retire, change hosts, delete, look up.
 
 A client holds one or more `whsec_` secrets. Rotation adds a secret and keeps the old ones, so
 requests signed with either verify until the operator retires the old one; outbound deliveries are
 signed with every current secret (newest first) so the LMS can switch at its own pace.
+
+Deleting is soft: the client's row stays (its submissions and deliveries keep their history), but
+its secrets are removed, so nothing it signs verifies and nothing is signed for it; its name is
+freed for a new client; its pending deliveries fail. Nothing here finds a deleted client.
 """
 
 from __future__ import annotations
@@ -10,16 +14,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session
 
 from grader.errors import BadInput
-from grader.service.db import LmsClient, LmsSecret
+from grader.service.db import Delivery, LmsClient, LmsSecret, now
 from grader.service.webhooks import new_secret
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 _PORT = r"(:[0-9]{1,5})?"
 _HOST = re.compile(rf"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?{_PORT}$|^\[[0-9a-f:.]+\]{_PORT}$")
+#: A deleted client's `last_error` on the deliveries it still owed.
+DELETED = "LMS client deleted"
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,11 @@ def _check_hosts(hosts: list[str]) -> list[str]:
     return sorted(set(clean))
 
 
+def _live() -> Select[LmsClient]:
+    """The clients not deleted."""
+    return select(LmsClient).where(LmsClient.deleted_at.is_(None))
+
+
 def add_client(session: Session, name: str, hosts: list[str]) -> str:
     """Register a client; returns its first secret (shown once, stored for signing)."""
     if not _NAME.match(name):
@@ -62,7 +73,7 @@ def add_client(session: Session, name: str, hosts: list[str]) -> str:
 
 
 def get_client(session: Session, name: str) -> LmsClient:
-    client = session.scalar(select(LmsClient).where(LmsClient.name == name))
+    client = session.scalar(_live().where(LmsClient.name == name))
     if client is None:
         raise BadInput(f"no LMS client named {name!r}; `grader lms list` shows them")
     return client
@@ -103,8 +114,32 @@ def retire_old_secrets(session: Session, name: str) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def set_hosts(session: Session, name: str, hosts: list[str]) -> list[str]:
+    """Replace a client's callback hosts (checked as `add_client` checks them); the new list."""
+    client = get_client(session, name)
+    client.callback_hosts = _check_hosts(hosts)
+    session.commit()
+    return list(client.callback_hosts)
+
+
+def delete_client(session: Session, name: str) -> int:
+    """Delete a client (see the module's docstring); how many pending deliveries it failed."""
+    client = get_client(session, name)
+    client.deleted_at = now()
+    # `~` is never in a live name, and the id is unique: no collision, and the name is free
+    client.name = f"{name[:180]}~deleted~{client.id}"
+    session.execute(delete(LmsSecret).where(LmsSecret.client_id == client.id))
+    failed = session.execute(
+        update(Delivery)
+        .where(Delivery.client_id == client.id, Delivery.state == "pending")
+        .values(state="failed", last_error=DELETED)
+    )
+    session.commit()
+    return int(failed.rowcount)  # type: ignore[attr-defined]
+
+
 def list_clients(session: Session) -> list[ClientInfo]:
-    clients = session.scalars(select(LmsClient).order_by(LmsClient.name))
+    clients = session.scalars(_live().order_by(LmsClient.name))
     return [
         ClientInfo(
             name=client.name,
@@ -120,5 +155,5 @@ def list_clients(session: Session) -> list[ClientInfo]:
 
 def all_clients_with_secrets(session: Session) -> list[tuple[LmsClient, list[str]]]:
     """Every client and its secrets, for a request that does not name its client."""
-    clients = list(session.scalars(select(LmsClient).order_by(LmsClient.id)))
+    clients = list(session.scalars(_live().order_by(LmsClient.id)))
     return [(client, client_secrets(session, client.id)) for client in clients]

@@ -83,6 +83,121 @@ class SubmissionView(Closed):
         description="How much of the report the assignment shows now; null in practice mode "
         "(all of it)."
     )
+    version: int = Field(
+        description="The report's version: 1 as first graded, one more per regrade or "
+        "override; 0 before it is graded."
+    )
+
+
+class SubmissionPage(Closed):
+    """`GET /v1/submissions`: a page of the student's own submissions, newest first."""
+
+    items: list[SubmissionView]
+    next: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
+class CourseSubmission(Closed):
+    """A submission as its course's instructor lists it: whole scores, before any scaling."""
+
+    id: str
+    student: str
+    question: str
+    assignment: str | None = Field(description=ASSIGNMENT)
+    attempt: int | None = Field(description=ATTEMPT)
+    status: SubmissionStatus
+    verdict: Verdict | None
+    score: float | None = Field(description="The report's score (an override's, if any).")
+    max_score: float | None
+    late_penalty: float | None
+    version: int = Field(description="The report's version (0 before it is graded).")
+    overridden: bool = Field(description="True when an instructor set the score.")
+    created_at: float
+    finished_at: float | None
+
+
+class CoursePage(Closed):
+    """`GET /v1/course/submissions`: a page of the course's submissions, oldest first."""
+
+    items: list[CourseSubmission]
+    next: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
+class ReportVersionView(Closed):
+    """One version of a report: what changed it, who, when, why, and the report it had."""
+
+    version: int
+    change: Literal["graded", "regrade", "override"]
+    by: str = Field(description="`grader` for the first grading; else the instructor's name.")
+    reason: str | None
+    at: float = Field(description="Unix time it was written.")
+    report: StoredReport
+
+
+class CourseSubmissionDetail(CourseSubmission):
+    """`GET /v1/course/submissions/{id}`: the full report, what was submitted, and the history."""
+
+    choice: str | None = Field(description="The answer sent, for items other than code.")
+    filename: str | None = Field(description="The file's name; its bytes are at `/file`.")
+    report: StoredReport | None = Field(description="The current report, whole: keys included.")
+    history: list[ReportVersionView]
+
+
+class OverrideRequest(BaseModel):
+    """`POST /v1/course/submissions/{id}/override`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    score: float = Field(description="The score that counts, 0 to the report's `max_score`.")
+    reason: str = Field(min_length=1, max_length=2000, description="Why; the student reads it.")
+
+
+class RegradeRequest(BaseModel):
+    """`POST /v1/course/regrade`: exactly one of `submission`, `question`, `assignment`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    submission: str | None = None
+    question: str | None = None
+    assignment: str | None = None
+    force: bool = Field(
+        default=False, description="Regrade even submissions whose item has not changed."
+    )
+
+
+class RegradeResult(Closed):
+    """What a regrade request did."""
+
+    queued: int = Field(description="Sent back to grading: their item changed (or `force`).")
+    unchanged: int = Field(description="Skipped: graded with the item as it is now.")
+    pending: int = Field(description="Already waiting for a grading; not queued twice.")
+    submissions: list[str] = Field(description="The ids queued.")
+
+
+class GradebookColumn(Closed):
+    """An item of an assignment."""
+
+    id: str = Field(description="`ASSIGNMENT/ITEM`, the CSV's column header.")
+    assignment: str
+    item: str
+    points: float
+
+
+class GradebookRow(Closed):
+    """A student: the score that counts per column (null: nothing graded) and the total."""
+
+    student: str
+    scores: dict[str, float | None]
+    total: float
+
+
+class Gradebook(Closed):
+    """`GET /v1/course/gradebook`: a row per student, a column per assignment item."""
+
+    course: str
+    assignment: str | None = Field(description="The one assignment; null for all the course's.")
+    columns: list[GradebookColumn]
+    rows: list[GradebookRow]
+    max_total: float
 
 
 class LmsAccepted(Closed):

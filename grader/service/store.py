@@ -12,7 +12,7 @@ UPDATE: the same code is atomic on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +21,10 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from grader.service.db import Delivery, Submission, Token, now
+from grader.service.db import Delivery, LmsClient, ReportVersion, Submission, now
 from grader.service.errors import AttemptsUsedUp, Refused
+
+log = logging.getLogger("grader.service")
 
 #: Tries at taking the next attempt number: a try fails only when another submission of the same
 #: student and item committed in between, so only a flood of them gets this far.
@@ -32,22 +34,6 @@ ATTEMPT_TRIES = 20
 def new_id(prefix: str) -> str:
     """An unguessable id: 128 random bits, URL-safe."""
     return f"{prefix}_{secrets.token_urlsafe(16)}"
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def create_token(session: Session, student: str, course: str | None) -> str:
-    """A new bearer token for a student; only its hash is stored."""
-    token = f"gt_{secrets.token_urlsafe(32)}"
-    session.add(Token(token_hash=token_hash(token), student=student, course=course))
-    session.commit()
-    return token
-
-
-def find_token(session: Session, token: str) -> Token | None:
-    return session.scalar(select(Token).where(Token.token_hash == token_hash(token)))
 
 
 @dataclass(frozen=True)
@@ -156,22 +142,37 @@ def claim_next(session: Session, worker: str) -> str | None:
     return None
 
 
-def finish(session: Session, submission_id: str, report: dict[str, Any]) -> bool:
-    """Write the one report of a submission, and its callback delivery, in one transaction.
+def finish(
+    session: Session, submission_id: str, report: dict[str, Any], fingerprint: str | None = None
+) -> bool:
+    """Write a grading's report as the submission's next version, and owe its callback, in one
+    transaction.
 
-    True for the write that won; False when a report was already there (the report is dropped,
-    and only `gradings` counts the duplicated work, for the load script's "graded twice").
+    True for the write that won; False when the submission was not waiting for one (the report
+    is dropped, and only `gradings` counts the duplicated work, for the load script's "graded
+    twice"). A regrade keeps an instructor's override: the score that counts stays theirs. A
+    regrade the grader could not complete (an `error` report) keeps the report it had, and its
+    fingerprint: the item still counts as changed, so the next regrade tries it again.
     """
+    row = session.get(Submission, submission_id)
+    previous = row.report if row is not None else None
+    failed_regrade = previous is not None and report.get("status") == "error"
+    values: dict[str, Any] = {"status": "done", "gradings": Submission.gradings + 1}
+    values["regrade_by"] = None
+    if not failed_regrade:
+        report = _keep_override(report, previous)
+        values |= {
+            "report": report,
+            "verdict": report["verdict"],
+            "finished_at": now(),
+            "version": Submission.version + 1,
+            "fingerprint": fingerprint,
+        }
     result = session.execute(
         update(Submission)
         .where(Submission.id == submission_id, Submission.status != "done")
-        .values(
-            status="done",
-            report=report,
-            verdict=report["verdict"],
-            finished_at=now(),
-            gradings=Submission.gradings + 1,
-        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         session.rollback()
@@ -182,20 +183,70 @@ def finish(session: Session, submission_id: str, report: dict[str, Any]) -> bool
         )
         session.commit()
         return False
-    row = session.get(Submission, submission_id)
-    if row is not None and row.callback_url and row.client_id is not None:
-        session.add(
-            Delivery(
-                submission_id=row.id,
-                client_id=row.client_id,
-                url=row.callback_url,
-                webhook_id=new_id("msg"),
-                state="pending",
-                next_attempt_at=now(),
-            )
-        )
+    assert row is not None
+    by = row.regrade_by
+    session.refresh(row)
+    if failed_regrade:
+        log.warning("regrade of %s failed (%s); its report stays", row.id, report.get("message"))
+    else:
+        change = "graded" if row.version == 1 else "regrade"
+        record_version(session, row, change, by or "grader")
     session.commit()
     return True
+
+
+def _keep_override(report: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """`report`, with the previous report's override (if any) still deciding the score."""
+    override = (previous or {}).get("override")
+    if not override:
+        return report
+    kept = dict(override, graded_score=report["score"])
+    return report | {"score": min(kept["score"], report["max_score"]), "override": kept}
+
+
+def record_version(
+    session: Session, row: Submission, change: str, by: str, reason: str | None = None
+) -> None:
+    """Keep `row`'s current report as its version `row.version`, and owe its callback."""
+    assert row.report is not None
+    session.add(
+        ReportVersion(
+            submission_id=row.id,
+            version=row.version,
+            change=change,
+            by=by,
+            reason=reason,
+            report=row.report,
+        )
+    )
+    owe_callback(session, row)
+
+
+def owe_callback(session: Session, row: Submission) -> None:
+    """For an LMS submission: its delivery now owes the current version (a new `webhook-id`,
+    attempts from 0), so a version still pending is replaced by the newer, never sent after it."""
+    if not row.callback_url or row.client_id is None:
+        return
+    client = session.get(LmsClient, row.client_id)
+    if client is None or client.deleted_at is not None:
+        return  # a deleted client is owed nothing: its deliveries were failed as it went
+    delivery = session.scalar(select(Delivery).where(Delivery.submission_id == row.id))
+    fresh = {
+        "url": row.callback_url,
+        "webhook_id": new_id("msg"),
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": now(),
+        "last_status": None,
+        "last_error": None,
+        "delivered_at": None,
+        "version": row.version,
+    }
+    if delivery is None:
+        session.add(Delivery(submission_id=row.id, client_id=row.client_id, **fresh))
+    else:
+        for key, value in fresh.items():
+            setattr(delivery, key, value)
 
 
 def requeue_running(session: Session) -> int:

@@ -109,11 +109,23 @@ def _cut(row: Submission, kind: str, level: Level, entry: AssignmentItem | None)
     report = Report.model_validate(row.report)
     cut = rules.reveal(report, kind, level)
     if entry is not None:
-        score, top = rules.scaled(report, entry.points, row.late_penalty or 0.0)
-        cut = cut.model_copy(update={"score": score, "max_score": top})
+        cut = _scale(cut, entry.points, row.late_penalty or 0.0)
     body = cut.model_dump(mode="json")
     body["submission"] = row.id
     return _facts(row, body, level)
+
+
+def _scale(report: Report, points: float, penalty: float) -> Report:
+    """`report`'s scores in the assignment's points after the late penalty: the score, and an
+    override's two, so every number the student reads is on the one scale."""
+    score, top = rules.scaled(report, points, penalty)
+    changes: dict[str, Any] = {"score": score, "max_score": top}
+    if report.override is not None:
+        graded = report.model_copy(update={"score": report.override.graded_score})
+        changes["override"] = report.override.model_copy(
+            update={"score": score, "graded_score": rules.scaled(graded, points, penalty)[0]}
+        )
+    return report.model_copy(update=changes)
 
 
 def _facts(row: Submission, report: dict[str, Any] | None, level: Level | None) -> Shown:

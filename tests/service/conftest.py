@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from grader.bank import Bank, load_bank
 from grader.courses.catalog import Catalog
 from grader.ops.loopback import ServerProcess
-from grader.service import grading, store
+from grader.service import grading, tokens
 from grader.service.app import create_app
 from grader.service.db import Submission, open_store
 from grader.service.deliveries import DeliverySender
@@ -80,7 +80,12 @@ class InProcess:
     def token(self, student: str, course: str | None = None) -> str:
         """A new bearer token for `student`, stored as `grader tokens create` stores it."""
         with self.sessions() as session:
-            return store.create_token(session, student, course)
+            return tokens.create_token(session, student, course)
+
+    def instructor(self, name: str, course: str) -> str:
+        """A new instructor's token for `course`, as `grader tokens create --instructor` makes."""
+        with self.sessions() as session:
+            return tokens.create_token(session, name, course, role=tokens.INSTRUCTOR)
 
     def row(self, submission_id: str) -> Submission:
         with self.sessions() as session:

@@ -141,9 +141,11 @@ def test_submit_json_with_token_from_the_environment(app: InProcess, grader_cli:
         GRADER_SERVER=IN_PROCESS,
     )
     assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    view = json.loads(done.stdout)  # the whole submission, its report inside
+    report = view["report"]
     assert report["status"] == "passed" and report["verdict"] == "PASSED"
-    assert report["question"] == MCQ and report["submission"].startswith("sub_")
+    assert report["question"] == MCQ and report["submission"] == view["id"]
+    assert view["id"].startswith("sub_") and view["status"] == "done"
 
 
 def test_submit_reads_server_and_token_from_the_config_file(
