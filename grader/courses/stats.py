@@ -358,3 +358,17 @@ def percent(value: float | None) -> str:
 
 def number(value: float | None, digits: int) -> str:
     return MISSING if value is None else f"{value:.{digits}f}"
+
+
+def figures(item: ItemStats) -> tuple[str, ...]:
+    """An item's numbers as the text table and the page both show them: students, attempts,
+    facility first and final, discrimination, grading time p50 and p95."""
+    return (
+        str(item.students),
+        str(item.attempts),
+        percent(item.facility_first),
+        percent(item.facility_final),
+        number(item.discrimination, 2),
+        number(item.duration_p50, 1),
+        number(item.duration_p95, 1),
+    )

@@ -12,7 +12,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from grader.courses.stats import CourseStats, Flag, ItemStats, number, percent
+from grader.courses.stats import CourseStats, Flag, ItemStats, figures, number, percent
 
 LABEL_W = 170  # the item id or option column of a chart
 PLOT_W = 380  # the bars: 0 to 100%, or -1 to 1
@@ -149,16 +149,7 @@ def _summary_table(items: Sequence[ItemStats]) -> str:
 
 
 def _summary_row(item: ItemStats) -> str:
-    numbers = (
-        str(item.students),
-        str(item.attempts),
-        percent(item.facility_first),
-        percent(item.facility_final),
-        number(item.discrimination, 2),
-        number(item.duration_p50, 1),
-        number(item.duration_p95, 1),
-    )
-    cells = "".join(f'<td class="num">{value}</td>' for value in numbers)
+    cells = "".join(f'<td class="num">{value}</td>' for value in figures(item))
     badges = "".join(_badge(flag) for flag in item.flags)
     css = ' class="flagged"' if item.flags else ""
     return (

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from grader.courses.stats import CourseStats, ItemStats, number, percent
+from grader.courses.stats import CourseStats, ItemStats, figures, percent
 
 COLUMNS = ("item", "kind", "students", "attempts", "first", "final", "disc", "p50 s", "p95 s")
 #: Columns written left-aligned; the numbers are right-aligned.
@@ -30,17 +30,7 @@ def _headline(stats: CourseStats) -> str:
 
 
 def _cells(item: ItemStats) -> tuple[str, ...]:
-    return (
-        item.id,
-        item.kind,
-        str(item.students),
-        str(item.attempts),
-        percent(item.facility_first),
-        percent(item.facility_final),
-        number(item.discrimination, 2),
-        number(item.duration_p50, 1),
-        number(item.duration_p95, 1),
-    )
+    return (item.id, item.kind, *figures(item))
 
 
 def _line(cells: Sequence[str], widths: Sequence[int]) -> str:

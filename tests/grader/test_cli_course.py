@@ -12,30 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from grader.cli.app import main
 from grader.cli.client import show_view
 from grader.cli.course import history_lines, stats_from_json
 from grader.cli.service import expiry
 from grader.courses import stats_text
 from grader.courses.stats import Attempt, ItemInfo, item_stats
 from grader.errors import BadInput, ServerUnavailable
+from tests.grader.test_cli import one_error_line, run
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'grader.db'}"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 def tokens_list(capsys: pytest.CaptureFixture[str], db: str, *argv: str) -> list[dict[str, object]]:
