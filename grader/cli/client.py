@@ -35,6 +35,7 @@ import httpx
 from grader.cli.render import report_text
 from grader.errors import BadInput, BadSubmission, ServerUnavailable
 from grader.models import Report
+from grader.text import printable
 
 CONFIG_HELP = "$GRADER_CONFIG or ~/.config/grader/config.toml"
 #: The most a client reads of a file; the server's own cap (413) is usually lower.
@@ -182,11 +183,6 @@ def columns_text(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells)
     return "\n".join(line.rstrip() for line in lines)
-
-
-def printable(text: str) -> str:
-    """`text` with each character a terminal would act on shown as `?`."""
-    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def get_json(

@@ -32,7 +32,6 @@ from grader.cli.client import (
     get_json,
     iso,
     post_json,
-    printable,
     resolve_config,
     score_text,
 )
@@ -42,6 +41,7 @@ from grader.courses.catalog import Catalog
 from grader.courses.stats import CourseStats, Flag, ItemStats, OptionStats
 from grader.errors import BadInput, ServerUnavailable
 from grader.models import Report, Verdict
+from grader.text import printable
 
 T = TypeVar("T")
 SUBMISSIONS = "/v1/course/submissions"

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from grader.models import Item, McqItem, NumericItem, PredictItem, Report
+from grader.text import printable
 
 MARKS = {True: "PASS", False: "FAIL"}
 
@@ -61,8 +62,15 @@ def _answer_lines(item: Item, view: dict[str, Any]) -> list[str]:
 
 
 def report_text(report: Report) -> str:
-    """Verdict, each check with what was observed, then the explanation."""
+    """Verdict, each check with what was observed, then the explanation; an instructor's
+    override with its reason. What a submission wrote (its error, its output) is in it, so every
+    character a terminal would act on is shown as `?`."""
     lines = [f"{report.verdict.value}  {report.question}  {report.score:g}/{report.max_score:g}"]
+    if report.override is not None:
+        change = report.override
+        lines.append(
+            f"  score set by your instructor (graded {change.graded_score:g}): {change.reason}"
+        )
     if report.message:
         lines.append(f"  {report.message}")
     for check in report.checks:
@@ -71,7 +79,7 @@ def report_text(report: Report) -> str:
             lines.append(f"         hint: {check.hint}")
     if report.explanation:
         lines += ["", "Explanation:", textwrap.indent(report.explanation.rstrip(), "  ")]
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def listing_text(items: Iterable[Item]) -> str:

@@ -96,6 +96,10 @@ def cmd_tokens_import(args: argparse.Namespace) -> int:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["student", "token"])
         writer.writerows(done.created.items())
+        out.flush()
+        if out is not sys.stdout:
+            os.fsync(out.fileno())
+        session.commit()  # only once they are out: a token nobody saw is never stored
     kept = len(done.kept)
     print(f"created {len(done.created)} token(s), kept {kept} existing", file=sys.stderr)
     return 0
@@ -130,8 +134,7 @@ def _output(path: Path | None) -> Iterator[TextIO]:
         try:
             yield handle
         except BaseException:
-            if handle.tell() == 0:  # nothing was written: leave no empty file behind
-                path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)  # its tokens were never stored: they would not work
             raise
 
 

@@ -149,7 +149,7 @@ def _summary_table(items: Sequence[ItemStats]) -> str:
 
 
 def _summary_row(item: ItemStats) -> str:
-    cells = "".join(f'<td class="num">{value}</td>' for value in figures(item))
+    cells = "".join(f'<td class="num">{_e(value)}</td>' for value in figures(item))
     badges = "".join(_badge(flag) for flag in item.flags)
     css = ' class="flagged"' if item.flags else ""
     return (
@@ -174,7 +174,7 @@ def _facility(items: Sequence[ItemStats]) -> str:
 
 
 def _facility_row(item: ItemStats) -> _Row:
-    tip = f"{item.id}: {item.students} students, {item.attempts} attempts"
+    tip = f"{item.id}: {item.students} students, {item.attempts} attempts"  # escaped when drawn
     if not item.students:
         return _Row(item.id, (_Bar(None, "first", "no attempts"),), tip)
     first = _Bar(item.facility_first, "first", f"first {percent(item.facility_first)}")
@@ -202,7 +202,7 @@ def _option_figure(item: ItemStats) -> str:
             note += f" · strong {percent(o.picked_by_strong)} · weak {percent(o.picked_by_weak)}"
         label = f"{o.letter} (key)" if o.correct else o.letter
         rows.append(_Row(label, (_Bar(o.share, "answer" if o.correct else "option", note),)))
-    caption = f'<span class="id">{_e(item.id)}</span>: {chose} first choices'
+    caption = f'<span class="id">{_e(item.id)}</span>: {_e(str(chose))} first choices'
     chart = _share_chart(rows, f"option shares of {item.id}")
     return f"<figure>\n<figcaption>{caption}</figcaption>\n{chart}\n</figure>"
 
@@ -220,7 +220,7 @@ def _check_figure(item: ItemStats) -> str:
         _Row(name, (_Bar(rate, "fail", percent(rate)),))
         for name, rate in item.check_failure_rates.items()
     ]
-    caption = f'<span class="id">{_e(item.id)}</span>: {item.attempts} attempts'
+    caption = f'<span class="id">{_e(item.id)}</span>: {_e(str(item.attempts))} attempts'
     chart = _share_chart(rows, f"check failure rates of {item.id}")
     return f"<figure>\n<figcaption>{caption}</figcaption>\n{chart}\n</figure>"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from grader.courses.stats import CourseStats, ItemStats, figures, percent
+from grader.text import printable
 
 COLUMNS = ("item", "kind", "students", "attempts", "first", "final", "disc", "p50 s", "p95 s")
 #: Columns written left-aligned; the numbers are right-aligned.
@@ -22,7 +23,7 @@ def render(stats: CourseStats) -> str:
         lines.append(_line(row, widths))
         lines.extend(f"    {detail}" for detail in _details(item))
     lines.extend(f"FLAG {flag.code} {flag.message}" for flag in stats.flagged)
-    return "\n".join(_printable(line) for line in lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def _headline(stats: CourseStats) -> str:
@@ -54,7 +55,3 @@ def _details(item: ItemStats) -> list[str]:
 
 def _option(letter: str, share: float | None, key: bool) -> str:
     return f"{letter} {percent(share)}{'*' if key else ''}"
-
-
-def _printable(line: str) -> str:
-    return "".join(c if c.isprintable() else "?" for c in line)

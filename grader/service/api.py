@@ -203,7 +203,7 @@ def read_submission(state: State, token: Student, submission_id: str) -> Submiss
     now)."""
     with state.sessions() as session:
         row = session.get(Submission, submission_id)
-        if row is None or row.student != token.student:
+        if row is None or not views.owns(token, row):
             raise HTTPException(404, f"no submission {submission_id!r} of yours")
         shown = views.shown(state, session, row)
     return submission_view(row, shown)
@@ -240,7 +240,7 @@ def list_submissions(
     cursor: Annotated[str | None, Query(description="`next` of the previous page.")] = None,
 ) -> SubmissionPage:
     """The student's own submissions, newest first, each as `GET /v1/submissions/{id}` shows it."""
-    query = select(Submission).where(Submission.student == token.student)
+    query = select(Submission).where(*views.owned_by(token))
     if question is not None:
         query = query.where(Submission.question == question)
     if assignment is not None:

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from grader.errors import BadInput, UnknownQuestion
@@ -101,6 +102,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, Refused)
         return exc.response()
 
+    async def unstorable(_request: Request, exc: Exception) -> JSONResponse:
+        # a value the store's column types cannot hold (a NUL in a PostgreSQL string, say)
+        return _error(422, "a value in the request cannot be stored or searched for (e.g. a NUL)")
+
     async def crash(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return _error(500, f"internal error ({type(exc).__name__}); the operator's log has more")
@@ -110,6 +115,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Refused, refused)
+    app.add_exception_handler(DataError, unstorable)
     app.add_exception_handler(Exception, crash)
 
 

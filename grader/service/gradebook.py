@@ -38,7 +38,7 @@ def gradebook(
         for e in a.items
     ]
     by_student: dict[str, list[Submission]] = defaultdict(list)
-    for row in _graded(session, [a.id for a in chosen]):
+    for row in _graded(session, course, [a.id for a in chosen]):
         by_student[row.student].append(row)
     students = sorted(set(roster_course_students(session, course)) | set(by_student))
     book = [_row(student, chosen, by_student.get(student, [])) for student in students]
@@ -63,10 +63,12 @@ def own_assignment(catalog: Catalog, course: str | None, assignment_id: str) -> 
     return assignment
 
 
-def _graded(session: Session, assignment_ids: list[str]) -> list[Submission]:
+def _graded(session: Session, course: str, assignment_ids: list[str]) -> list[Submission]:
     if not assignment_ids:
         return []
-    query = select(Submission).where(Submission.assignment.in_(assignment_ids))
+    query = select(Submission).where(
+        Submission.course == course, Submission.assignment.in_(assignment_ids)
+    )
     return list(session.scalars(query.order_by(Submission.attempt)))
 
 

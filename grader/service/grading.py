@@ -98,4 +98,4 @@ def grade_claimed(
     payload: dict[str, Any] = report.model_dump(mode="json")
     payload["submission"] = submission_id
     with sessions() as session:
-        return store.finish(session, submission_id, payload, fingerprint)
+        return store.finish(session, submission_id, payload, fingerprint, row.version)

@@ -19,7 +19,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -55,6 +62,14 @@ class LmsSubmissionBody(BaseModel):
     assignment: str | None = Field(
         default=None, min_length=1, max_length=200, description="the assignment it counts for"
     )
+
+    @field_validator("student", "course", "submission_id")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        """Ids end up in gradebooks and terminals: no control characters."""
+        if value is not None and not value.isprintable():
+            raise ValueError("must be printable characters (no control characters)")
+        return value
 
     @model_validator(mode="after")
     def _one_answer(self) -> LmsSubmissionBody:

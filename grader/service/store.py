@@ -143,16 +143,23 @@ def claim_next(session: Session, worker: str) -> str | None:
 
 
 def finish(
-    session: Session, submission_id: str, report: dict[str, Any], fingerprint: str | None = None
+    session: Session,
+    submission_id: str,
+    report: dict[str, Any],
+    fingerprint: str | None = None,
+    version: int | None = None,
 ) -> bool:
     """Write a grading's report as the submission's next version, and owe its callback, in one
     transaction.
 
     True for the write that won; False when the submission was not waiting for one (the report
     is dropped, and only `gradings` counts the duplicated work, for the load script's "graded
-    twice"). A regrade keeps an instructor's override: the score that counts stays theirs. A
-    regrade the grader could not complete (an `error` report) keeps the report it had, and its
-    fingerprint: the item still counts as changed, so the next regrade tries it again.
+    twice"). With `version` (the submission's version when its grading began), a grading that
+    began before another report was written is dropped too: a duplicate grading left over from
+    before a regrade never stands in for the regrade. A regrade keeps an instructor's override:
+    the score that counts stays theirs. A regrade the grader could not complete (an `error`
+    report) keeps the report it had, and its fingerprint: the item still counts as changed, so
+    the next regrade tries it again.
     """
     row = session.get(Submission, submission_id)
     previous = row.report if row is not None else None
@@ -168,9 +175,11 @@ def finish(
             "version": Submission.version + 1,
             "fingerprint": fingerprint,
         }
+    waiting = [Submission.id == submission_id, Submission.status != "done"]
+    waiting += [Submission.version == version] if version is not None else []
     result = session.execute(
         update(Submission)
-        .where(Submission.id == submission_id, Submission.status != "done")
+        .where(*waiting)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -230,7 +239,6 @@ def owe_callback(session: Session, row: Submission) -> None:
     client = session.get(LmsClient, row.client_id)
     if client is None or client.deleted_at is not None:
         return  # a deleted client is owed nothing: its deliveries were failed as it went
-    delivery = session.scalar(select(Delivery).where(Delivery.submission_id == row.id))
     fresh = {
         "url": row.callback_url,
         "webhook_id": new_id("msg"),
@@ -242,11 +250,13 @@ def owe_callback(session: Session, row: Submission) -> None:
         "delivered_at": None,
         "version": row.version,
     }
-    if delivery is None:
+    # One UPDATE of every field, not an ORM load-and-set: an attempt in flight that records
+    # "delivered" meanwhile must not leave its state on the newer version's row.
+    rearmed = session.execute(
+        update(Delivery).where(Delivery.submission_id == row.id).values(**fresh)
+    )
+    if not rearmed.rowcount:  # type: ignore[attr-defined]
         session.add(Delivery(submission_id=row.id, client_id=row.client_id, **fresh))
-    else:
-        for key, value in fresh.items():
-            setattr(delivery, key, value)
 
 
 def requeue_running(session: Session) -> int:

@@ -40,20 +40,28 @@ def create_token(
     expires_at: float | None = None,
 ) -> str:
     """A new bearer token for a student (or, with `role=INSTRUCTOR`, a course's instructor)."""
-    if role == INSTRUCTOR and not course:
+    if role == INSTRUCTOR and not (course or "").strip():
         raise BadInput("an instructor token needs --course: it reaches only that course's work")
+    token = add_token(session, name, course, role=role, expires_at=expires_at)
+    session.commit()
+    return token
+
+
+def add_token(
+    session: Session,
+    name: str,
+    course: str | None,
+    *,
+    role: str = STUDENT,
+    expires_at: float | None = None,
+) -> str:
+    """`create_token` without the commit: the caller commits once the token is safely out."""
     _check_name(name)
     token = f"gt_{secrets.token_urlsafe(32)}"
-    session.add(
-        Token(
-            token_hash=token_hash(token),
-            student=name,
-            course=course,
-            role=role,
-            expires_at=expires_at,
-        )
+    row = Token(
+        token_hash=token_hash(token), student=name, course=course, role=role, expires_at=expires_at
     )
-    session.commit()
+    session.add(row)
     return token
 
 
@@ -111,7 +119,8 @@ def import_roster(
     session: Session, students: Iterable[str], course: str, expires_at: float | None = None
 ) -> RosterResult:
     """A token for each student of `course` without a usable one; the rest are left as they are,
-    so importing the same roster twice creates nothing the second time."""
+    so importing the same roster twice creates nothing the second time. Nothing is committed:
+    the caller commits once the new tokens are written out, so none is stored unseen."""
     at = now()
     having = {
         token.student
@@ -126,7 +135,7 @@ def import_roster(
         if student in having:
             kept.append(student)
             continue
-        created[student] = create_token(session, student, course, expires_at=expires_at)
+        created[student] = add_token(session, student, course, expires_at=expires_at)
         having.add(student)
     return RosterResult(created, kept)
 
@@ -141,13 +150,14 @@ def list_tokens(session: Session, course: str | None = None) -> list[Token]:
 def revoke(
     session: Session, ids: Iterable[int] = (), student: str | None = None, course: str | None = None
 ) -> int:
-    """Revoke tokens by id, or every token of `student` (in `course` when given); how many."""
+    """Revoke tokens by id, or every student token of `student` (in `course` when given); how
+    many. An instructor's token of the same name is revoked by its id only."""
     query = update(Token).where(Token.revoked_at.is_(None))
     ids = list(ids)
     if ids:
         query = query.where(Token.id.in_(ids))
     elif student is not None:
-        query = query.where(Token.student == student)
+        query = query.where(Token.student == student, Token.role == STUDENT)
         if course is not None:
             query = query.where(Token.course == course)
     else:

@@ -96,7 +96,7 @@ def request_regrade(
         if not (force or failed) and now_print is not None and row.fingerprint == now_print:
             count.unchanged += 1
             continue
-        if _requeue(session, row.id, by):
+        if _requeue(session, row, by):
             count.queued.append(row.id)
         else:
             count.pending += 1
@@ -104,11 +104,17 @@ def request_regrade(
     return count
 
 
-def _requeue(session: Session, submission_id: str, by: str) -> bool:
-    """Back to `queued` for a regrade by `by`, if it is graded now (one conditional UPDATE)."""
+def _requeue(session: Session, row: Submission, by: str) -> bool:
+    """Back to `queued` for a regrade by `by`, if it is still graded as it was read (one
+    conditional UPDATE): a regrade asked for at the same moment, or one that already wrote its
+    report, wins, and this one queues nothing."""
     result = session.execute(
         update(Submission)
-        .where(Submission.id == submission_id, Submission.status == "done")
+        .where(
+            Submission.id == row.id,
+            Submission.status == "done",
+            Submission.version == row.version,
+        )
         .values(status="queued", regrade_by=by)
         .execution_options(synchronize_session=False)
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from grader.bank import Bank
@@ -23,7 +23,19 @@ from grader.courses import rules
 from grader.courses.catalog import Catalog
 from grader.models import Report, Verdict
 from grader.models.assignment import AssignmentItem, Level
-from grader.service.db import Submission
+from grader.service.db import Submission, Token
+
+
+def owned_by(token: Token) -> list[ColumnElement[bool]]:
+    """The conditions of a student's own submissions: their id in their course (a student id is
+    the course's, or an LMS's: another course's `alice` is someone else)."""
+    course = Submission.course == token.course if token.course else Submission.course.is_(None)
+    return [Submission.student == token.student, course]
+
+
+def owns(token: Token, row: Submission) -> bool:
+    """Whether `row` is one of the token's student's own submissions (as `owned_by` selects)."""
+    return row.student == token.student and (row.course or None) == (token.course or None)
 
 
 def utc_now() -> datetime:

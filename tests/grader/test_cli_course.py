@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from grader.cli.app import main
 from grader.cli.client import show_view
 from grader.cli.course import history_lines, stats_from_json
+from grader.cli.render import report_text
 from grader.cli.service import expiry
-from grader.courses import stats_text
+from grader.courses import stats_html, stats_text
 from grader.courses.stats import Attempt, ItemInfo, item_stats
 from grader.errors import BadInput, ServerUnavailable
+from grader.models import Report
 from tests.grader.test_cli import one_error_line, run
 
 
@@ -288,3 +291,68 @@ def test_a_submission_without_a_report_is_exit_3_after_its_json(
         show_view(view, as_json=True)
     assert caught.value.exit_code == 3
     assert json.loads(capsys.readouterr().out) == view
+
+
+ESC = "\x1b]0;owned\x07\x1b[2J"
+
+
+def test_a_report_never_drives_the_terminal_and_shows_an_override() -> None:
+    """A student's exception message or prediction (their text) reaches the report; printed, no
+    character of it acts on the terminal. An override shows with its reason."""
+    report = Report.model_validate(
+        {
+            "question": "q",
+            "status": "failed",
+            "verdict": "RUNTIME_ERROR",
+            "score": 0.5,
+            "max_score": 1.0,
+            "duration_s": 0.1,
+            "backend": "process",
+            "message": f"Your code raised ValueError: {ESC}",
+            "checks": [
+                {
+                    "name": "prediction",
+                    "passed": False,
+                    "score": 0,
+                    "max_score": 1,
+                    "message": f"You predicted {ESC}\r",
+                },
+            ],
+            "override": {"score": 0.5, "graded_score": 0.0, "reason": "half right"},
+        }
+    )
+    text = report_text(report)
+    assert not any(c != "\n" and not c.isprintable() for c in text), repr(text)
+    assert "?]0;owned??[2J" in text
+    assert "score set by your instructor (graded 0): half right" in text
+
+
+def test_a_roster_whose_tokens_cannot_be_written_stores_none(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student\nann\nbob\n")
+
+    class Full(io.StringIO):
+        def flush(self) -> None:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("sys.stdout", Full())
+    code = main(["tokens", "import", str(roster), "--course", "c1", "--db", db])
+    monkeypatch.undo()
+    assert code == 3
+    assert tokens_list(capsys, db) == []  # nothing stored that nobody saw
+    out = tmp_path / "t.csv"
+    code, _, err = run(
+        capsys, "tokens", "import", str(roster), "--course", "c1", "--db", db, "--out", str(out)
+    )
+    assert code == 0 and "created 2 token(s), kept 0 existing" in err
+
+
+def test_stats_numbers_from_a_server_cannot_write_markup_into_the_page() -> None:
+    stats = item_stats([Attempt("s1", "q1", 1, 1.0, True)], [ItemInfo("q1", "numeric")])
+    body = json.loads(json.dumps(stats.to_json()))
+    body["items"][0]["attempts"] = "<script>alert(1)</script>"
+    body["items"][0]["students"] = "<img src=x onerror=alert(1)>"
+    page = stats_html.render(stats_from_json(body), "course")
+    assert "<script" not in page and "<img" not in page

@@ -23,12 +23,14 @@ import pytest
 from sqlalchemy import select, update
 
 from grader.bank import Bank
+from grader.bank.fingerprint import item_fingerprint
 from grader.courses.catalog import load_catalog
 from grader.errors import GraderError
 from grader.models import McqItem
-from grader.service import grading, lms_clients, tokens
+from grader.service import grading, lms_clients, store, tokens, versions
 from grader.service.db import Delivery, Submission
 from grader.service.deliveries import EVENT_TYPE, REGRADE_TYPE, payload
+from sandbox.fake import FakeSandbox, result
 from tests.service.conftest import InProcess, TestClient, bearer
 from tests.service.test_assignments import (
     COURSE,
@@ -259,7 +261,9 @@ def test_missing_unknown_revoked_and_expired_tokens_get_401_with_the_reason(room
     assert room.get(path, soon).status_code == 200
     assert room.get(path, revoked).status_code == 200
     with room.app.sessions() as session:
-        assert tokens.revoke(session, student="gone") == 1
+        found = tokens.find_token(session, revoked)
+        assert found is not None
+        assert tokens.revoke(session, ids=[found.id]) == 1
     room.clock.now += timedelta(seconds=60)  # expires_at itself is past
     cases = {
         None: "send `Authorization: Bearer TOKEN` (from `grader tokens create`)",
@@ -760,3 +764,103 @@ def test_a_regrade_rearms_the_lms_delivery_as_regraded(room, fix_item):
     event = payload(room.app.row(submission))
     assert (event["type"], event["data"]["version"]) == (REGRADE_TYPE, 2)
     assert event["data"]["report"]["verdict"] == "PASSED"
+
+
+# -- found by the attack review -------------------------------------------------------------
+
+
+FAKE = FakeSandbox(lambda request: result())
+
+
+def test_another_courses_student_of_the_same_name_is_someone_else(room):
+    alice_a = room.student("alice", course=COURSE)
+    alice_b = room.student("alice", course=OTHER)
+    theirs = room.submit(alice_b, KEY, assignment="other-quiz")
+    assert room.ok("/v1/submissions", alice_a)["items"] == []
+    assert room.get(f"/v1/submissions/{theirs}", alice_a).status_code == 404
+    nobody = room.student("alice", course=None)
+    assert room.ok("/v1/submissions", nobody)["items"] == []
+    assert [row["id"] for row in room.ok("/v1/submissions", alice_b)["items"]] == [theirs]
+
+
+def test_a_grading_left_over_from_before_a_regrade_is_not_written_as_it(room, fix_item):
+    """Workers A and B both held the first grading (a redelivered task); A wrote version 1, the
+    item was fixed and regraded; B's late report (begun at version 0) must not become the
+    regrade, and the regrade's own grading still runs."""
+    sub = room.submit(room.student(), WRONG)
+    stale = dict(room.app.row(sub).report or {})
+    fix_item(MCQ, answer=WRONG)
+    room.app.state.dispatcher.dispatch = lambda *args: None  # hold the regrade in the queue
+    assert room.regrade(submission=sub)["queued"] == 1
+    with room.app.sessions() as session:
+        assert not store.finish(session, sub, stale, "before-the-fix", version=0)
+    assert room.app.row(sub).status == "queued"
+    solutions = room.app.state.settings.grader.solutions
+    assert grading.run_job(room.app.sessions, room.app.state.bank, sub, FAKE, "worker-c")
+    row = room.app.row(sub)
+    assert (row.version, row.verdict) == (2, "PASSED")
+    assert row.fingerprint == item_fingerprint(room.app.state.bank, MCQ, solutions)
+
+
+def test_the_gradebook_reads_only_its_own_courses_rows(make_classroom, tmp_path, course_bank):
+    """An assignment id that moves to another course (next term's file) brings no rows along."""
+    room = make_classroom(quiz(), quiz("other-quiz", course=OTHER))
+    room.submit(room.student("bob", course=COURSE), KEY)
+    folder = tmp_path / "next-term"
+    folder.mkdir()
+    (folder / "quiz.yaml").write_text(json.dumps(quiz(course=OTHER)))
+    room.app.state.catalog = load_catalog(folder, course_bank)
+    other = room.app.instructor("prof-b", OTHER)
+    assert room.ok("/v1/course/gradebook", other)["rows"] == []
+
+
+def test_a_delivered_report_is_owed_again_whole_for_a_new_version(room):
+    submission = lms_submission(room, FREE_WRONG)
+    with room.app.sessions() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.submission_id == submission)
+            .values(state="delivered", delivered_at=123.0, last_status=200, attempts=1)
+        )
+        session.commit()
+    assert room.override(submission, 0.5, "partly").status_code == 200
+    again = the_delivery(room, submission)
+    assert (again.state, again.delivered_at, again.last_status, again.attempts) == (
+        "pending",
+        None,
+        None,
+        0,
+    )
+    assert again.version == 2
+
+
+def test_a_regrade_asked_twice_at_once_queues_once(room, fix_item):
+    """The second request read the row before the first regraded it: it queues nothing."""
+    sub = room.submit(room.student(), WRONG)
+    fix_item(MCQ, answer=WRONG)
+    stale = room.app.row(sub)  # read by the second request: graded, version 1, old fingerprint
+    assert room.regrade(question=MCQ)["queued"] == 1  # the first: regraded (inline) to version 2
+    bank = room.app.state.bank
+    solutions = room.app.state.settings.grader.solutions
+    with room.app.sessions() as session:
+        late = versions.request_regrade(
+            session, [stale], lambda item: item_fingerprint(bank, item, solutions), "b", False
+        )
+    assert (late.queued, late.pending) == ([], 1)
+    assert room.app.row(sub).gradings == 2
+
+
+def test_an_lms_student_id_with_control_characters_is_refused(room):
+    served = lms_server(room)
+    body = lms_body("http://127.0.0.1:9/hook", question=FREE, student="ann\x1b[2J")
+    answer = post(served, served.first_secret, body)
+    assert error(answer, 422) == "student: must be printable characters (no control characters)"
+
+
+def test_revoking_a_students_tokens_leaves_an_instructor_of_that_name(room):
+    with room.app.sessions() as session:
+        student = tokens.create_token(session, "sam", COURSE)
+        teacher = tokens.create_token(session, "sam", COURSE, role=tokens.INSTRUCTOR)
+        assert tokens.revoke(session, student="sam", course=COURSE) == 1
+    assert room.get("/v1/submissions", student).status_code == 401
+    assert room.get("/v1/course/submissions", teacher).status_code == 200
