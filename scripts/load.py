@@ -12,6 +12,11 @@ rest (clients retry while it is down), waits for every report through the API, a
                           from the store's `gradings` count, which every completed grading bumps
                           whether or not its report was the one written
 
+and then, on the restarted server, a fairness figure: one student floods the workers with slow
+code jobs, another sends one answer; it prints the light student's wait for a worker against one
+heavy job, and how many heavy jobs were claimed while it waited (0 when students take turns; a
+claim decided in the moment before the answer was committed may still count once).
+
 Exit status 1 when lost or graded twice is not 0. Usage: `python scripts/load.py [-n 200]`.
 """
 
@@ -42,6 +47,9 @@ CODE = "binary-metrics"
 SOLUTIONS = REPO / "solutions" / CODE
 DOWN_RETRY_S = 180.0
 SLOW = b"import time\ntime.sleep(10)\n"
+#: The fairness figure: the heavy student's jobs, each this much slower than the reference.
+FLOOD = 10
+FLOOD_SLOW = b"import time\ntime.sleep(1)\n"
 
 
 @dataclass
@@ -134,7 +142,11 @@ def delivered(server: ServerProcess, tally: Tally, timeout_s: float) -> int:
 
 
 def run(args: argparse.Namespace, folder: Path) -> int:
-    env = {"GRADER_STUDENT_BURST": "1000000", "GRADER_WORKERS": str(args.workers)}
+    env = {
+        "GRADER_STUDENT_BURST": "1000000",
+        "GRADER_STUDENT_INFLIGHT": "1000000",
+        "GRADER_WORKERS": str(args.workers),
+    }
     server = ServerProcess(folder, env=env).start()
     tokens = [server.token(f"load-{i}") for i in range(args.students)]
     jobs = work(args.submissions, args.code, args.students, args.seed)
@@ -154,10 +166,67 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         got = delivered(server, tally, args.timeout)
         twice = count(server, Submission.gradings > 1)
         stored = count(server)
+        fair = fairness(server, args.timeout)
     finally:
         server.stop()
     requeued = re.findall(r"re-queued (\d+)", server.log.read_text())
-    return report(args, tally, got, twice, stored, killed_running, requeued)
+    status = report(args, tally, got, twice, stored, killed_running, requeued)
+    fair.report()
+    return status
+
+
+@dataclass(frozen=True)
+class Fairness:
+    """A light student's one answer sent while a heavy student's slow jobs fill the queue."""
+
+    wait_s: float  # from the light one's arrival to its claim by a worker
+    heavy_job_s: float  # the heavy jobs' median grading time
+    claimed_ahead: int  # heavy jobs claimed while the light one waited
+
+    def report(self) -> None:
+        rows = [
+            ("light student's wait for a worker", f"{self.wait_s:.2f} s"),
+            ("one heavy job (median)", f"{self.heavy_job_s:.2f} s"),
+            (f"heavy jobs claimed ahead (of {FLOOD})", self.claimed_ahead),
+        ]
+        for name, value in rows:
+            print(f"{name:<34}{value}")
+
+
+def fairness(server: ServerProcess, timeout_s: float) -> Fairness:
+    """Flood with FLOOD slow code jobs from one student, then one MCQ answer from another."""
+    heavy, light = server.token("flood-heavy"), server.token("flood-light")
+    slow = FLOOD_SLOW + (SOLUTIONS / "reference.py").read_bytes()
+    with server.client(heavy) as http:
+        files = {"file": ("slow.py", slow)}
+        sent = [
+            http.post("/v1/submissions", data={"question": CODE}, files=files) for _ in range(FLOOD)
+        ]
+    with server.client(light) as http:
+        mine = http.post("/v1/submissions", data={"question": MCQ[0], "choice": "A"})
+    flood = [answer.raise_for_status().json()["id"] for answer in sent]
+    own, *rows = done_rows(server, [mine.raise_for_status().json()["id"], *flood], timeout_s)
+    claimed = own.started_at or 0.0
+    ahead = sum(1 for row in rows if own.created_at < (row.started_at or 0.0) < claimed)
+    times = sorted((row.finished_at or 0.0) - (row.started_at or 0.0) for row in rows)
+    return Fairness(claimed - own.created_at, times[len(times) // 2], ahead)
+
+
+def done_rows(server: ServerProcess, ids: list[str], timeout_s: float) -> list[Submission]:
+    """The stored rows of `ids`, in that order, once every one is graded."""
+    sessions = open_store(server.db_url)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            with sessions() as session:
+                rows = [session.get(Submission, i) for i in ids]
+            if all(row is not None and row.status == "done" for row in rows):
+                return [row for row in rows if row is not None]
+            if time.monotonic() > deadline:
+                raise SystemExit("error: the fairness submissions were not graded in time")
+            time.sleep(0.2)
+    finally:
+        sessions.kw["bind"].dispose()
 
 
 def report(

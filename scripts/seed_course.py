@@ -104,6 +104,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         "GRADER_BANK": str(bank_dir),
         "GRADER_ASSIGNMENTS": str(folder / "assignments"),
         "GRADER_STUDENT_BURST": "1000000",
+        "GRADER_STUDENT_INFLIGHT": "1000000",
         "GRADER_WORKERS": str(args.workers),
     }
     server = ServerProcess(folder, env=env).start()

@@ -22,7 +22,6 @@ import json
 import os
 import sys
 import time
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,11 +32,11 @@ from urllib.parse import quote
 import httpx
 
 from grader.cli.render import report_text
+from grader.config_file import CONFIG_HELP, read_config
 from grader.errors import BadInput, BadSubmission, ServerUnavailable
 from grader.models import Report
 from grader.text import printable
 
-CONFIG_HELP = "$GRADER_CONFIG or ~/.config/grader/config.toml"
 #: The most a client reads of a file; the server's own cap (413) is usually lower.
 READ_CAP = 16 * 1024 * 1024
 WAIT_S = 900.0
@@ -54,17 +53,12 @@ class Upload:
     assignment: str | None = None
 
 
-def config_file() -> Path:
-    configured = os.environ.get("GRADER_CONFIG")
-    return Path(configured) if configured else Path.home() / ".config/grader/config.toml"
-
-
 def resolve_config(server: str | None, token: str | None) -> tuple[str, str]:
     """The server URL and token from flags, the environment, then the config file."""
     server = server or os.environ.get("GRADER_SERVER")
     token = token or os.environ.get("GRADER_TOKEN")
     if server is None or token is None:
-        stored = _read_config(config_file())
+        stored = read_config()
         server = server or stored.get("server")
         token = token or stored.get("token")
     if not server:
@@ -74,15 +68,6 @@ def resolve_config(server: str | None, token: str | None) -> tuple[str, str]:
     if not token:
         raise BadInput(f"no token: pass --token T, set GRADER_TOKEN or `token` in {CONFIG_HELP}")
     return str(server).rstrip("/"), str(token)
-
-
-def _read_config(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise BadInput(f"{path}: not a readable TOML file ({exc}); fix or remove it") from exc
 
 
 def submit(

@@ -206,16 +206,15 @@ def _store_stats(args: argparse.Namespace) -> CourseStats:
     from grader.bank import load_bank
     from grader.courses.catalog import load_catalog
     from grader.service import course_stats
-    from grader.service.db import open_store
-    from grader.service.settings import db_url
+    from grader.service.store_location import operator_store
     from grader.service.views import utc_now
     from grader.settings import with_flags
 
-    settings = with_flags(args.bank)
-    bank = load_bank([settings.bank])
-    offline = _Offline(bank, load_catalog(settings.assignments, bank), utc_now)
-    sessions = open_store(db_url(args.db))
+    sessions = operator_store(args.db)  # first: the wrong store is the likelier mistake
     try:
+        settings = with_flags(args.bank)
+        bank = load_bank([settings.bank])
+        offline = _Offline(bank, load_catalog(settings.assignments, bank), utc_now)
         with sessions() as session:
             return course_stats.for_course(session, offline, args.course, args.assignment)
     finally:

@@ -1,5 +1,5 @@
 """`grader lms ...`: register LMS clients, rotate their webhook secrets, change where their
-reports may go, delete them.
+reports may go, delete them; see the reports owed to them and send them again.
 
 A secret is printed exactly once, when it is made; the operator hands it to the LMS.
 """
@@ -10,19 +10,21 @@ import argparse
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from grader.service import lms_clients
-from grader.service.db import open_store
-from grader.service.settings import db_url
+from grader.cli.client import columns_text, iso
+from grader.service import delivery_admin, lms_clients
+from grader.service.store_location import operator_store
 
 
 @contextmanager
-def _session(args: argparse.Namespace) -> Iterator[Session]:
-    """A session on the store; its engine is disposed after, so no connection outlives it."""
-    sessions = open_store(db_url(args.db))
+def _session(args: argparse.Namespace, create: bool | None = None) -> Iterator[Session]:
+    """A session on the store (`create`: the action's `--create`, None where it has none); its
+    engine is disposed after, so no connection outlives it."""
+    sessions = operator_store(args.db, create)
     try:
         with sessions() as session:
             yield session
@@ -31,7 +33,7 @@ def _session(args: argparse.Namespace) -> Iterator[Session]:
 
 
 def cmd_lms_add(args: argparse.Namespace) -> int:
-    with _session(args) as session:
+    with _session(args, args.create) as session:
         secret = lms_clients.add_client(session, args.name, args.callback_host)
     print(secret)
     return 0
@@ -80,13 +82,66 @@ def cmd_lms_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lms_deliveries(args: argparse.Namespace) -> int:
+    with _session(args) as session:
+        rows = delivery_admin.list_deliveries(session, args.client, args.state, args.limit)
+    if args.json:
+        print(json.dumps([_delivery_json(row) for row in rows], indent=2))
+        return 0
+    header = ("id", "client", "submission", "version", "state", "attempts", "last", "next attempt")
+    cells = [_delivery_cells(row) for row in rows]
+    print(columns_text(header, cells) if rows else "no deliveries")
+    return 0
+
+
+def _delivery_json(row: delivery_admin.DeliveryRow) -> dict[str, Any]:
+    shown = asdict(row)
+    for key in ("next_attempt_at", "delivered_at"):
+        shown[key] = None if shown[key] is None else iso(shown[key])
+    return shown
+
+
+LAST_WIDTH = 60
+
+
+def _delivery_cells(row: delivery_admin.DeliveryRow) -> tuple[str, ...]:
+    status = "-" if row.last_status is None else f"HTTP {row.last_status}"
+    last = " ".join((row.last_error or status).split())  # the receiver's words: one line, short
+    if len(last) > LAST_WIDTH:
+        last = last[: LAST_WIDTH - 3] + "..."
+    return (
+        str(row.id),
+        row.client,
+        row.submission,
+        str(row.version),
+        row.state,
+        str(row.attempts),
+        last,
+        iso(row.next_attempt_at),
+    )
+
+
+def cmd_lms_redeliver(args: argparse.Namespace) -> int:
+    delivery_admin.check_selection(args.ids, args.states, args.client, force=args.force)
+    with _session(args) as session:
+        count = delivery_admin.redeliver(
+            session, args.ids, args.states, args.client, force=args.force
+        )
+    print(f"re-armed {count} delivery(ies): the running server sends them at its next pass")
+    return 0
+
+
+DB_HELP = "store URL (default: $GRADER_DB_URL, `db` in the config file, <home>/grader.db)"
+
+
 def add_lms_commands(sub: argparse._SubParsersAction[Any]) -> None:
-    """`grader lms add|rotate|retire|hosts|delete|list`, each with `--db URL` (default
-    $GRADER_DB_URL)."""
+    """`grader lms add|rotate|retire|hosts|delete|list|deliveries|redeliver`, each with `--db URL`
+    (found as `settings.db_source` says)."""
     lms = sub.add_parser("lms", help="LMS clients that post signed webhooks")
     actions = lms.add_subparsers(dest="lms_command", required=True, metavar="ACTION")
     p = _action(actions, "add", "register a client and print its whsec_ secret", cmd_lms_add)
     _add_hosts_option(p)
+    p.add_argument("--create", action="store_true", help="make the store if it does not exist yet")
     _action(
         actions, "rotate", "add a new secret; the old ones verify until retired", cmd_lms_rotate
     )
@@ -94,8 +149,31 @@ def add_lms_commands(sub: argparse._SubParsersAction[Any]) -> None:
     p = _action(actions, "hosts", "replace the hosts reports may be sent to", cmd_lms_hosts)
     _add_hosts_option(p)
     _action(actions, "delete", "remove a client: secrets, name, pending deliveries", cmd_lms_delete)
-    p = _action(actions, "list", "the registered clients (never their secrets)", cmd_lms_list)
+    about = "the registered clients (never their secrets)"
+    p = _action(actions, "list", about, cmd_lms_list, named=False)
     p.add_argument("--json", action="store_true")
+    _add_delivery_commands(actions)
+
+
+def _add_delivery_commands(actions: argparse._SubParsersAction[Any]) -> None:
+    about = "the reports owed to LMS callbacks, newest first"
+    p = _action(actions, "deliveries", about, cmd_lms_deliveries, named=False)
+    p.set_defaults(state=None)
+    p.add_argument("--client", metavar="NAME", help="only this client's")
+    state = p.add_mutually_exclusive_group()
+    state.add_argument("--failed", dest="state", action="store_const", const="failed")
+    state.add_argument("--pending", dest="state", action="store_const", const="pending")
+    p.add_argument("--limit", type=int, default=delivery_admin.LIMIT, help="how many (default 50)")
+    p.add_argument("--json", action="store_true")
+
+    about = "send deliveries now, with the same webhook-id"
+    p = _action(actions, "redeliver", about, cmd_lms_redeliver, named=False)
+    p.set_defaults(states=[])
+    p.add_argument("ids", nargs="*", type=int, metavar="ID", help="ids from `lms deliveries`")
+    p.add_argument("--failed", dest="states", action="append_const", const="failed")
+    p.add_argument("--pending", dest="states", action="append_const", const="pending")
+    p.add_argument("--client", metavar="NAME", help="with --failed/--pending: only this client's")
+    p.add_argument("--force", action="store_true", help="send a delivered one (by id) again")
 
 
 def _action(
@@ -103,11 +181,13 @@ def _action(
     name: str,
     help_text: str,
     func: Callable[[argparse.Namespace], int],
+    named: bool = True,
 ) -> argparse.ArgumentParser:
+    """An action on the store; `named`: it takes the client's name."""
     p: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
-    if name != "list":
+    if named:
         p.add_argument("name", help="the client's name, e.g. canvas-prod")
-    p.add_argument("--db", help="store URL (default: $GRADER_DB_URL or sqlite:///grader.db)")
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=func)
     return p
 

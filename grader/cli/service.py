@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from grader.cli.grading import add_backend_option
+from grader.cli.grading import add_backend_option, add_log_options
 from grader.errors import BadInput
 from grader.settings import with_flags
 
@@ -27,15 +27,20 @@ if TYPE_CHECKING:
 
     from grader.service.db import Token
 
-DB_HELP = "SQLAlchemy URL (default: $GRADER_DB_URL or sqlite:///grader.db)"
+DB_HELP = "SQLAlchemy URL (default: $GRADER_DB_URL, `db` in the config file, <home>/grader.db)"
+CREATE_HELP = "make the store if it does not exist yet (normally `grader serve` makes it)"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from grader.bank import load_bank
     from grader.service.server import serve
     from grader.service.settings import ServiceSettings
+    from grader.service.store_location import locate, say
 
-    given = {"db_url": args.db, "broker_url": args.broker, "workers": args.workers}
+    store = locate(args.db)
+    say(store, "new: serve creates it" if store.missing else "")
+    given = {"db_url": store.url, "broker_url": args.broker, "workers": args.workers}
+    given |= {"log_level": args.log_level, "log_format": args.log_format}
     changes: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
     grader = with_flags(args.bank, args.backend)
     settings = ServiceSettings(grader=grader, **changes)
@@ -44,12 +49,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _store(args: argparse.Namespace) -> Iterator[Session]:
-    """A session on the store at `--db`; its engine is disposed after."""
-    from grader.service.db import open_store
-    from grader.service.settings import db_url
+def _store(args: argparse.Namespace, create: bool | None = None) -> Iterator[Session]:
+    """A session on the store at `--db` (`create`: the command's `--create`, None where it has
+    none); its engine is disposed after."""
+    from grader.service.store_location import operator_store
 
-    sessions = open_store(db_url(args.db))
+    sessions = operator_store(args.db, create)
     try:
         with sessions() as session:
             yield session
@@ -81,7 +86,7 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
     if role == tokens.INSTRUCTOR and not args.course:  # checked before the store is opened
         raise BadInput("--instructor needs --course: the token reaches only that course's work")
     expires_at = expiry(args.expires)
-    with _store(args) as session:
+    with _store(args, args.create) as session:
         print(tokens.create_token(session, name, args.course, role=role, expires_at=expires_at))
     return 0
 
@@ -91,7 +96,7 @@ def cmd_tokens_import(args: argparse.Namespace) -> int:
 
     students = tokens.roster_students(_read_roster(args.roster))
     expires_at = expiry(args.expires)
-    with _output(args.out) as out, _store(args) as session:
+    with _output(args.out) as out, _store(args, args.create) as session:
         done = tokens.import_roster(session, students, args.course, expires_at)
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["student", "token"])
@@ -181,6 +186,8 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
         raise BadInput("name tokens by id or by --student [--course], not both")
     if args.course and not args.student:
         raise BadInput("--course narrows --student; to revoke one token give its id")
+    if not args.ids and not args.student:  # as tokens.revoke says, before the store is opened
+        raise BadInput("name the tokens to revoke: their ids, or --student")
     with _store(args) as session:
         count = tokens.revoke(session, args.ids, args.student, args.course)
     print(f"revoked {count} token(s)")
@@ -225,6 +232,7 @@ def add_service_commands(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--db", help=DB_HELP)
     p.add_argument("--broker", help="Celery broker URL: grade on `grader worker` hosts instead")
     p.add_argument("--workers", type=int, help="grading threads in this process (default 2)")
+    add_log_options(p)
     add_backend_option(p)
     p.set_defaults(func=cmd_serve)
 
@@ -270,6 +278,7 @@ def _add_tokens_commands(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--course", help="the course (required with --instructor)")
     p.add_argument("--expires", metavar="DATE", help="ISO date (00:00 UTC) or datetime")
     p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--create", action="store_true", help=CREATE_HELP)
     p.set_defaults(func=cmd_tokens_create)
 
     p = actions.add_parser("import", help="tokens for a roster's students who have none")
@@ -278,6 +287,7 @@ def _add_tokens_commands(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--out", type=Path, help="a new file for the `student,token` rows (mode 0600)")
     p.add_argument("--expires", metavar="DATE", help="ISO date (00:00 UTC) or datetime")
     p.add_argument("--db", help=DB_HELP)
+    p.add_argument("--create", action="store_true", help=CREATE_HELP)
     p.set_defaults(func=cmd_tokens_import)
 
     p = actions.add_parser("list", help="the tokens (never the tokens themselves)")

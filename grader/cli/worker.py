@@ -8,17 +8,15 @@ GPUs may not consume the `gpu` queue, so a GPU item never lands on a CPU-only wo
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import socket
 
+from grader.cli.grading import add_log_options
 from grader.errors import BadInput
-from grader.service.settings import db_url
+from grader.service.store_location import locate, require, say
 from grader.service.worker_context import WorkerConfig, parse_gpus
 from grader.settings import with_flags
 from sandbox.backends import BACKENDS
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
 
 
 def _queues(raw: str) -> list[str]:
@@ -44,8 +42,10 @@ def _concurrency(given: int | None, gpus: tuple[str, ...]) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from grader.bank import load_bank
+    from grader.service import logs
     from grader.service.celery_app import configure_worker, make_app, visibility_timeout
     from grader.service.db import upgrade
+    from grader.service.settings import ServiceSettings
 
     if not args.broker:
         raise BadInput("grader worker needs a broker: --broker URL or GRADER_BROKER_URL")
@@ -55,10 +55,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise BadInput("--queues gpu needs --gpus (the GPU ids this worker may use, e.g. 0,1)")
     given = args.concurrency if args.concurrency is not None else _env_int("GRADER_CONCURRENCY")
     concurrency = _concurrency(given, gpus)
-    config = WorkerConfig(db_url(args.db), with_flags(args.bank, args.backend), gpus)
+    store = locate(args.db)
+    require(store, can_create=False)  # a worker's jobs are in the server's store, never a new one
+    config = WorkerConfig(store.url, with_flags(args.bank, args.backend), gpus)
     bank = load_bank([config.grader.bank])  # a broken bank fails here, not per job
     upgrade(config.db_url)  # once, before the pool forks: pool processes never migrate
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    say(store)
+    defaults = ServiceSettings()
+    level = args.log_level or defaults.log_level
+    logs.configure(level, args.log_format or defaults.log_format)
     configure_worker(config)
     app = make_app(args.broker, visibility_timeout(bank))
     worker = app.Worker(
@@ -66,7 +71,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         pool_cls="prefork",
         concurrency=concurrency,
         queues=queues,
-        loglevel="INFO",
+        loglevel=level.upper(),
         without_mingle=True,
         without_gossip=True,
     )
@@ -81,10 +86,11 @@ def add_worker_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--queues", default=env("GRADER_QUEUES", "cpu"), help="cpu, gpu or cpu,gpu")
     p.add_argument("--concurrency", type=int, help="pool processes (default: $GRADER_CONCURRENCY)")
     p.add_argument("--gpus", default=env("GRADER_GPUS"), help="GPU ids this worker may use: 0,1")
-    p.add_argument("--db", default=None, help="store URL (default: GRADER_DB_URL)")
+    p.add_argument("--db", help="store URL (default: $GRADER_DB_URL, config, <home>/grader.db)")
     p.add_argument(
         "--backend", choices=BACKENDS, help="sandbox backend (default: $GRADER_BACKEND or process)"
     )
+    add_log_options(p)
     p.set_defaults(func=cmd_worker)
 
 

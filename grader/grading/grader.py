@@ -16,6 +16,7 @@ from types import TracebackType
 from grader.bank import Bank
 from grader.errors import BadInput, BadSubmission
 from grader.grading.answers import grade_answer
+from grader.grading.bounds import bounded
 from grader.grading.code import grade_code
 from grader.grading.predict import grade_prediction
 from grader.grading.reference import ReferenceStore
@@ -74,7 +75,7 @@ class Grader:
                     f"(`grader check {item.id} FILE`)"
                 )
             data = self.bank.data_files(item)
-            report = grade_code(item, answer, self.sandbox, self.references, data)
+            report = bounded(grade_code(item, answer, self.sandbox, self.references, data))
             return public_checks_only(report) if item.student else report
         if isinstance(answer, Source):
             raise BadSubmission(

@@ -88,20 +88,27 @@ def notebook_source(data: bytes, name: str) -> Source:
 
 
 def _cell_lines(source: str, number: int, notes: list[str]) -> list[str]:
+    """The cell's lines with shell and magic lines blanked, and one note for the cell saying how
+    many were dropped (one note per cell, however many lines: a report stays the size of the
+    notebook's structure, not of its text)."""
     if source.lstrip().startswith("%%"):
         notes.append(f"cell {number}: cell magic dropped (it cannot run in the grader)")
         return []
-    kept = []
+    kept: list[str] = []
+    dropped: list[str] = []
     for line in source.splitlines():
         if line.lstrip().startswith(("!", "%")):
-            notes.append(
-                f"cell {number}: dropped `{line.strip()[:60]}` (shell and magic lines "
-                "do not run in the grader)"
-            )
+            dropped.append(line.strip())
             indent = line[: len(line) - len(line.lstrip())]
             kept.append(f"{indent}pass" if indent else "")
             continue
         kept.append(line)
+    if dropped:
+        count = f"{len(dropped)} shell/magic lines" if len(dropped) > 1 else "1 shell/magic line"
+        notes.append(
+            f"cell {number}: dropped {count}, first `{dropped[0][:60]}` (they do not run in "
+            "the grader)"
+        )
     return kept
 
 

@@ -34,7 +34,7 @@ from sqlalchemy import select, text
 
 from grader.errors import BadInput
 from grader.models import Verdict
-from grader.service import assignments, intake, pages, store, tokens, views
+from grader.service import assignments, intake, logs, pages, store, tokens, views
 from grader.service.db import Submission, Token
 from grader.service.responses import (
     CRASHED,
@@ -113,7 +113,8 @@ SUBMIT_RESPONSES = {
             409: "Every attempt at this item of the assignment is used (`attempts used up`).",
             413: "The file, or the whole body, is over the upload cap.",
             422: "A malformed form, not a valid answer, or an item not in the assignment.",
-            429: "Too many submissions from this student; wait `Retry-After` seconds.",
+            429: "Too many submissions from this student, or `GRADER_STUDENT_INFLIGHT` of "
+            "theirs still being graded; wait `Retry-After` seconds.",
         },
         bearer=True,
     ),
@@ -162,7 +163,17 @@ def submit(
     admitted = assignments.admit(
         state.catalog, new, state.clock(), state.bank.get(new.question).kind
     )
-    row = store.add_counted(state.sessions, admitted.new, admitted.limit)
+    cap = state.settings.student_inflight
+    row = store.add_counted(state.sessions, admitted.new, admitted.limit, cap)
+    logs.event(
+        "accepted",
+        row.id,
+        student=row.student,
+        question=row.question,
+        assignment=row.assignment,
+        queue=row.queue,
+        via="api",
+    )
     state.dispatcher.dispatch(row.id, new.queue)
     response.headers["Location"] = f"/v1/submissions/{row.id}"
     return SubmissionQueued(

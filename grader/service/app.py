@@ -17,19 +17,21 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from grader.errors import BadInput, UnknownQuestion
+from grader.service import api_docs
 from grader.service.api import router as student_router
 from grader.service.bodycap import BodyCap
 from grader.service.course_api import router as course_router
-from grader.service.errors import Refused
+from grader.service.deliveries import EVENT_TYPE, REGRADE_TYPE
+from grader.service.errors import Refused, error_body
 from grader.service.lms import lms_router
 from grader.service.metrics import metrics_registry
-from grader.service.responses import CRASHED, LmsAccepted, refusals
+from grader.service.responses import CRASHED, Callback, LmsAccepted, refusals
 from grader.service.state import ServiceState
 
 log = logging.getLogger("grader.service")
@@ -47,12 +49,22 @@ LMS_RESPONSES: dict[int | str, dict[str, Any]] = {
             409: "Two copies of this `webhook-id` raced (send it again), or every attempt at "
             "this item of the assignment is used.",
             413: "The body is over the upload cap.",
-            422: "A malformed body (an unknown question or assignment, an item not in the "
-            "assignment), or a callback URL off the client's registered hosts.",
-            429: "Too many submissions from this client or for this student.",
+            404: "An unknown question or assignment.",
+            422: "A malformed body (an item not in the assignment included; keys this server "
+            "does not know are ignored), or a callback URL off the client's registered hosts.",
+            429: "Too many submissions from this client or for this student, or "
+            "`GRADER_STUDENT_INFLIGHT` of the student's still being graded.",
         }
     ),
     **CRASHED,
+}
+
+
+#: What the LMS may answer a callback with (its body is never read).
+CALLBACK_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Any 2xx: delivered."},
+    410: {"description": "Gone: stop; the delivery fails at once."},
+    "default": {"description": "Anything else: retried on the schedule in docs/webhooks.md."},
 }
 
 
@@ -62,6 +74,8 @@ def create_app(state: ServiceState) -> FastAPI:
         title="torchgrader course server",
         description="Submit PyTorch exercises, read reports; LMSs post signed webhooks.",
         version="1",
+        docs_url=None,  # its own page below: FastAPI's loads its scripts from a CDN
+        redoc_url=None,
     )
     app.state.service = state
     registry = metrics_registry(state.sessions)
@@ -70,6 +84,21 @@ def create_app(state: ServiceState) -> FastAPI:
     app.include_router(student_router)
     app.include_router(course_router)
     app.include_router(lms_router(state), responses=LMS_RESPONSES)
+
+    @app.webhooks.post(EVENT_TYPE, responses=CALLBACK_ANSWERS)
+    def submission_graded(body: Callback) -> None:
+        """Sent to the `callback_url` of an LMS submission once it is graded; answer 2xx. The
+        same `webhook-id` on a retry: drop duplicates by it (docs/webhooks.md)."""
+
+    @app.webhooks.post(REGRADE_TYPE, responses=CALLBACK_ANSWERS)
+    def submission_regraded(body: Callback) -> None:
+        """A new version of the report (a regrade or an instructor's override), with a new
+        `webhook-id` and a higher `data.version`: keep the highest."""
+
+    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+    def docs() -> HTMLResponse:
+        """The API reference as one page, built from /openapi.json, with nothing to fetch."""
+        return HTMLResponse(api_docs.render(app.openapi()))
 
     @app.get("/metrics", tags=["operators"], response_class=PlainTextResponse)
     def metrics() -> PlainTextResponse:
@@ -80,7 +109,7 @@ def create_app(state: ServiceState) -> FastAPI:
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+    return JSONResponse(error_body(message), status_code=status, headers=headers)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -3,7 +3,8 @@
 A declared `Content-Length` over the cap is refused before a byte is read. A chunked body, which
 declares nothing, is counted as it streams in: the read that crosses the cap raises `BodyTooLarge`
 (an HTTPException, so FastAPI's body parsing lets it through to the 413 handler). Nothing past the
-cap is ever buffered.
+cap is ever buffered; up to `DRAIN_CAP` more is read and dropped before the 413 is sent, so a
+client still sending sees the answer, not a reset connection.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from grader.service.errors import error_body
 
 
 class BodyTooLarge(HTTPException):
@@ -34,6 +37,7 @@ class BodyCap:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.limit:
+            await drain(receive)
             await refuse(send, BodyTooLarge(self.limit))
             return
         received = 0
@@ -58,6 +62,7 @@ class BodyCap:
         except BodyTooLarge as exc:
             if started:
                 raise
+            await drain(receive)
             await refuse(send, exc)
 
 
@@ -71,9 +76,26 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+#: How much of a refused body is read and dropped before the 413: a client that sends its whole
+#: body before reading (no `Expect: 100-continue`) then reads the 413 instead of a reset
+#: connection. Beyond this much the connection is closed anyway.
+DRAIN_CAP = 16 * 1024 * 1024
+
+
+async def drain(receive: Receive, budget: int = DRAIN_CAP) -> None:
+    """Read and drop the rest of the request body, up to `budget` bytes."""
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 async def refuse(send: Send, exc: HTTPException) -> None:
     """Answer with the error's status and `{"error": detail}`; the connection is then closed."""
-    body = json.dumps({"error": exc.detail}, separators=(",", ":")).encode()
+    body = json.dumps(error_body(exc.detail), separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

@@ -4,6 +4,10 @@ The server commits a submission, then sends its id to the submission's queue (`c
 A server that dies between the two leaves a queued submission that no message names; `start()`
 therefore sends every unfinished submission again. Duplicates are harmless: `store.claim` refuses
 a finished submission and `store.finish` keeps the first report only.
+
+Jobs reach the workers in the order they arrived: the in-process pool's turns across students
+(`store.next_queued`) do not apply here, and the cap on a student's work in flight
+(`student_inflight`, checked as the row is stored) is the only fairness between students.
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@ SQLite (WAL, the embedded default) and PostgreSQL run the same code. Times are U
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,11 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from grader.errors import BadInput
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -200,17 +207,66 @@ def make_engine(url: str) -> Engine:
 
 
 def upgrade(url: str) -> None:
-    """Bring the database at `url` to the newest schema (Alembic `upgrade head`)."""
+    """Bring the database at `url` to the newest schema (Alembic `upgrade head`); a URL that
+    cannot be used is `BadInput` (`check_url`)."""
     from alembic import command
     from alembic.config import Config
 
+    check_url(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    with _store_errors(url):
+        command.upgrade(config, "head")
 
 
 def open_store(url: str) -> sessionmaker[Any]:
     """Upgrade the schema, then a session factory bound to it."""
     upgrade(url)
-    return sessionmaker(make_engine(url), expire_on_commit=False)
+    with _store_errors(url):
+        return sessionmaker(make_engine(url), expire_on_commit=False)
+
+
+def shown_url(url: str) -> str:
+    """`url` with its password masked, for messages: a URL is often pasted with one."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def check_url(url: str) -> URL:
+    """Parse `url` and load its dialect and driver, connecting to nothing: a URL that does not
+    parse, names no dialect SQLAlchemy has, or needs a driver not installed is `BadInput` naming
+    it (masked) and the fix."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        shown = shown_url(url)
+        raise BadInput(
+            f"store URL {shown!r} does not parse ({str(exc).replace(url, shown)}); write it as "
+            "sqlite:///PATH or dialect+driver://user:password@host:port/database"
+        ) from exc
+    with _store_errors(url):
+        parsed.get_dialect().import_dbapi()
+    return parsed
+
+
+@contextmanager
+def _store_errors(url: str) -> Iterator[None]:
+    """The ways a store URL fails once parsed, as one `BadInput` line (exit 2) naming the URL."""
+    where = f"store URL {shown_url(url)!r}"
+    try:
+        yield
+    except NoSuchModuleError as exc:
+        name = url.split(":", 1)[0]
+        raise BadInput(
+            f"{where}: SQLAlchemy has no dialect {name!r}; use sqlite:///PATH or "
+            "postgresql+psycopg://..."
+        ) from exc
+    except ImportError as exc:
+        fix = ' (pip install "torchgrader[postgres]")' if url.startswith("postgres") else ""
+        raise BadInput(f"{where}: its driver is not installed: {exc}{fix}") from exc
+    except DatabaseError as exc:  # refused, unreachable, no such file or folder, not a database
+        reason = " ".join(str(exc.orig or exc).split())
+        raise BadInput(f"{where}: cannot open the store ({reason})") from exc

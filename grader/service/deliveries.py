@@ -30,6 +30,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from grader.service import logs
 from grader.service.db import Delivery, LmsClient, Submission
 from grader.service.lms_clients import client_secrets
 from grader.service.settings import RETRY_SCHEDULE, ServiceSettings
@@ -239,7 +240,17 @@ class DeliverySender:
                 .values(last_status=outcome.status, last_error=outcome.error, **values)
             )
             session.commit()
-        log.info("delivery %s attempt %d: %s", delivery.id, attempt, values["state"])
+        wait = values.get("next_attempt_at")
+        logs.event(
+            "delivery",
+            delivery.submission_id,
+            attempt=attempt,
+            version=delivery.version,
+            status=outcome.status,
+            state=values["state"],
+            next_attempt_in_s=round(wait - now, 1) if wait is not None else None,
+            error=outcome.error,
+        )
 
     def _next_state(
         self, attempt: int, outcome: DeliveryOutcome, now: float, final: bool

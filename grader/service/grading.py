@@ -20,7 +20,7 @@ from grader.grading import Answer, Grader
 from grader.grading.code import unscored_report
 from grader.grading.submission import source_from_bytes
 from grader.models import CodeItem, Item, Report, Status, Verdict
-from grader.service import store
+from grader.service import logs, store
 from grader.service.db import Submission
 from grader.settings import GraderSettings
 from sandbox.base import Sandbox
@@ -93,9 +93,20 @@ def grade_claimed(
     with sessions() as session:
         row = session.get(Submission, submission_id)
         assert row is not None
+    logs.event("claimed", submission_id, worker=row.graded_by, regrade_by=row.regrade_by)
     fingerprint = item_fingerprint(bank, row.question, _settings().solutions)
     report = grade_stored(bank, row, sandbox)
     payload: dict[str, Any] = report.model_dump(mode="json")
     payload["submission"] = submission_id
     with sessions() as session:
-        return store.finish(session, submission_id, payload, fingerprint, row.version)
+        written = store.finish(session, submission_id, payload, fingerprint, row.version)
+    logs.event(
+        "graded",
+        submission_id,
+        verdict=report.verdict.value,
+        score=f"{report.score:g}/{report.max_score:g}",
+        duration_s=round(report.duration_s, 3),
+        worker=row.graded_by,
+        written=written,
+    )
+    return written

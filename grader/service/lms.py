@@ -3,7 +3,8 @@
 The order of the checks is the order of trust: the signature (401) before anything in the body
 is believed, the client's rate limit (429) before any work, a replayed `webhook-id` (200, the
 original submission) before parsing, then the body (422), the student's rate limit (429), and an
-assignment's rules (assignments.py: 422, 403; the attempt limit, 409, as the row is stored). The
+assignment's rules (assignments.py: 422, 403; the attempt limit, 409, as the row is stored), and
+the student's submissions in flight (429, as the row is stored: `store.add_submission`). The
 body's `course` is the student's course: the client is trusted with it as with `student`.
 
 The client is the one whose secret signed the request. An LMS may name itself in a
@@ -32,10 +33,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from grader.errors import BadInput
-from grader.service import assignments, intake, lms_clients, store
+from grader.errors import BadInput, UnknownQuestion
+from grader.service import assignments, intake, lms_clients, logs, store
 from grader.service.db import InboundWebhook, LmsClient, Submission
-from grader.service.errors import AttemptsUsedUp, Refused, WebhookRejected
+from grader.service.errors import AttemptsUsedUp, Refused, StudentBusy, WebhookRejected
 from grader.service.state import ServiceState
 from grader.service.webhooks import host_allowed, message_id, verify
 
@@ -43,9 +44,10 @@ CLIENT_HEADER = "webhook-client"
 
 
 class LmsSubmissionBody(BaseModel):
-    """The JSON body an LMS signs: who answered what, and where the report goes."""
+    """The JSON body an LMS signs: who answered what, and where the report goes. A key this
+    server does not know is ignored, as a webhook consumer should (a newer LMS may send more)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     question: str = Field(min_length=1, max_length=200, description="the bank item's id")
     student: str = Field(min_length=1, max_length=200, description="the LMS's id of the student")
@@ -80,11 +82,37 @@ class LmsSubmissionBody(BaseModel):
         return self
 
 
+SIGNED_HEADERS = {
+    "webhook-id": "The message's unique id; a replay of it returns the first submission.",
+    "webhook-timestamp": "Unix seconds when it was signed; within the tolerance of now.",
+    "webhook-signature": "Space-separated `v1,<base64 HMAC-SHA256>`, one per secret.",
+    CLIENT_HEADER: "Optional: the client's registered name, so only its secrets are tried.",
+}
+
+
+def _described() -> dict[str, Any]:
+    """The route reads its body raw (the signature covers the bytes), so FastAPI cannot see it:
+    its body and signed headers are declared here for `/openapi.json`."""
+    headers = [
+        {
+            "name": name,
+            "in": "header",
+            "required": name != CLIENT_HEADER,
+            "schema": {"type": "string"},
+            "description": text,
+        }
+        for name, text in SIGNED_HEADERS.items()
+    ]
+    schema = LmsSubmissionBody.model_json_schema()
+    body = {"required": True, "content": {"application/json": {"schema": schema}}}
+    return {"parameters": headers, "requestBody": body}
+
+
 def lms_router(state: ServiceState) -> APIRouter:
     """The LMS webhook endpoint, bound to the running service's state."""
     router = APIRouter(prefix="/v1/lms", tags=["lms"])
 
-    @router.post("/submissions", status_code=202)
+    @router.post("/submissions", status_code=202, openapi_extra=_described())
     async def submit(request: Request) -> JSONResponse:
         body = await request.body()
         try:
@@ -116,6 +144,15 @@ def accept(state: ServiceState, headers: Mapping[str, str], body: bytes) -> JSON
     row, created = _store(state, client_id, msg_id, admitted)
     if not created:
         return _answer(row, 200, replayed=True)
+    logs.event(
+        "accepted",
+        row.id,
+        student=row.student,
+        question=row.question,
+        assignment=row.assignment,
+        queue=row.queue,
+        via=f"lms:{client_id}",
+    )
     state.dispatcher.dispatch(row.id, admitted.new.queue)
     return _answer(row, 202, replayed=False)
 
@@ -182,7 +219,9 @@ def _checked(state: ServiceState, form: LmsSubmissionBody, client_id: int) -> as
         return assignments.admit(
             state.catalog, new, state.clock(), state.bank.get(new.question).kind
         )
-    except BadInput as exc:  # an unknown question or assignment too: a field of the body, so 422
+    except UnknownQuestion as exc:  # as the student route answers it
+        raise Refused(404, str(exc)) from None
+    except BadInput as exc:
         raise Refused(422, str(exc)) from None
 
 
@@ -203,17 +242,20 @@ def _store(
     Two copies of one delivery arriving together both get here; the unique (client, webhook-id)
     constraint lets one commit and the other finds the winner's submission. In an assignment the
     attempt number is unique too: a request that lost that race (and is no copy) counts again.
+    A copy refused for the student's work in flight (which its original adds to) is answered
+    with the original too.
     """
+    cap = state.settings.student_inflight
     for _ in range(store.ATTEMPT_TRIES):
         with state.sessions() as session:
             try:
-                return _insert(session, client_id, msg_id, admitted), True
+                return _insert(session, client_id, msg_id, admitted, cap), True
             except IntegrityError:
                 session.rollback()
-            except AttemptsUsedUp:
+            except (AttemptsUsedUp, StudentBusy) as refused:
                 session.rollback()
                 if _seen(session, client_id, msg_id) is None:
-                    raise  # no copy of a delivery that took the last attempt itself
+                    raise _for_lms(refused, admitted.new.student) from None
             original = _seen(session, client_id, msg_id)
         if original is not None:
             return original, False
@@ -222,10 +264,17 @@ def _store(
     raise Refused(409, "this webhook-id collided with another request; send it again")
 
 
+def _for_lms(refused: Refused, student: str) -> Refused:
+    """The refusal as the LMS reads it: "of this student", not "of yours"."""
+    if isinstance(refused, StudentBusy):
+        return StudentBusy(refused.in_flight, f"of student {student!r}")
+    return refused
+
+
 def _insert(
-    session: Session, client_id: int, msg_id: str, admitted: assignments.Admitted
+    session: Session, client_id: int, msg_id: str, admitted: assignments.Admitted, cap: int
 ) -> Submission:
-    row = store.add_submission(session, admitted.new, admitted.limit)
+    row = store.add_submission(session, admitted.new, admitted.limit, cap)
     session.flush()  # the submission first: the webhook row refers to it
     session.add(InboundWebhook(client_id=client_id, webhook_id=msg_id, submission_id=row.id))
     session.commit()

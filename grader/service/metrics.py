@@ -1,4 +1,5 @@
-"""`GET /metrics`: queue depth, grading latency and verdict counts, in Prometheus text.
+"""`GET /metrics`: queue depth, grading latency, verdict counts and the LMS deliveries, in
+Prometheus text.
 
 Every figure is read from the store when scraped, not counted in this process: jobs graded by
 Celery workers on other hosts, or before a restart, count the same as the in-process pool's, and
@@ -7,6 +8,7 @@ the counters never go back when the server restarts.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry
@@ -21,11 +23,12 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.service import store
-from grader.service.db import Submission
+from grader.service.db import Delivery, Submission
 
 #: Upper bounds (seconds) of the grading-latency buckets: an MCQ takes milliseconds, code seconds.
 LATENCY_BUCKETS = (0.05, 0.25, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0)
 STATUSES = ("queued", "running", "done")
+DELIVERY_STATES = ("pending", "delivered", "failed")
 
 
 class StoreCollector(Collector):
@@ -39,6 +42,8 @@ class StoreCollector(Collector):
             depth = store.count_by_status(session)
             verdicts = verdict_counts(session)
             buckets, total, count = latency_histogram(session)
+            deliveries = delivery_counts(session)
+            retry_age = delivery_retry_age(session, time.time())
         yield _depth_metric(depth)
         yield HistogramMetricFamily(
             "grader_grading_seconds",
@@ -52,6 +57,13 @@ class StoreCollector(Collector):
         for verdict, n in sorted(verdicts.items()):
             reports.add_metric([verdict], n)
         yield reports
+        yield _deliveries_metric(deliveries)
+        yield GaugeMetricFamily(
+            "grader_delivery_retry_age_seconds",
+            "Seconds since the earliest next attempt of a pending delivery fell due (negative: "
+            "not yet due); 0 with none pending",
+            value=retry_age,
+        )
 
 
 def _depth_metric(depth: dict[str, int]) -> GaugeMetricFamily:
@@ -63,6 +75,32 @@ def _depth_metric(depth: dict[str, int]) -> GaugeMetricFamily:
     for status in STATUSES:
         gauge.add_metric([status], depth.get(status, 0))
     return gauge
+
+
+def _deliveries_metric(counts: dict[str, int]) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(
+        "grader_deliveries",
+        "LMS report deliveries by state: pending (owed), delivered, failed (given up)",
+        labels=["state"],
+    )
+    for state in DELIVERY_STATES:
+        gauge.add_metric([state], counts.get(state, 0))
+    return gauge
+
+
+def delivery_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))
+    return {str(state): int(n) for state, n in rows}
+
+
+def delivery_retry_age(session: Session, now: float) -> float:
+    """How long ago the earliest next attempt of a pending delivery fell due: above a few
+    seconds the sender is stuck or behind; negative, every pending one waits for a retry (or is
+    being sent); 0 when none is pending."""
+    earliest = session.scalar(
+        select(func.min(Delivery.next_attempt_at)).where(Delivery.state == "pending")
+    )
+    return 0.0 if earliest is None else now - float(earliest)
 
 
 def verdict_counts(session: Session) -> dict[str, int]:

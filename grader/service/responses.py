@@ -211,6 +211,34 @@ class LmsAccepted(Closed):
     attempt: int | None = Field(description=ATTEMPT)
 
 
+class CallbackData(Closed):
+    """What a callback says about the graded submission."""
+
+    id: str = Field(description="The grader's submission id, `sub_...`.")
+    submission_id: str | None = Field(description="The LMS's own id, as it sent it.")
+    student: str
+    question: str
+    course: str | None
+    report: StoredReport | None = Field(
+        description="The report as the student may see it now (in an assignment: scaled and cut "
+        "by its reveal rules)."
+    )
+    assignment: str | None = Field(description=ASSIGNMENT)
+    attempt: int | None = Field(description=ATTEMPT)
+    late_penalty: float | None
+    revealed: Revealed | None
+    version: int = Field(description="1 as first graded, one more per regrade or override.")
+
+
+class Callback(Closed):
+    """The body POSTed to an LMS's `callback_url`, signed as Standard Webhooks sign it
+    (`webhook-id`, `webhook-timestamp`, `webhook-signature`)."""
+
+    type: Literal["submission.graded", "submission.regraded"]
+    timestamp: str = Field(description="When the report was written, ISO 8601 UTC (`...Z`).")
+    data: CallbackData
+
+
 class AssignmentItemStatus(Closed):
     """One item of an assignment, and how this student stands on it."""
 

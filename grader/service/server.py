@@ -6,7 +6,10 @@ the store or the socket is touched. Then the order makes a crash harmless: the s
 upgraded, submissions a killed server left
 `running` go back to the queue (embedded pool only: with a broker, Celery redelivers its own), the
 workers and the sender start, and only then does the socket accept work. SIGTERM or SIGINT stop
-the same way in reverse: uvicorn drains requests, then the sender and the workers stop.
+the same way in reverse, each step logged on stderr (`grader.service.shutdown`): uvicorn stops
+accepting and drains requests; the embedded pool gives running jobs `shutdown_grace_s`, kills
+every sandbox process of those still running and puts them back to `queued` (`LocalPool.stop`);
+then the sender stops. A second signal ends the grace period at once.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from __future__ import annotations
 import signal
 import socket
 import sys
+import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from grader.bank import Bank, load_bank
 from grader.courses.catalog import Catalog, load_catalog
 from grader.errors import BankError, GraderError
-from grader.service import store
+from grader.service import logs, shutdown, store
 from grader.service.app import create_app
 from grader.service.db import open_store
 from grader.service.dispatch import Dispatcher
@@ -30,6 +35,9 @@ from grader.service.errors import Stopped
 from grader.service.pool import LocalPool
 from grader.service.settings import ServiceSettings
 from grader.service.state import ServiceState
+
+if TYPE_CHECKING:
+    from grader.service.deliveries import DeliverySender
 
 
 class _Server(uvicorn.Server):
@@ -49,14 +57,17 @@ def serve(settings: ServiceSettings, host: str, port: int, *, bank: Bank | None 
     """Serve until SIGTERM or SIGINT; `port` 0 picks a free one (the printed URL names it)."""
     bank = bank or load_bank()
     catalog = course_catalog(settings, bank)
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    logs.configure(settings.log_level, settings.log_format)
+    signals = _Signals()
+    previous = {sig: signal.signal(sig, signals.handle) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        _serve(settings, host, port, bank, catalog)
+        _serve(settings, host, port, bank, catalog, signals)
     except Stopped:
         pass
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    shutdown.log.info("stopped")
 
 
 def course_catalog(settings: ServiceSettings, bank: Bank) -> Catalog:
@@ -68,33 +79,63 @@ def course_catalog(settings: ServiceSettings, bank: Bank) -> Catalog:
     return catalog
 
 
-def _stop(signum: int, _frame: FrameType | None) -> None:
-    raise Stopped(signal.Signals(signum).name)
+class _Signals:
+    """SIGTERM and SIGINT (uvicorn's own handlers stand in while it serves): the first raises
+    `Stopped` in the main thread; another, while the server stops, ends the grace period."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self.hurry = threading.Event()
+
+    def handle(self, signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if not self.stopping:
+            self.stopping = True
+            raise Stopped(name)
+        shutdown.log.info("%s again: ending the grace period now", name)
+        self.hurry.set()
 
 
-def _serve(settings: ServiceSettings, host: str, port: int, bank: Bank, catalog: Catalog) -> None:
+def _serve(
+    settings: ServiceSettings,
+    host: str,
+    port: int,
+    bank: Bank,
+    catalog: Catalog,
+    signals: _Signals,
+) -> None:
     from grader.service.deliveries import DeliverySender
 
     sessions = open_store(settings.db_url)
     listener = _listen(host, port)
     try:
-        dispatcher = _dispatcher(settings, sessions, bank)
+        dispatcher = _dispatcher(settings, sessions, bank, signals.hurry)
         state = ServiceState(settings, sessions, bank, dispatcher, catalog)
         sender = DeliverySender(state.sessions, state.settings, courses=state)
-        state.dispatcher.start()
-        sender.start()
         try:
+            state.dispatcher.start()
+            sender.start()
             _run(state, listener, host)
+        except Stopped as stop:
+            shutdown.log.info("%s: no longer accepting requests", stop)
+            raise
         finally:
-            sender.stop()
-            state.dispatcher.stop()
+            signals.stopping = True  # a signal from now on only hurries the stop
+            _stop_workers(state.dispatcher, sender)
     finally:
         listener.close()
         sessions.kw["bind"].dispose()
 
 
+def _stop_workers(dispatcher: Dispatcher, sender: DeliverySender) -> None:
+    """The grading first (its grace period is what a student waits on), then the callbacks."""
+    dispatcher.stop()
+    shutdown.log.info("stopping the callback sender")
+    sender.stop()
+
+
 def _dispatcher(
-    settings: ServiceSettings, sessions: sessionmaker[Session], bank: Bank
+    settings: ServiceSettings, sessions: sessionmaker[Session], bank: Bank, hurry: threading.Event
 ) -> Dispatcher:
     if settings.broker_url:
         from grader.service.celery_dispatch import CeleryDispatcher
@@ -104,7 +145,7 @@ def _dispatcher(
         requeued = store.requeue_running(session)
     if requeued:
         print(f"re-queued {requeued} submission(s) left running", file=sys.stderr)
-    return LocalPool(settings, sessions, bank)
+    return LocalPool(settings, sessions, bank, hurry=hurry)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -122,7 +163,9 @@ def _run(state: ServiceState, listener: socket.socket, host: str) -> None:
     shown = f"[{host}]" if ":" in host else host
     config = uvicorn.Config(
         create_app(state),
-        log_level="warning",
+        log_level=state.settings.log_level,
+        log_config=None,  # uvicorn's lines go through logs.configure's handler, same shape
+        access_log=True,
         lifespan="off",
         timeout_graceful_shutdown=5,
     )

@@ -8,6 +8,11 @@ Attempts at an item of an assignment are counted by the store itself: each submi
 next attempt number, and the unique (student, assignment, question, attempt) constraint lets only
 one of two racing requests commit a number; the other counts again. No lock, no SELECT ... FOR
 UPDATE: the same code is atomic on SQLite and PostgreSQL.
+
+Fair grading (the in-process pool): a student may have `student_inflight` submissions queued or
+being graded at once (`in_flight`; regrades are not their doing and never count), and workers
+claim in turns across students (`next_queued`), so one student's backlog delays another's first
+submission by at most the job a worker has in hand.
 """
 
 from __future__ import annotations
@@ -17,12 +22,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, and_, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.service.db import Delivery, LmsClient, ReportVersion, Submission, now
-from grader.service.errors import AttemptsUsedUp, Refused
+from grader.service.errors import AttemptsUsedUp, Refused, StudentBusy
 
 log = logging.getLogger("grader.service")
 
@@ -52,12 +57,19 @@ class NewSubmission:
     late_penalty: float | None = None
 
 
-def add_submission(session: Session, new: NewSubmission, limit: int | None = None) -> Submission:
+def add_submission(
+    session: Session, new: NewSubmission, limit: int | None = None, cap: int | None = None
+) -> Submission:
     """A queued submission (not committed: the caller commits it with whatever goes with it).
 
     Inside an assignment it takes the student's next attempt number at the item, or raises
     `AttemptsUsedUp` when `limit` are taken. A request racing this one may take the same number;
     then one commit fails with IntegrityError and its caller tries again (`add_counted`).
+
+    With `cap`, it raises `StudentBusy` when the student already has `cap` submissions in flight.
+    The count is taken after the row is written, inside its transaction: on SQLite, which lets
+    one writer at a time, that is exact; on PostgreSQL requests that write at the same moment do
+    not see each other's rows, so a burst can exceed the cap by up to the requests in the burst.
     """
     attempt = None
     if new.assignment is not None:
@@ -67,7 +79,28 @@ def add_submission(session: Session, new: NewSubmission, limit: int | None = Non
         attempt = used + 1
     row = Submission(id=new_id("sub"), status="queued", attempts=0, attempt=attempt, **new.__dict__)
     session.add(row)
+    if cap is not None:
+        session.flush()
+        busy = in_flight(session, new.student, new.course) - 1  # without this one
+        if busy >= cap:
+            raise StudentBusy(busy)
     return row
+
+
+def in_flight(session: Session, student: str, course: str | None) -> int:
+    """The student's submissions queued or being graded, regrades aside: what the cap counts."""
+    whose = Submission.course == course if course else func.coalesce(Submission.course, "") == ""
+    count = session.scalar(
+        select(func.count())
+        .select_from(Submission)
+        .where(
+            Submission.student == student,
+            whose,
+            Submission.status != "done",
+            Submission.regrade_by.is_(None),
+        )
+    )
+    return int(count or 0)
 
 
 def attempts_used(session: Session, student: str, assignment: str, question: str) -> int:
@@ -83,14 +116,15 @@ def attempts_used(session: Session, student: str, assignment: str, question: str
 
 
 def add_counted(
-    sessions: sessionmaker[Session], new: NewSubmission, limit: int | None
+    sessions: sessionmaker[Session], new: NewSubmission, limit: int | None, cap: int | None = None
 ) -> Submission:
     """Store and commit a submission, counting its attempt atomically: a try that lost the race
-    for an attempt number counts again, so ten requests at once never exceed a limit of three."""
+    for an attempt number counts again, so ten requests at once never exceed a limit of three.
+    `StudentBusy` when the student has `cap` submissions in flight (`add_submission`)."""
     for _ in range(ATTEMPT_TRIES):
         with sessions() as session:
             try:
-                row = add_submission(session, new, limit)
+                row = add_submission(session, new, limit, cap)
                 session.commit()
                 return row
             except IntegrityError:
@@ -122,8 +156,37 @@ def _mark_running(
 
 
 def next_queued(session: Session) -> str | None:
-    """The oldest queued submission's id, for the in-process pool."""
-    return session.scalar(
+    """The submission the in-process pool grades next: students take turns.
+
+    Whose turn: of the students (a student id in a course) with a first grading queued, the one
+    served least recently (the latest `started_at` of any of their submissions; never: first),
+    then the one whose oldest queued submission is oldest; their oldest queued is next. Once
+    claimed, a student's stamp is the newest, so they go behind everyone else waiting: between
+    a student's submission arriving and its claim, each other student is claimed at most once,
+    and a lone student against one flooding student waits only for the job a worker has in hand.
+
+    Regrades (`regrade_by` set) come after every first grading: an instructor's regrade of a
+    whole course never holds up a student's new work.
+    """
+    first = (Submission.status == "queued", Submission.regrade_by.is_(None))
+    waiting = select(Submission.student).where(*first)
+    oldest = func.min(case((and_(*first), Submission.created_at)))
+    turn = (
+        select(Submission.student, Submission.course)
+        .where(Submission.student.in_(waiting))
+        .group_by(Submission.student, Submission.course)
+        .having(oldest.is_not(None))
+        .order_by(func.coalesce(func.max(Submission.started_at), 0.0), oldest)
+        .limit(1)
+        .subquery()
+    )
+    mine = and_(
+        Submission.student == turn.c.student,
+        Submission.course.is_not_distinct_from(turn.c.course),
+    )
+    theirs = select(Submission.id).join(turn, mine).where(*first)
+    chosen = session.scalar(theirs.order_by(Submission.created_at).limit(1))
+    return chosen or session.scalar(
         select(Submission.id)
         .where(Submission.status == "queued")
         .order_by(Submission.created_at)
@@ -132,7 +195,8 @@ def next_queued(session: Session) -> str | None:
 
 
 def claim_next(session: Session, worker: str) -> str | None:
-    """Claim the oldest queued submission for `worker` (the in-process pool); None if none.
+    """Claim the next queued submission (`next_queued`) for `worker` (the in-process pool); None
+    if none.
 
     Unlike `claim`, this takes only `queued` rows, so two pollers never grade the same one.
     """

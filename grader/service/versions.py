@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from grader.errors import BadInput
 from grader.models import Verdict
-from grader.service import store
+from grader.service import logs, store
 from grader.service.db import ReportVersion, Submission
 from grader.service.errors import Refused
 
@@ -98,6 +98,7 @@ def request_regrade(
             continue
         if _requeue(session, row, by):
             count.queued.append(row.id)
+            logs.event("regrade", row.id, by=by, forced=force or None)
         else:
             count.pending += 1
     session.commit()

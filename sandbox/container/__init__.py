@@ -14,7 +14,9 @@ tar, read capped output until the container ends or a limit is hit, kill if need
 remove (always). GPU runs use `settings.gpu_image` and ask for exactly `Limits.gpu_devices`, one
 job per GPU at a time unless `jobs_per_gpu` says otherwise. With `settings.warm`, eligible runs
 take a pre-started container from a pool instead (`warm.py`); results are assembled the
-same way, and GPU runs always start cold.
+same way, and GPU runs always start cold. `close()` removes (kills) the containers of runs still
+in flight, from any thread, and with the last user of the warm pools every warm container this
+process labelled.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from sandbox.container import spec
 from sandbox.container.attach import AttachOutcome, Exchange, Wire, outcome
 from sandbox.container.errors import docker_client, docker_errors
 from sandbox.container.warm import DockerWarm, release_warm, shared_warm
-from sandbox.errors import IsolationRefused, SandboxFailure, SandboxUnavailable
+from sandbox.errors import IsolationRefused, SandboxError, SandboxFailure, SandboxUnavailable
 from sandbox.settings import SandboxSettings
 
 #: Seconds the container may take to start the program before the run is a sandbox failure.
@@ -49,6 +51,8 @@ class ContainerSandbox:
         """Raise `SandboxUnavailable` (what is missing, and the fix) without an engine or image."""
         self.settings = settings
         self.client = docker_client()
+        self._running: set[str] = set()  # the containers of cold runs in flight
+        self._closed = False
         try:
             self._require_image(settings.image, "make image")
         except SandboxUnavailable:
@@ -85,6 +89,18 @@ class ContainerSandbox:
                 raise SandboxUnavailable(f"image {image} not built: run {fix}") from exc
 
     def run(self, request: RunRequest) -> RunResult:
+        if self._closed:
+            raise SandboxFailure("the docker sandbox is closed")
+        try:
+            result = self._run(request)
+        except SandboxError:
+            if not self._closed:
+                raise
+        if self._closed:  # removed by `close()`: what it saw says nothing of the program
+            raise SandboxFailure("the docker sandbox was closed while the program ran")
+        return result
+
+    def _run(self, request: RunRequest) -> RunResult:
         missing = sorted(
             set(self.isolation(request.limits).missing()) & self.settings.require_isolation
         )
@@ -105,9 +121,11 @@ class ContainerSandbox:
         payload = spec.payload(request, token := secrets.token_hex(16))
         with self._gpu_slots_held(gpus), docker_errors("running a sandbox container"):
             cid = self._create(request, image, gpus)
+            self._running.add(cid)
             try:
                 wire, state = self._exchange(cid, request.limits, payload, token)
             finally:
+                self._running.discard(cid)
                 self._remove(cid)
         return self._result(request.limits, wire, state, token)
 
@@ -125,7 +143,12 @@ class ContainerSandbox:
         return self._result(request.limits, wire, state, token)
 
     def close(self) -> None:
-        """Shut down the warm pool (if the last user) and close the engine client; safe twice."""
+        """Remove the containers of runs in flight (their runs fail), shut down the warm pool
+        (if the last user) and close the engine client; safe twice, and from any thread."""
+        self._closed = True
+        for cid in list(getattr(self, "_running", ())):
+            with contextlib.suppress(Exception):  # it ended meanwhile, or the engine is gone
+                self._remove(cid)
         warm, self.warm = getattr(self, "warm", None), None
         if warm is not None:
             release_warm(warm)

@@ -11,11 +11,18 @@ whatever it left. Elsewhere it runs what it can (rlimits, a scrubbed env, a proc
 says in `RunResult.isolation` what was missing, and refuses to run when the operator requires it
 (`GRADER_REQUIRE_ISOLATION`).
 
+`close()` ends everything the sandbox started, from any thread: the runs in flight (a cold run's
+process group and cgroups, a warm job's cgroups), then, with the last user of the shared warm
+pool, every zygote (those still starting too). Staging folders go when their run or zygote ends;
+those a dead grader left (and its cgroups, with what they still hold) go when a sandbox opens.
+
     __init__.py  ProcessSandbox: probe the host, check the request, assemble results
     jail.py      the jail's plan: mounts, env, rlimits, uids
     spec.py      the launcher's spec and a warm job's payload, typed (they travel as JSON)
     job.py       one run: launch, pump, kill, collect
     pump.py      the capped, concurrent pipe reader
+    live.py      what is running (runs, jobs, zygotes), for closing to kill
+    staging.py   the temporary folders, named after their owner; the sweep of dead owners'
     cgroups.py   per-run cgroups v1
     seccomp.py   the seccomp filter, assembled on the host
     launcher.py  runs in the jail's namespaces (stdlib only)
@@ -26,9 +33,7 @@ says in `RunResult.isolation` what was missing, and refuses to run when the oper
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import tempfile
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -39,9 +44,11 @@ from sandbox.errors import IsolationRefused, SandboxFailure, SandboxUnavailable
 from sandbox.process import cgroups as process_cgroups
 from sandbox.process import jail as process_plan
 from sandbox.process import seccomp as process_seccomp
+from sandbox.process import staging as process_staging
 from sandbox.process.cgroups import RunCgroups
 from sandbox.process.jail import HOME, Runtime
 from sandbox.process.job import Finished, Job
+from sandbox.process.live import Killable, Live
 from sandbox.process.spec import LaunchSpec
 from sandbox.process.warm import WarmRunner, release_runner, shared_runner
 from sandbox.settings import SANDBOX_TORCH_HOME, SandboxSettings
@@ -66,6 +73,9 @@ class ProcessSandbox:
         self.runtime = runtime
         self.root = os.geteuid() == 0
         self.controllers = process_cgroups.available() if cgroups else frozenset()
+        process_staging.sweep()  # what graders that died left behind
+        process_cgroups.sweep(self.controllers)
+        self._live: Live[Killable] = Live("process sandbox")
         self.seccomp = process_seccomp.program()
         self.namespaces = self.root and jail
         self.degraded: str | None = None
@@ -129,30 +139,45 @@ class ProcessSandbox:
                 "docker backend, or drop them from GRADER_REQUIRE_ISOLATION"
             )
         process_plan.check_request(request.argv, request.env, request.files)
-        warm = self.warm.run(request) if self.warm and self.warm.eligible(request) else None
-        if warm is not None:
-            finished, rlimits = warm
-            return self._result(request.limits, finished, isolation, rlimits)
-        return self._run(request, isolation)
+        try:
+            result = self._warm_or_cold(request, isolation)
+        except SandboxFailure:
+            if not self._live.closed:
+                raise
+        if self._live.closed:  # killed by `close()`: what it saw says nothing of the program
+            raise SandboxFailure("the process sandbox was closed while the program ran")
+        return result
+
+    def _warm_or_cold(self, request: RunRequest, isolation: Isolation) -> RunResult:
+        runner = self.warm
+        warm = runner.run(request, self._live) if runner and runner.eligible(request) else None
+        if warm is None:
+            return self._run(request, isolation)
+        finished, rlimits = warm
+        return self._result(request.limits, finished, isolation, rlimits)
 
     def close(self) -> None:
-        """Shut down the warm pool, if any; cold runs hold nothing between runs."""
+        """Kill every run in flight and refuse new ones; release the warm pool (its last user
+        kills every zygote). Safe to call twice, and from another thread than the runs'."""
+        self._live.close()
         warm, self.warm = self.warm, None
         if warm is not None:
             release_runner(warm)
 
     def _run(self, request: RunRequest, isolation: Isolation) -> RunResult:
-        staging = Path(tempfile.mkdtemp(prefix="grader-run-"))
+        staging = process_staging.make("run")
         try:
             with RunCgroups(self.controllers) as cgroups:
                 cgroups.limit(request.limits.memory_bytes, request.limits.processes)
-                channel = os.pipe()
-                spec = self._spec(request, staging, cgroups, channel[1])
-                finished = Job(request, spec, staging).run(cgroups, channel)
+                job = Job(request, staging, cgroups)
+                with self._live.track(job):
+                    channel = os.pipe()
+                    spec = self._spec(request, staging, cgroups, channel[1])
+                    finished = job.run(spec, channel)
         except OSError as exc:
             raise SandboxFailure(f"process sandbox I/O error: {exc}") from exc
         finally:
-            _remove(staging)
+            process_staging.remove(staging)
         return self._result(request.limits, finished, isolation, spec.rlimits)
 
     def _spec(
@@ -256,8 +281,3 @@ def _memory_exceeded(done: Finished, rlimit_only: bool) -> bool:
         return True
     tail = bytes(done.captures["stderr"].data[-4096:])
     return rlimit_only and done.exit_code not in (0, None) and b"MemoryError" in tail
-
-
-def _remove(staging: Path) -> None:
-    """Delete the staging area; `rmtree` never follows symlinks (none are expected there)."""
-    shutil.rmtree(staging, ignore_errors=True)

@@ -2,7 +2,9 @@
 
 Each run gets a child of the grader's own cgroup in every controller, so an operator's limit on
 the grader still caps its jobs. The launcher moves the program in before it execs; the host reads
-the counters afterwards, kills whatever is left and removes the groups.
+the counters afterwards, kills whatever is left and removes the groups. A group's name carries
+its owner's tag (`staging.owner_tag`): `sweep` kills what a dead grader's groups still hold (a
+server killed with SIGKILL mid-run) and removes them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.errors import SandboxFailure
+from sandbox.process import staging
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ class RunCgroups:
     """The cgroups of one run; a context manager that removes them on exit."""
 
     def __init__(self, controllers: frozenset[str]) -> None:
-        self.name = f"grader-run-{secrets.token_hex(8)}"
+        self.name = f"grader-run-{staging.owner_tag()}-{secrets.token_hex(8)}"
         self.dirs: dict[str, Path] = {}
         for controller in sorted(controllers):
             parent = _parent_dir(controller)
@@ -95,6 +98,13 @@ class RunCgroups:
                 self.remove()
                 raise SandboxFailure(f"cannot create cgroup {path}: {exc}") from exc
             self.dirs[controller] = path
+
+    @classmethod
+    def adopt(cls, name: str, dirs: dict[str, Path]) -> RunCgroups:
+        """The existing groups `dirs` (controller -> path), to kill and remove."""
+        groups = cls(frozenset())
+        groups.name, groups.dirs = name, dirs
+        return groups
 
     def __enter__(self) -> RunCgroups:
         return self
@@ -156,7 +166,13 @@ class RunCgroups:
         return found
 
     def kill_all(self) -> None:
-        """SIGKILL every process in the groups until they are empty (bounded wait)."""
+        """SIGKILL every process in the groups until they are empty (bounded wait). Safe from
+        another thread than the run's (a sandbox closing while a job still runs)."""
+        for path in list(self.dirs.values()):
+            kill = path / "cgroup.kill"  # cgroup v2 (Linux >= 5.14): the kernel kills them all
+            if kill.exists():
+                with contextlib.suppress(OSError):
+                    kill.write_text("1")
         deadline = time.monotonic() + _EMPTY_WAIT_S
         while (pids := self.pids()) and time.monotonic() < deadline:
             for pid in pids:
@@ -165,7 +181,7 @@ class RunCgroups:
             time.sleep(0.01)
 
     def remove(self) -> None:
-        for path in self.dirs.values():
+        for path in list(self.dirs.values()):
             deadline = time.monotonic() + _EMPTY_WAIT_S
             while True:
                 try:
@@ -179,3 +195,20 @@ class RunCgroups:
                         break
                     time.sleep(0.02)
         self.dirs = {}
+
+
+def sweep(controllers: frozenset[str]) -> list[str]:
+    """Kill what the groups of dead graders still hold and remove them; their names."""
+    stale: dict[str, dict[str, Path]] = {}
+    for controller in sorted(controllers):
+        parent = _parent_dir(controller)
+        with contextlib.suppress(OSError):
+            for path in parent.iterdir() if parent is not None else ():
+                if path.is_dir() and staging.owner_gone(path.name):
+                    stale.setdefault(path.name, {})[controller] = path
+    for name, dirs in stale.items():
+        with RunCgroups.adopt(name, dirs):
+            pass
+    if stale:
+        log.warning("removed %d cgroup(s) of dead graders: %s", len(stale), ", ".join(stale))
+    return sorted(stale)

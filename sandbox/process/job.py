@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,44 +45,68 @@ class Finished:
 class Job:
     """Launch the launcher with its spec and the run's pipes; `run()` returns once all is dead."""
 
-    def __init__(self, request: RunRequest, spec: LaunchSpec, staging: Path) -> None:
+    def __init__(self, request: RunRequest, staging: Path, cgroups: RunCgroups) -> None:
         self.request = request
-        self.spec = spec
         self.staging = staging
-        self.direct = spec.mode == "direct"
+        self.cgroups = cgroups
+        self.direct = False
+        self._lock = threading.Lock()
+        self._leader: int | None = None  # the launcher's pid (its group's id) until reaped
+        self._killed = False
 
-    def run(self, cgroups: RunCgroups, channel: tuple[int, int]) -> Finished:
+    def kill(self) -> None:
+        """End the run now, from any thread (its sandbox closing): the jail through init, the
+        launcher's process group, the cgroups. A run not launched yet never starts (`run()`
+        raises `SandboxFailure`)."""
+        with self._lock:
+            self._killed = True
+            if self._leader is not None:  # not reaped yet: the group id cannot be reused
+                kill_run(self._leader)
+        self.cgroups.kill_all()
+
+    def run(self, spec: LaunchSpec, channel: tuple[int, int]) -> Finished:
+        """Launch `spec` with `channel` (its write end is the program's, the read end ours)."""
+        self.direct = spec.mode == "direct"
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         stderr_r, stderr_w = os.pipe()
         status_r, status_w = os.pipe()
         spec_path = self.staging / "spec.json"
-        spec_path.write_text(self.spec.to_json(status_fd=status_w))
+        spec_path.write_text(spec.to_json(status_fd=status_w))
         try:
             proc = self._popen(spec_path, (stdin_r, stdout_w, stderr_w), (channel[1], status_w))
+        except BaseException:
+            for fd in (stdin_w, stdout_r, stderr_r, status_r, channel[0]):
+                os.close(fd)
+            raise
         finally:
             for fd in (stdin_r, stdout_w, stderr_w, status_w, channel[1]):
                 os.close(fd)
         captures = self._captures(stdout_r, stderr_r, channel[0], status_r)
-        return self._follow(proc, cgroups, stdin_w, captures)
+        return self._follow(proc, stdin_w, captures)
 
     def _popen(
         self, spec: Path, stdio: tuple[int, int, int], fds: tuple[int, int]
     ) -> subprocess.Popen[bytes]:
         argv = [sys.executable, "-I", "-S", "-B", str(LAUNCHER), str(spec)]
-        try:
-            return subprocess.Popen(
-                argv,
-                stdin=stdio[0],
-                stdout=stdio[1],
-                stderr=stdio[2],
-                pass_fds=fds,
-                start_new_session=True,
-                env={},
-                cwd=self.staging,
-            )
-        except OSError as exc:
-            raise SandboxFailure(f"cannot start the process sandbox launcher: {exc}") from exc
+        with self._lock:
+            if self._killed:
+                raise SandboxFailure("the process sandbox was closed before the run started")
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=stdio[0],
+                    stdout=stdio[1],
+                    stderr=stdio[2],
+                    pass_fds=fds,
+                    start_new_session=True,
+                    env={},
+                    cwd=self.staging,
+                )
+            except OSError as exc:
+                raise SandboxFailure(f"cannot start the process sandbox launcher: {exc}") from exc
+            self._leader = proc.pid
+        return proc
 
     def _captures(self, stdout: int, stderr: int, channel: int, status: int) -> dict[int, Capture]:
         limits = self.request.limits
@@ -92,14 +118,11 @@ class Job:
         }
 
     def _follow(
-        self,
-        proc: subprocess.Popen[bytes],
-        cgroups: RunCgroups,
-        stdin_w: int,
-        captures: dict[int, Capture],
+        self, proc: subprocess.Popen[bytes], stdin_w: int, captures: dict[int, Capture]
     ) -> Finished:
         limits = self.request.limits
         deadline = time.monotonic() + limits.wall_s
+        cgroups = self.cgroups
 
         def over_cpu() -> str | None:
             used = cgroups.cpu_s()
@@ -107,11 +130,10 @@ class Job:
 
         pump = Pump(captures, stdin_w, self.request.stdin, deadline, lambda: _exited(proc.pid))
         pump.check = over_cpu
-        outcome = pump.run()
-        _kill_group(proc.pid)  # the leader is a zombie at most: its pid cannot be reused yet
-        cgroups.kill_all()
-        _, status, rusage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        try:
+            outcome = pump.run()
+        finally:  # an interrupt (Ctrl-C in `grader check`) too: nothing of the run outlives it
+            status, rusage = self._reap(proc)
         by_name = {capture.name: capture for capture in captures.values()}
         code, sig = self._exit_status(status, by_name["status"], outcome)
         return Finished(
@@ -123,6 +145,16 @@ class Job:
             rusage_peak_bytes=rusage.ru_maxrss * 1024,
             usage=cgroups.usage(),
         )
+
+    def _reap(self, proc: subprocess.Popen[bytes]) -> tuple[int, resource.struct_rusage]:
+        """Kill what is left of the run and reap the launcher: its wait status and rusage."""
+        with self._lock:
+            kill_run(proc.pid)  # the leader is a zombie at most: its pid cannot be reused yet
+            self.cgroups.kill_all()
+            _, status, rusage = os.wait4(proc.pid, 0)
+            self._leader = None
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        return status, rusage
 
     def _exit_status(
         self, wait_status: int, status: Capture, outcome: PipeOutcome
@@ -159,6 +191,32 @@ def _exited(pid: int) -> bool:
     return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
-def _kill_group(pgid: int) -> None:
+def kill_run(leader: int, wait_s: float = 1.0) -> None:
+    """SIGKILL what a launcher (`leader`, our unreaped child) runs: first its children (init,
+    whose death ends the jail's pid namespace), so that the launcher reaps init and exits; then
+    the whole process group. Killed together with its launcher, init would be left a zombie for
+    PID 1 to reap (a grader running as PID 1 never does)."""
+    for child in _children(leader):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(child, signal.SIGKILL)
+    deadline = time.monotonic() + wait_s
+    while not _ended(leader) and time.monotonic() < deadline:
+        time.sleep(0.002)
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
+        os.killpg(leader, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(child) for child in handle.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _ended(pid: int) -> bool:
+    """`_exited`, where another thread may have reaped it already."""
+    try:
+        return _exited(pid)
+    except ChildProcessError:
+        return True

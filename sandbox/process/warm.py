@@ -11,21 +11,22 @@ What runs cold instead (see `WarmRunner.eligible`): a program other than `python
 `python SCRIPT`, a run with network or with GPU device nodes (the zygote's /dev has none, and a
 zygote must never touch CUDA), and hosts without the jail or the memory and pids cgroups (the
 host kills a warm job's leftovers through them, where a cold run's pid namespace ends them).
+
+Closing the runner kills every zygote it started, busy or still starting (`Live`), then gives
+their owners (the pool's filler, the threads running jobs) a moment to reap them and remove their
+folders, and removes what is left itself: nothing of a zygote outlives the process that made it.
 """
 
 from __future__ import annotations
 
 import atexit
 import base64
-import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -34,9 +35,11 @@ from typing import Any
 from sandbox.base import CHANNEL_ENV, Limits, RunRequest
 from sandbox.errors import SandboxFailure
 from sandbox.process import jail
+from sandbox.process import staging as process_staging
 from sandbox.process.cgroups import RunCgroups
 from sandbox.process.jail import HOME, Rlimits, Runtime
-from sandbox.process.job import LAUNCHER, Finished, _last_report
+from sandbox.process.job import LAUNCHER, Finished, _last_report, kill_run
+from sandbox.process.live import Killable, Live
 from sandbox.process.pump import Capture, Pump
 from sandbox.process.spec import LaunchSpec, WarmJobSpec
 from sandbox.settings import SANDBOX_TORCH_HOME, SandboxSettings
@@ -58,28 +61,49 @@ START_S = 180.0
 _STATUS_CAP = 64 * 1024
 #: A zygote's own lifetime cap (the launcher's backstop alarm); the pool retires idle ones.
 _LIFETIME_S = 7 * 24 * 3600
+#: Seconds a closing runner waits for the owners of killed zygotes to reap them.
+_REAP_WAIT_S = 5.0
 
 
 class Zygote:
     """One zygote process in its jail, and the control socket to it."""
 
     def __init__(
-        self, settings: SandboxSettings, runtime: Runtime, controllers: frozenset[str]
+        self,
+        settings: SandboxSettings,
+        runtime: Runtime,
+        controllers: frozenset[str],
+        live: Live[Zygote],
     ) -> None:
         self.controllers = controllers
+        self.live = live
         self.cgroups: RunCgroups | None = None
-        self.staging = Path(tempfile.mkdtemp(prefix="grader-zygote-"))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._killed = False
+        self.staging = process_staging.make("zygote")
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.log = self.staging / "zygote.log"
         try:
-            self.proc = self._launch(settings, runtime, theirs.fileno())
+            live.add(self)
+            with self._lock:  # `kill()` either sees the process or stops it from starting
+                if self._killed:
+                    raise SandboxFailure("the warm pool closed while a zygote was starting")
+                self.proc = self._launch(settings, runtime, theirs.fileno())
         except OSError as exc:
             self.close()
             raise SandboxFailure(f"cannot start a warm zygote: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
         finally:
             theirs.close()
-        self._wait_ready()
-        self.prepare()
+        try:
+            self._wait_ready()
+            self.prepare()
+        except BaseException:
+            self.close()
+            raise
 
     def prepare(self) -> None:
         """Make the next job's cgroups; the zygote's waiting child joins them right away."""
@@ -144,12 +168,15 @@ class Zygote:
             said = b""
         self.control.settimeout(None)
         if said != b"ready":
-            tail = self.log.read_bytes()[-1500:].decode(errors="replace").strip()
+            try:
+                tail = self.log.read_bytes()[-1500:].decode(errors="replace").strip()
+            except OSError:  # removed by a closing runner
+                tail = ""
             self.close()
             raise SandboxFailure(f"the warm zygote did not start: {tail or 'no output'}")
 
     def alive(self) -> bool:
-        return self.control.fileno() != -1 and self.proc.poll() is None
+        return self.control.fileno() != -1 and self.proc is not None and self.proc.poll() is None
 
     def send(self, fds: list[int]) -> None:
         self._send(b"job", fds)
@@ -160,18 +187,27 @@ class Zygote:
         except OSError as exc:
             raise SandboxFailure(f"the warm zygote is gone: {exc}") from exc
 
+    def kill(self) -> None:
+        """Kill it now, from any thread (a closing runner): init, so that the kernel ends
+        everything in the jail's pid namespace, then the launcher. The owner still calls
+        `close`, which reaps it."""
+        with self._lock:
+            self._killed = True
+            proc = self.proc
+            if proc is not None and proc.returncode is None:  # not reaped: the id is still ours
+                kill_run(proc.pid)
+
     def close(self) -> None:
         """Close the control socket (the zygote exits), kill its session, remove its staging."""
         self.control.close()
-        proc = getattr(self, "proc", None)
-        if proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        self.kill()
+        if self.proc is not None:
+            self.proc.wait()
         if self.cgroups is not None:
             self.cgroups.__exit__(None, None, None)
             self.cgroups = None
-        shutil.rmtree(self.staging, ignore_errors=True)
+        process_staging.remove(self.staging)
+        self.live.discard(self)
 
 
 _shared: dict[tuple[object, ...], tuple[WarmRunner, int]] = {}
@@ -216,8 +252,9 @@ class WarmRunner:
     ) -> None:
         self.settings, self.runtime, self.controllers = settings, runtime, controllers
         self.seccomp = seccomp.hex() if seccomp else None
+        self.zygotes: Live[Zygote] = Live("warm pool")
         self.pool: WarmPool[Zygote] = WarmPool(
-            lambda: Zygote(settings, runtime, controllers),
+            lambda: Zygote(settings, runtime, controllers, self.zygotes),
             settings.pool_size,
             settings.pool_idle_s,
             "process",
@@ -234,10 +271,11 @@ class WarmRunner:
             return False  # the zygote's jail has neither; such runs start cold
         return warm_program.plan(request.argv) is not None
 
-    def run(self, request: RunRequest) -> tuple[Finished, Rlimits] | None:
+    def run(self, request: RunRequest, live: Live[Killable]) -> tuple[Finished, Rlimits] | None:
         """The job's `Finished` and the rlimits it ran under; None when no zygote is ready
         (before the pool is warm, or with more runs in flight than zygotes: the run then goes
-        cold rather than wait); raises `SandboxFailure`."""
+        cold rather than wait); raises `SandboxFailure`. The job is held in `live` (its
+        sandbox's) while it runs."""
         zygote = self.pool.try_take()
         if zygote is None:
             return None
@@ -249,7 +287,9 @@ class WarmRunner:
                 raise SandboxFailure("a warm zygote was handed out without its job's cgroups")
             with cgroups:
                 cgroups.limit(request.limits.memory_bytes, request.limits.processes)
-                finished = WarmJob(request, job, zygote).run(cgroups)
+                warm_job = WarmJob(request, job, zygote, cgroups)
+                with live.track(warm_job):
+                    finished = warm_job.run()
                 # The child was in the job's cgroups before its job arrived: when they are
                 # empty, it is dead and its zygote free; otherwise the zygote goes too.
                 reuse = not cgroups.pids()
@@ -287,17 +327,28 @@ class WarmRunner:
         )
 
     def close(self) -> None:
+        """Close the pool and kill every zygote, busy or starting; safe to call twice."""
         self.pool.close()
+        self.zygotes.close()
+        for zygote in self.zygotes.wait_empty(_REAP_WAIT_S):
+            process_staging.remove(zygote.staging)  # its owner is stuck: reaped at exit
 
 
 class WarmJob:
     """One job in a zygote's child: send the descriptors and payload, pump, kill, collect."""
 
-    def __init__(self, request: RunRequest, job: WarmJobSpec, zygote: Zygote) -> None:
-        self.request, self.job, self.zygote = request, job, zygote
+    def __init__(
+        self, request: RunRequest, job: WarmJobSpec, zygote: Zygote, cgroups: RunCgroups
+    ) -> None:
+        self.request, self.job, self.zygote, self.cgroups = request, job, zygote, cgroups
 
-    def run(self, cgroups: RunCgroups) -> Finished:
+    def kill(self) -> None:
+        """End the job now, from any thread (its sandbox closing): its cgroups."""
+        self.cgroups.kill_all()
+
+    def run(self) -> Finished:
         limits = self.request.limits
+        cgroups = self.cgroups
         deadline = time.monotonic() + limits.wall_s
         pipes = {name: os.pipe() for name in ("stdin", "stdout", "stderr", "channel", "status")}
         payload_r, payload_w = os.pipe()

@@ -36,7 +36,7 @@ from grader.service.dispatch import Dispatcher
 from grader.service.pool import LocalPool
 from grader.service.settings import ServiceSettings
 from grader.service.state import ServiceState
-from sandbox.fake import FakeSandbox, result
+from sandbox.fake import FakeSandbox, Handler, result
 
 with warnings.catch_warnings():  # Starlette warns on import that it prefers httpx2 to httpx
     warnings.simplefilter("ignore")
@@ -114,7 +114,8 @@ def course_bank() -> Bank:
 @pytest.fixture
 def make_app(tmp_path: Path, course_bank: Bank) -> Iterator[Callable[..., InProcess]]:
     """Build the app in process: `make_app(grading=..., deliveries=..., catalog=...,
-    **settings)`, where `settings` are `ServiceSettings` fields (`student_burst=2`). All stop
+    handler=..., **settings)`, where `settings` are `ServiceSettings` fields (`student_burst=2`)
+    and `handler` answers the pool's fake sandboxes (default: an empty result). All stop
     afterwards."""
     with ExitStack() as stack:
         made = 0
@@ -123,6 +124,7 @@ def make_app(tmp_path: Path, course_bank: Bank) -> Iterator[Callable[..., InProc
             grading: Grading = "pool",
             deliveries: bool = False,
             catalog: Catalog | None = None,
+            handler: Handler | None = None,
             **settings: Any,
         ) -> InProcess:
             nonlocal made
@@ -138,7 +140,7 @@ def make_app(tmp_path: Path, course_bank: Bank) -> Iterator[Callable[..., InProc
                     config,
                     sessions,
                     course_bank,
-                    open_sandbox=lambda: FakeSandbox(lambda request: result()),
+                    open_sandbox=lambda: FakeSandbox(handler or (lambda request: result())),
                     poll_s=0.1,
                 )
             )

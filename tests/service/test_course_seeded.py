@@ -80,6 +80,7 @@ def seeded(make_server: MakeServer, tmp_path: Path) -> tuple[ServerProcess, str,
         "GRADER_BANK": str(bank_dir),
         "GRADER_ASSIGNMENTS": str(tmp_path / "assignments"),
         "GRADER_STUDENT_BURST": "1000",
+        "GRADER_STUDENT_INFLIGHT": "1000",
     }
     server = make_server(env=env)
     roster, out = tmp_path / "roster.csv", tmp_path / "tokens.csv"

@@ -47,7 +47,8 @@ def rows(server: ServerProcess) -> dict[str, Submission]:
 def test_sigkill_mid_grading_then_restart_loses_nothing_grades_nothing_twice(
     make_server: MakeServer,
 ) -> None:
-    server = make_server(env={"GRADER_WORKERS": "2"})
+    # five of alice's at once: over the default cap on work in flight
+    server = make_server(env={"GRADER_WORKERS": "2", "GRADER_STUDENT_INFLIGHT": "10"})
     with server.client(server.token("alice")) as http:
         slow = http.post("/v1/submissions", data={"question": CODE}, files={"file": ("s.py", SLOW)})
         assert slow.status_code == 202, slow.text
