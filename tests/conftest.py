@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -32,3 +33,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if not MAY_SKIP.search(reason):
             report.outcome = "failed"
             report.longrepr = f"skipped under GRADER_TEST_STRICT=1 (make ci): {reason}"
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A command run in process (`grader worker`, `grader serve`) configures the root logger
+    (grader/service/logs.py); put it back, so no later test's output carries its lines."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -165,15 +165,7 @@ def submit(
     )
     cap = state.settings.student_inflight
     row = store.add_counted(state.sessions, admitted.new, admitted.limit, cap)
-    logs.event(
-        "accepted",
-        row.id,
-        student=row.student,
-        question=row.question,
-        assignment=row.assignment,
-        queue=row.queue,
-        via="api",
-    )
+    logs.accepted(row, "api")
     state.dispatcher.dispatch(row.id, new.queue)
     response.headers["Location"] = f"/v1/submissions/{row.id}"
     return SubmissionQueued(

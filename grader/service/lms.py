@@ -144,15 +144,7 @@ def accept(state: ServiceState, headers: Mapping[str, str], body: bytes) -> JSON
     row, created = _store(state, client_id, msg_id, admitted)
     if not created:
         return _answer(row, 200, replayed=True)
-    logs.event(
-        "accepted",
-        row.id,
-        student=row.student,
-        question=row.question,
-        assignment=row.assignment,
-        queue=row.queue,
-        via=f"lms:{client_id}",
-    )
+    logs.accepted(row, f"lms:{client_id}")
     state.dispatcher.dispatch(row.id, admitted.new.queue)
     return _answer(row, 202, replayed=False)
 

@@ -33,6 +33,19 @@ def event(name: str, submission: str | None, **fields: Any) -> None:
     events.info(name, extra={"event": name, "submission": submission, "fields": found})
 
 
+def accepted(row: Any, via: str) -> None:
+    """The `accepted` event of a stored submission (a `db.Submission`), from `via`."""
+    event(
+        "accepted",
+        row.id,
+        student=row.student,
+        question=row.question,
+        assignment=row.assignment,
+        queue=row.queue,
+        via=via,
+    )
+
+
 class TextLines(logging.Formatter):
     """`2026-11-30T18:00:00.123Z INFO graded submission=sub_x verdict=PASSED ...`."""
 
@@ -66,9 +79,21 @@ class JsonLines(logging.Formatter):
         return json.dumps(body, default=str)
 
 
+class Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler on whatever `sys.stderr` is when a line is written (not when it was made)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure(level: str = "info", fmt: str = "text") -> None:
     """Every logger's lines (the grader's, uvicorn's) on stderr at `level`, as `fmt`."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = Stderr()
     handler.setFormatter(JsonLines() if fmt == "json" else TextLines())
     root = logging.getLogger()
     for old in list(root.handlers):

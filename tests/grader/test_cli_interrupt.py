@@ -15,6 +15,7 @@ import pytest
 from grader.ops.loopback import GRADER, clean_env
 from sandbox.process.jail import Runtime
 from sandbox.settings import SandboxSettings, grader_home
+from tests.sandbox.test_close import burners
 
 #: Names itself (PR_SET_NAME: so the test finds it), then burns a core until it is killed.
 BURN = b"""\
@@ -27,15 +28,7 @@ while True:
 
 
 def burning() -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "grader-burn":
-                if "State:\tZ" not in (entry / "status").read_text():  # a zombie burns nothing
-                    found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
+    return burners()
 
 
 def default_sigint() -> None:

@@ -302,7 +302,7 @@ def test_sigterm_mid_job_leaves_no_process_no_folder_and_the_job_queued(
     finally:
         sessions.kw["bind"].dispose()
     assert (stopped.status, stopped.report) == ("queued", None), log
-    steps = re.findall(r"^shutdown: (.*)$", log, re.MULTILINE)
+    steps = re.findall(r" grader\.service\.shutdown: (.*)$", log, re.MULTILINE)
     assert steps[0] == "SIGTERM: no longer accepting requests", steps
     assert f"re-queued 1 unfinished submission(s): {submission_id}" in steps, steps
     assert steps[-1] == "stopped", steps
