@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+from typing import Any
 
 from grader.cli.grading import add_log_options
 from grader.errors import BadInput
@@ -75,7 +76,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
         without_mingle=True,
         without_gossip=True,
     )
-    worker.start()
+    return _run_beating(worker, config, defaults.worker_timeout_s)
+
+
+def _run_beating(worker: Any, config: WorkerConfig, timeout_s: float) -> int:
+    """Run the Celery worker while its main process heartbeats: should the whole worker be lost,
+    the course server gives its jobs back after `timeout_s` (grader.service.heartbeats)."""
+    from grader.service.db import open_store
+    from grader.service.heartbeats import Heartbeat, interval, worker_name
+
+    name = worker_name(config.scope)
+    heartbeat = Heartbeat(open_store(config.db_url), name, interval(timeout_s))
+    heartbeat.start()
+    try:
+        worker.start()
+    finally:
+        heartbeat.stop()
     return int(worker.exitcode or 0)
 
 

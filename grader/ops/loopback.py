@@ -327,14 +327,17 @@ class Fleet:
     broker: str
     bank: Path
     visibility_s: int = 10
+    #: Seconds without a heartbeat before a worker's jobs go back (GRADER_WORKER_TIMEOUT).
+    worker_timeout_s: float = 30.0
     workers: list[Worker] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.db_url = f"sqlite:///{self.folder / 'grader.db'}"
         self.sessions = open_store(self.db_url)
-        self.dispatcher = CeleryDispatcher(
-            ServiceSettings(db_url=self.db_url, broker_url=self.broker), self.sessions
+        settings = ServiceSettings(
+            db_url=self.db_url, broker_url=self.broker, worker_timeout_s=self.worker_timeout_s
         )
+        self.dispatcher = CeleryDispatcher(settings, self.sessions)
 
     def start_worker(
         self, name: str, queues: str = "cpu", concurrency: int = 1, gpus: str | None = None
@@ -343,7 +346,12 @@ class Fleet:
         argv = [*GRADER, "--bank", str(self.bank), "worker", "--broker", self.broker]
         argv += ["--queues", queues, "--concurrency", str(concurrency), "--backend", "process"]
         argv += ["--db", self.db_url] + (["--gpus", gpus] if gpus else [])
-        env = clean_env({"GRADER_VISIBILITY_TIMEOUT": str(self.visibility_s)})
+        env = clean_env(
+            {
+                "GRADER_VISIBILITY_TIMEOUT": str(self.visibility_s),
+                "GRADER_WORKER_TIMEOUT": str(self.worker_timeout_s),
+            }
+        )
         log = self.folder / f"{name}.log"
         out = log.open("wb")
         proc = subprocess.Popen(

@@ -5,6 +5,10 @@ A server that dies between the two leaves a queued submission that no message na
 therefore sends every unfinished submission again. Duplicates are harmless: `store.claim` refuses
 a finished submission and `store.finish` keeps the first report only.
 
+A worker whose whole host is lost holds its jobs until the broker's visibility timeout (minutes);
+the dispatcher's `Reaper` gives them back as soon as the worker's heartbeat has stopped for
+`worker_timeout_s` (`grader.service.heartbeats`).
+
 Jobs reach the workers in the order they arrived: the in-process pool's turns across students
 (`store.next_queued`) do not apply here, and the cap on a student's work in flight
 (`student_inflight`, checked as the row is stored) is the only fairness between students.
@@ -20,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from grader.errors import BadInput
 from grader.service.celery_app import QUEUES, TASK_NAME, make_app
 from grader.service.db import Submission
+from grader.service.heartbeats import Reaper
 from grader.service.settings import ServiceSettings
 
 log = logging.getLogger("grader.service")
@@ -33,6 +38,7 @@ class CeleryDispatcher:
             raise BadInput("the Celery dispatcher needs --broker URL (or GRADER_BROKER_URL)")
         self.sessions = sessions
         self.app = make_app(settings.broker_url)
+        self.reaper = Reaper(sessions, settings.worker_timeout_s, self.dispatch)
 
     def dispatch(self, submission_id: str, queue: str) -> None:
         """Send one job to its queue; a message carries the submission id and nothing else."""
@@ -41,7 +47,7 @@ class CeleryDispatcher:
         self.app.send_task(TASK_NAME, args=[submission_id], queue=queue, routing_key=queue)
 
     def start(self) -> None:
-        """Send again every submission left unfinished by an earlier server."""
+        """Send again every submission left unfinished by an earlier server; start the reaper."""
         with self.sessions() as session:
             rows = session.execute(
                 select(Submission.id, Submission.queue)
@@ -52,7 +58,9 @@ class CeleryDispatcher:
             self.dispatch(submission_id, queue)
         if rows:
             log.info("re-sent %d unfinished submission(s) to the workers", len(rows))
+        self.reaper.start()
 
     def stop(self) -> None:
-        """Close the broker connections this server holds."""
+        """Stop the reaper; close the broker connections this server holds."""
+        self.reaper.stop()
         self.app.close()

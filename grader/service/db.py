@@ -188,6 +188,21 @@ class Delivery(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
+class Worker(Base):
+    """A `grader worker` main process and its heartbeat (`grader.service.heartbeats`).
+
+    `name` is what its pool processes write before the `/` of `graded_by` (`host:pid`);
+    `last_seen` is renewed every few seconds while it lives, by the worker's own clock.
+    """
+
+    __tablename__ = "workers"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[float] = mapped_column(Float, default=now)
+    last_seen: Mapped[float] = mapped_column(Float, default=now)
+
+
 def make_engine(url: str) -> Engine:
     """An engine; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
     if not url.startswith("sqlite"):

@@ -79,6 +79,9 @@ class ServiceSettings(BaseSettings):
     #: Seconds a stopping server lets running jobs finish before it kills their sandboxes.
     shutdown_grace_s: float = Field(default=10.0, ge=0, validation_alias="GRADER_SHUTDOWN_GRACE")
 
+    #: Seconds without a heartbeat after which a worker's running jobs go back to the queue.
+    worker_timeout_s: float = Field(default=30.0, gt=0, validation_alias="GRADER_WORKER_TIMEOUT")
+
     #: The log's level and shape (`grader serve`, `grader worker`; grader/service/logs.py).
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"

@@ -16,7 +16,6 @@ import dataclasses
 import fcntl
 import logging
 import os
-import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from grader.bank import Bank, load_bank
 from grader.errors import GraderError, NeedsGpu
 from grader.service.db import Submission, make_engine
 from grader.service.grading import queue_for, run_job
+from grader.service.heartbeats import worker_name
 from grader.service.settings import db_url
 from grader.settings import GraderSettings
 from sandbox.backends import open_sandbox
@@ -99,7 +99,8 @@ class WorkerContext:
         self.config = config
         self.gpu = gpu
         # host:worker/process[:gpuN], so an operator (or a test) sees which worker graded what.
-        where = f"{socket.gethostname()}:{config.scope}/{os.getpid()}"
+        # The part before the `/` is the worker's heartbeat name (grader.service.heartbeats).
+        where = f"{worker_name(config.scope)}/{os.getpid()}"
         self.name = where + (f":gpu{gpu}" if gpu else "")
         self.sessions: sessionmaker[Session] = sessionmaker(
             make_engine(config.db_url), expire_on_commit=False
