@@ -79,21 +79,10 @@ class JsonLines(logging.Formatter):
         return json.dumps(body, default=str)
 
 
-class Stderr(logging.StreamHandler):  # type: ignore[type-arg]
-    """A handler on whatever `sys.stderr` is when a line is written (not when it was made)."""
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
-
-
 def configure(level: str = "info", fmt: str = "text") -> None:
     """Every logger's lines (the grader's, uvicorn's) on stderr at `level`, as `fmt`."""
-    handler = Stderr()
+    # bound to the stream of the moment: Celery later swaps sys.stderr for a proxy that logs
+    handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLines() if fmt == "json" else TextLines())
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -31,6 +31,9 @@ STATUSES = ("queued", "running", "done")
 DELIVERY_STATES = ("pending", "delivered", "failed")
 
 
+QUEUES = ("cpu", "gpu")
+
+
 class StoreCollector(Collector):
     """Collects the service's figures from the submissions table at scrape time."""
 
@@ -44,7 +47,16 @@ class StoreCollector(Collector):
             buckets, total, count = latency_histogram(session)
             deliveries = delivery_counts(session)
             retry_age = delivery_retry_age(session, time.time())
+            waits = queue_waits(session, time.time())
         yield _depth_metric(depth)
+        wait = GaugeMetricFamily(
+            "grader_queue_wait_seconds",
+            "Per queue, how long its oldest queued submission has waited (0: none waiting)",
+            labels=["queue"],
+        )
+        for queue in QUEUES:
+            wait.add_metric([queue], waits.get(queue, 0.0))
+        yield wait
         yield HistogramMetricFamily(
             "grader_grading_seconds",
             "Seconds from a job's (last) claim to its report",
@@ -86,6 +98,16 @@ def _deliveries_metric(counts: dict[str, int]) -> GaugeMetricFamily:
     for state in DELIVERY_STATES:
         gauge.add_metric([state], counts.get(state, 0))
     return gauge
+
+
+def queue_waits(session: Session, now: float) -> dict[str, float]:
+    """Per queue, the age of its oldest queued submission: how long grading is behind there."""
+    rows = session.execute(
+        select(Submission.queue, func.min(Submission.created_at))
+        .where(Submission.status == "queued")
+        .group_by(Submission.queue)
+    )
+    return {str(queue): max(0.0, now - float(oldest)) for queue, oldest in rows}
 
 
 def delivery_counts(session: Session) -> dict[str, int]:

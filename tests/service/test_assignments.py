@@ -521,7 +521,7 @@ def test_lms_refusals_name_the_rule(lms_course):
         fields = {"question": MCQ, "choice": KEY, "course": COURSE, "assignment": "quiz"}
         return post(server, server.first_secret, lms_body(url, **(fields | changes)))
 
-    assert "unknown assignment 'nope'" in error(send(assignment="nope"), 422)
+    assert "unknown assignment 'nope'" in error(send(assignment="nope"), 404)
     assert "is for course 'cv-201'" in error(send(course="cv-201"), 403)
     assert "is not in assignment" in error(send(question="cats-dogs-500-images", choice="A"), 422)
     for _ in range(3):

@@ -267,3 +267,17 @@ def test_metrics_count_deliveries_and_the_retry_age(make_app: Callable[..., InPr
     for state in ("pending", "delivered", "failed"):
         assert metric(page, f'grader_deliveries{{state="{state}"}}') == 1, state
     assert 120 <= metric(page, "grader_delivery_retry_age_seconds") < 180
+
+
+def test_metrics_show_how_long_each_queue_has_waited(make_app: Callable[..., InProcess]) -> None:
+    app = make_app(grading="inline")
+    page = app.client.get("/metrics").text
+    assert metric(page, 'grader_queue_wait_seconds{queue="cpu"}') == 0
+    with app.sessions() as session:
+        new = store.NewSubmission(question="finetuning-purpose", student="ann", choice="A")
+        row = store.add_submission(session, new)
+        row.created_at = time.time() - 90  # queued a minute and a half ago, nobody grading
+        session.commit()
+    page = app.client.get("/metrics").text
+    assert 90 <= metric(page, 'grader_queue_wait_seconds{queue="cpu"}') < 150
+    assert metric(page, 'grader_queue_wait_seconds{queue="gpu"}') == 0
