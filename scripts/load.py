@@ -15,9 +15,13 @@ rest (clients retry while it is down), waits for every report through the API, a
 and then, on the restarted server, a fairness figure: one student floods the workers with slow
 code jobs, another sends one answer; it prints the light student's wait for a worker against one
 heavy job, and how many heavy jobs were claimed while it waited (0 when students take turns; a
-claim decided in the moment before the answer was committed may still count once).
+claim decided in the moment before the answer was committed may still count once). Last, it sends
+a slow code job and SIGTERMs the server while it is graded: how long the server took to exit, and
+the sandbox processes (its descendants just before the signal) and folders (`grader-run-*`,
+`grader-zygote-*` in its own TMPDIR) left behind (both must be 0).
 
-Exit status 1 when lost or graded twice is not 0. Usage: `python scripts/load.py [-n 200]`.
+Exit status 1 when lost, graded twice or anything left behind is not 0.
+Usage: `python scripts/load.py [-n 200]`.
 """
 
 from __future__ import annotations
@@ -142,7 +146,10 @@ def delivered(server: ServerProcess, tally: Tally, timeout_s: float) -> int:
 
 
 def run(args: argparse.Namespace, folder: Path) -> int:
+    (folder / "tmp").mkdir()
     env = {
+        "TMPDIR": str(folder / "tmp"),  # its own: what a SIGTERM leaves behind is counted there
+        "GRADER_SHUTDOWN_GRACE": "2",
         "GRADER_STUDENT_BURST": "1000000",
         "GRADER_STUDENT_INFLIGHT": "1000000",
         "GRADER_WORKERS": str(args.workers),
@@ -167,12 +174,88 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         twice = count(server, Submission.gradings > 1)
         stored = count(server)
         fair = fairness(server, args.timeout)
+        left = sigterm_mid_job(server, tokens[0], folder / "tmp")
     finally:
         server.stop()
     requeued = re.findall(r"re-queued (\d+)", server.log.read_text())
     status = report(args, tally, got, twice, stored, killed_running, requeued)
     fair.report()
-    return status
+    left.report()
+    return status or (1 if left.processes or left.folders else 0)
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    """What a SIGTERM sent while a slow code job runs leaves behind once the server has exited."""
+
+    exit_s: float
+    watched: int  # the server's descendants at the signal: the sandbox's processes among them
+    processes: list[str]
+    folders: list[str]
+
+    def report(self) -> None:
+        print(f"{'SIGTERM mid-job: server exited in':<34}{self.exit_s:.1f} s")
+        print(f"{'  its processes at the signal':<34}{self.watched}")
+        print(f"{'  sandbox processes left':<34}{len(self.processes)} {self.processes[:3]}")
+        print(f"{'  sandbox folders left':<34}{len(self.folders)} {self.folders[:3]}")
+
+
+def sigterm_mid_job(server: ServerProcess, token: str, tmpdir: Path) -> Leftovers:
+    """Send a slow code job, SIGTERM the server while it is graded, and list the server's
+    descendants (taken just before the signal) still alive after it exits, and the sandbox
+    folders left in its TMPDIR."""
+    name, content = code_files()[0]  # a slow one: it sleeps before its code
+    with server.client(token) as http:
+        http.post("/v1/submissions", data={"question": CODE}, files={"file": (name, content)})
+    wait_running_code(server)
+    assert server.process is not None
+    before = descendants(server.process.pid)
+    start = time.monotonic()
+    server.stop()
+    exit_s = time.monotonic() - start
+    alive = [f"{pid} {cmd}" for pid, (began, cmd) in before.items() if _started(pid) == began]
+    folders = [p.name for p in tmpdir.glob("grader-*") if p.name.startswith(SANDBOX_DIRS)]
+    return Leftovers(exit_s, len(before), alive, folders)
+
+
+SANDBOX_DIRS = ("grader-run-", "grader-zygote-")
+
+
+def descendants(root: int) -> dict[int, tuple[str, str]]:
+    """Every process below `root`, with its start time and command line."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except (OSError, IndexError, ValueError):
+                continue
+    below, frontier = {}, {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier}
+        for pid in frontier:
+            cmd = _read(Path(f"/proc/{pid}/cmdline"))[:120]
+            below[pid] = (_started(pid), cmd)
+    return below
+
+
+def _started(pid: int) -> str:
+    """The process's start time in clock ticks ('' when it is gone or a zombie, which burns
+    nothing): a pid reused later differs."""
+    text = _read(Path(f"/proc/{pid}/stat"))
+    if ")" not in text:
+        return ""
+    fields = text.rsplit(")", 1)[1].split()
+    return "" if fields[0] == "Z" else fields[19]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from grader.bank import Bank, load_bank
 from grader.courses.catalog import Catalog
-from grader.ops.loopback import ServerProcess
+from grader.ops.loopback import RedisServer, ServerProcess
 from grader.service import grading, tokens
 from grader.service.app import create_app
 from grader.service.db import Submission, open_store
@@ -187,3 +187,15 @@ def make_server(tmp_path: Path) -> Iterator[MakeServer]:
     yield make
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A private redis-server for a module's Celery tests (skipped, or failed under
+    GRADER_TEST_STRICT, where none can start)."""
+    try:
+        server = RedisServer(tmp_path_factory.mktemp("redis"))
+    except RuntimeError as exc:
+        pytest.skip(f"no Redis for the Celery tests: {exc}")
+    yield server
+    server.close()

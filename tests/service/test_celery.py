@@ -28,16 +28,6 @@ from sandbox.base import GpuPolicy, Limits, RunRequest
 from sandbox.fake import FakeSandbox, result
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    try:
-        server = RedisServer(tmp_path_factory.mktemp("redis"))
-    except RuntimeError as exc:
-        pytest.skip(f"no Redis for the Celery tests: {exc}")
-    yield server
-    server.close()
-
-
 @pytest.fixture
 def bank(tmp_path: Path) -> Path:
     return write_bank(tmp_path / "bank")

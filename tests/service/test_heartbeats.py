@@ -137,16 +137,6 @@ def test_a_heartbeat_renews_its_row_and_removes_it_when_stopped(sessions) -> Non
 # -- a whole worker lost, on a real Redis ---------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    try:
-        server = RedisServer(tmp_path_factory.mktemp("redis"))
-    except RuntimeError as exc:
-        pytest.skip(f"no Redis for the Celery tests: {exc}")
-    yield server
-    server.close()
-
-
 @pytest.mark.slow
 def test_a_killed_workers_job_is_graded_by_the_survivor_within_a_minute(
     tmp_path: Path, redis_server: RedisServer
