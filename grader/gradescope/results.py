@@ -24,7 +24,10 @@ def gradescope_results(report: Report) -> dict[str, Any]:
     ]
     return {
         "score": report.score,
-        "output": report.message or report.verdict.value,
+        "output": "\n".join(
+            [report.message or report.verdict.value, *report.notes]
+            + (["", "Your output:", report.output] if report.output else [])
+        ),
         "tests": tests,
         "execution_time": round(report.duration_s, 3),
     }

@@ -1,4 +1,11 @@
-"""Grade the answers that need no sandbox: a letter for an mcq, a number for a numeric item."""
+"""Grade the answers that need no sandbox: a letter for an mcq, a number for a numeric item.
+
+A number in a near-miss format (`85` where the key is a fraction, `0.85%`) is graded as the
+number it is, never rescaled: an item does not say what its quantity is, so 85 may be a wrong
+value rather than a percentage. A wrong answer in such a format gets a hint on the format, made
+from the student's own number and shown whatever that number would have been worth, so the hint
+says nothing about the key beyond the range the prompt gives.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ def grade_answer(item: McqItem | NumericItem, raw: str) -> Report:
     if isinstance(item, McqItem):
         check = _check_choice(item, parse_choice(item, raw))
     else:
-        check = _check_number(item, parse_number(item, raw))
+        check = _check_number(item, parse_number(item, raw), raw)
     return _report(item, check, time.perf_counter() - started)
 
 
@@ -43,8 +50,34 @@ def parse_number(item: NumericItem, raw: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise BadAnswer(f"answer {raw!r} to {item.id!r} is not a number; give e.g. 0.85 or 85%")
+        raise BadAnswer(f"answer {raw!r} to {item.id!r} is not a number; {_how_to_write(text)}")
     return value
+
+
+def _how_to_write(text: str) -> str:
+    if "," in text:  # 0,85 (a decimal comma) or 1,000 (a thousands separator)
+        return "write decimals with a point (0.85), without thousands separators, or as 85%"
+    return "give e.g. 0.85 or 85%"
+
+
+def percent_hint(raw: str, value: float, key: float) -> str | None:
+    """A hint when a fraction seems to be written as a percentage without its sign (`85` for a
+    key between 0 and 1) or with a sign it does not need (`0.85%`); None otherwise."""
+    text = raw.strip().replace("_", "")
+    if abs(key) > 1:
+        return None
+    if text.endswith("%") and 0 < abs(value) < 0.01:
+        number = text.removesuffix("%").strip()
+        return (
+            f"{number}% is {value:g}; if you meant the fraction {number}, write {number} "
+            f"(or {float(number) * 100:g}%)"
+        )
+    if not text.endswith("%") and 1 < abs(value) <= 100:
+        return (
+            f"{text} looks like a percentage: write it with its sign ({text}%) or as a "
+            f"fraction ({value / 100:g})"
+        )
+    return None
 
 
 def _check_choice(item: McqItem, letter: str) -> CheckResult:
@@ -61,7 +94,7 @@ def _check_choice(item: McqItem, letter: str) -> CheckResult:
     )
 
 
-def _check_number(item: NumericItem, value: float) -> CheckResult:
+def _check_number(item: NumericItem, value: float, raw: str) -> CheckResult:
     key, tolerance = item.answer, item.tolerance
     if key is None or tolerance is None:  # a student item: `Grader.grade` never sends one here
         raise GraderError(f"{item.id!r} has no key here; the course server grades it")
@@ -75,6 +108,7 @@ def _check_number(item: NumericItem, value: float) -> CheckResult:
         score=item.points if right else 0.0,
         max_score=item.points,
         message=f"{value:g} is {verdict} the accepted range ({key:g} {allowed}).",
+        hint=None if right else percent_hint(raw, value, key),
         observed=f"{value:g}",
         expected=f"{key:g}",
     )

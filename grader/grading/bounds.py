@@ -2,8 +2,9 @@
 sent to an LMS, read back many times) stays under `REPORT_CAP` bytes of JSON, and says where it
 was cut.
 
-Free text is what grows (a message, what a check observed or expected, a hint): each such field
-is cut to a budget that halves until the report fits, with a marker saying how much was cut.
+Free text is what grows (a message, the program's output, what a check observed or expected, a
+hint): each such field is cut to a budget that halves until the report fits, with a marker saying
+how much was cut, and the notes (one per notebook cell) are kept to a number that halves with it.
 Should the checks alone still not fit, the last ones are dropped and the message says how many.
 """
 
@@ -15,6 +16,8 @@ REPORT_CAP = 64 * 1024
 FIRST_BUDGET = 8192
 LAST_BUDGET = 128
 TEXT_FIELDS = ("message", "observed", "expected", "hint")
+#: Characters of budget per note kept (a budget of 8192 keeps 128 notes, the last one 2).
+NOTE_SHARE = 64
 
 
 def bounded(report: Report) -> Report:
@@ -46,9 +49,20 @@ def _cut_text(report: Report, budget: int) -> Report:
         check.model_copy(update={f: cut(getattr(check, f), budget) for f in TEXT_FIELDS})
         for check in report.checks
     ]
-    changes = {"checks": checks, "message": cut(report.message, budget)}
-    changes["explanation"] = cut(report.explanation, budget)
+    changes: dict[str, object] = {
+        "checks": checks,
+        "notes": _cut_notes(report.notes, budget),
+        **{f: cut(getattr(report, f), budget) for f in ("message", "explanation", "output")},
+    }
     return report.model_copy(update=changes)
+
+
+def _cut_notes(notes: list[str], budget: int) -> list[str]:
+    """The first notes, each cut to the budget, and one saying how many more there were."""
+    kept = max(1, budget // NOTE_SHARE)
+    shown = [cut(note, budget) or "" for note in notes[:kept]]
+    more = len(notes) - kept
+    return shown + ([f"{more} more notes cut: reports are capped"] if more > 0 else [])
 
 
 def _drop_checks(report: Report) -> Report:

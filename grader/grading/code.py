@@ -2,7 +2,9 @@
 
 The sandbox runs the harness with the submission and a probe plan; observations come back on the
 channel and are judged here. A sandbox failure is a report with status `error`; a forged or cut
-channel fails closed.
+channel fails closed. What explains several failed checks at once (a syntax error, a contract
+not met, a function that returns None) is said once and the checks it explains are skipped
+(`grader.grading.feedback`); what the program printed comes with the report (`output`).
 """
 
 from __future__ import annotations
@@ -12,18 +14,27 @@ import time
 
 from grader.errors import ChannelError, GraderError, ReferenceMissing
 from grader.grading.checks import judge
+from grader.grading.feedback import diagnose, skip
+from grader.grading.output import student_output
 from grader.grading.reference import POOL, ReferenceStore
 from grader.grading.submission import Source
 from grader.models import CheckResult, CodeItem, Report, Status, Verdict
 from grader.probe.channel import LOAD
-from grader.probe.plan import build_plan, probe_id
+from grader.probe.plan import probe_id, student_plan
 from grader.probe.run import Run, run_harness
-from grader.probe.summaries import describe_error
+from grader.probe.summaries import (
+    ErrorSummary,
+    Running,
+    describe_error,
+    describe_syntax_error,
+    is_syntax_error,
+    short,
+    where,
+)
 from sandbox.base import Sandbox
 from sandbox.errors import SandboxError
 
 LIMIT_VERDICTS = (
-    ("timed_out", Verdict.TIME_LIMIT, "the time limit ran out"),
     ("memory_exceeded", Verdict.MEMORY_LIMIT, "the memory limit was exceeded"),
     ("output_exceeded", Verdict.OUTPUT_LIMIT, "it printed more than the output limit"),
 )
@@ -42,7 +53,7 @@ def grade_code(
     try:
         varied = any(check.varied() for check in item.checks)
         seed = references.seeds(item)[variant] if varied else 0
-        plan = build_plan(item.checks, source.cells, seed)
+        plan = student_plan(item, source.cells, seed)
         expected = [references.expected(item, c, variant) for c in item.checks]
         run = run_harness(sandbox, item, source.text, data or {}, plan)
     except (SandboxError, ReferenceMissing) as exc:
@@ -62,9 +73,8 @@ def grade_code(
         raise
     except Exception as exc:  # noqa: BLE001 - whatever the submission's data does to the judge
         return unreadable(item, sandbox.name, time.perf_counter() - started, repr(exc)[:200])
-    return build_report(
-        item, run, checks, source.notes, time.perf_counter() - started, sandbox.name
-    )
+    took = time.perf_counter() - started
+    return build_report(item, run, checks, source.notes, took, sandbox.name)
 
 
 def unreadable(item: CodeItem, backend: str, took: float, why: str) -> Report:
@@ -79,15 +89,16 @@ def unreadable(item: CodeItem, backend: str, took: float, why: str) -> Report:
 def build_report(
     item: CodeItem,
     run: Run,
-    checks: list[CheckResult],
+    judged: list[CheckResult],
     notes: list[str],
     duration: float,
     backend: str,
 ) -> Report:
-    verdict, message = verdict_of(run, checks, crashed(item, run, checks))
+    diagnoses = diagnose(item, run, judged)
+    checks, skipped = skip(item, judged, diagnoses)
+    verdict, message = verdict_of(item, run, checks, crashed(item, run, checks, skipped))
+    said = [message, *(d.said for d in diagnoses if d.said)]
     passed = verdict is Verdict.PASSED
-    if notes:
-        message = "; ".join([*notes, message] if message else notes)
     return Report(
         question=item.id,
         status=Status.PASSED if passed else Status.FAILED,
@@ -98,21 +109,29 @@ def build_report(
         duration_s=round(duration, 3),
         backend=backend,
         explanation=item.explanation if passed else None,
-        message=message or None,
+        message="\n".join(filter(None, said)) or None,
+        notes=notes,
+        output=student_output(item, run),
     )
 
 
-def crashed(item: CodeItem, run: Run, checks: list[CheckResult]) -> bool:
-    """Did a failed check fail because the student's code raised where no raise was expected?"""
-    for check, outcome in zip(item.checks, checks, strict=True):
+def crashed(item: CodeItem, run: Run, checks: list[CheckResult], skipped: set[int]) -> bool:
+    """Did a failed check fail because the student's code raised where no raise was expected?
+    (A skipped check's failure has another cause, said once.)"""
+    for index, (check, outcome) in enumerate(zip(item.checks, checks, strict=True)):
         seen = run.observations.get(probe_id(check))
-        if not outcome.passed and seen and "error" in seen and check.expect.raises is None:
+        failed = not outcome.passed and index not in skipped
+        if failed and seen and "error" in seen and check.expect.raises is None:
             return True
     return False
 
 
-def verdict_of(run: Run, checks: list[CheckResult], crashed: bool) -> tuple[Verdict, str]:
+def verdict_of(
+    item: CodeItem, run: Run, checks: list[CheckResult], crashed: bool
+) -> tuple[Verdict, str]:
     """Limits first, then a crash while loading, then a run that never finished, then checks."""
+    if run.result.timed_out:
+        return Verdict.TIME_LIMIT, timed_out(item, run.observations.running)
     for flag, verdict, words in LIMIT_VERDICTS:
         if getattr(run.result, flag):
             return verdict, f"Your program was stopped: {words}."
@@ -123,7 +142,7 @@ def verdict_of(run: Run, checks: list[CheckResult], crashed: bool) -> tuple[Verd
         )
     load = run.observations.get(LOAD)
     if load and "error" in load:
-        return Verdict.RUNTIME_ERROR, f"Your code raised {describe_error(load['error'])}."
+        return Verdict.RUNTIME_ERROR, load_error(load["error"])
     if not run.observations.done:
         code = run.result.exit_code if run.result.signal is None else f"signal {run.result.signal}"
         return Verdict.RUNTIME_ERROR, (
@@ -133,6 +152,30 @@ def verdict_of(run: Run, checks: list[CheckResult], crashed: bool) -> tuple[Verd
     if all(c.passed for c in checks):
         return Verdict.PASSED, ""
     return (Verdict.RUNTIME_ERROR if crashed else Verdict.WRONG_ANSWER), ""
+
+
+def load_error(error: ErrorSummary) -> str:
+    """Why the file did not load: a syntax error with its line and a caret under the column,
+    anything else as it was raised (with the student's line)."""
+    if is_syntax_error(error):
+        return f"Python cannot read your file: {describe_syntax_error(error)}"
+    return f"Your code raised {describe_error(error)}."
+
+
+def timed_out(item: CodeItem, running: Running | None) -> str:
+    """The limit (the item's, known here) and where the student's code was when it ran out (the
+    runner watchdog's last sample: feedback only)."""
+    text = f"Your program was stopped after {item.limits.wall_s:g} s, the item's time limit."
+    if running is None:
+        return text
+    probe = str(running.get("probe"))
+    during = "while your file was loading" if probe == LOAD else f"during check `{probe}`"
+    if running.get("line") is None:
+        return f"{text} It was not running your own code at that moment ({during})."
+    function = str(running.get("function") or "")
+    inside = f", in `{short(function)}`" if function and function != "<module>" else ""
+    code = short(str(running.get("code") or ""))
+    return f"{text} It was at {where(running)} of your code{inside}: `{code}` ({during})."
 
 
 def unscored_report(

@@ -1,8 +1,11 @@
 """A student's file as Python source: a `.py` as it is, an `.ipynb` as its code cells in order.
 
 Notebook shell lines (`!pip ...`) and magics (`%matplotlib`, `%%time` cells) cannot run in a
-sandbox; they are dropped, each with a note, and every line keeps its cell number so a failure
-can name the cell.
+sandbox; they are dropped where IPython would read them (`grader.grading.ipython_syntax`), each
+cell with one note, and every line keeps its cell so a failure can name the cell. Cells are
+numbered as a student counts them in Jupyter: the cell's position among ALL cells, markdown and
+raw ones included, from 1 at the top (execution counts change with every run, so they cannot
+name a cell). Files are UTF-8, with or without a byte-order mark (Windows editors write one).
 """
 
 from __future__ import annotations
@@ -11,9 +14,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
 from grader.errors import BadSubmission
+from grader.grading.ipython_syntax import python_lines
 
 MAX_SUBMISSION_BYTES = 1024 * 1024
 
@@ -62,13 +64,15 @@ def _read_capped(path: Path) -> bytes:
 
 def _decode(data: bytes, name: str) -> str:
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a leading byte-order mark is not part of the text
     except UnicodeDecodeError as exc:
         raise BadSubmission(f"{name}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
 
 
 def notebook_source(data: bytes, name: str) -> Source:
-    """Code cells in order; the cell number (1-based, counting code cells) of every line."""
+    """Code cells in order; every line's cell number counts all cells, as Jupyter shows them."""
+    import nbformat  # with jsonschema, a tenth of a second: only a notebook needs it
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # old notebooks lack cell ids; nbformat adds them
@@ -78,8 +82,9 @@ def notebook_source(data: bytes, name: str) -> Source:
     lines: list[str] = []
     cells: list[list[int]] = []
     notes: list[str] = []
-    code_cells = [c for c in notebook.cells if c.get("cell_type") == "code"]
-    for number, cell in enumerate(code_cells, start=1):
+    for number, cell in enumerate(notebook.cells, start=1):
+        if cell.get("cell_type") != "code":
+            continue
         kept = _cell_lines(str(cell.source), number, notes)
         first = len(lines) + 1
         lines.extend(kept or ["pass"])
@@ -88,28 +93,23 @@ def notebook_source(data: bytes, name: str) -> Source:
 
 
 def _cell_lines(source: str, number: int, notes: list[str]) -> list[str]:
-    """The cell's lines with shell and magic lines blanked, and one note for the cell saying how
-    many were dropped (one note per cell, however many lines: a report stays the size of the
-    notebook's structure, not of its text)."""
-    if source.lstrip().startswith("%%"):
-        notes.append(f"cell {number}: cell magic dropped (it cannot run in the grader)")
-        return []
-    kept: list[str] = []
-    dropped: list[str] = []
-    for line in source.splitlines():
-        if line.lstrip().startswith(("!", "%")):
-            dropped.append(line.strip())
-            indent = line[: len(line) - len(line.lstrip())]
-            kept.append(f"{indent}pass" if indent else "")
-            continue
-        kept.append(line)
-    if dropped:
-        count = f"{len(dropped)} shell/magic lines" if len(dropped) > 1 else "1 shell/magic line"
+    """The cell's lines as Python, and one note for the cell saying what was dropped (one note
+    per cell, however many lines: a report stays the size of the notebook's structure, not of
+    its text)."""
+    cell = python_lines(source)
+    if cell.cell_magic is not None:
         notes.append(
-            f"cell {number}: dropped {count}, first `{dropped[0][:60]}` (they do not run in "
+            f"cell {number}: cell magic `{cell.cell_magic[:40]}` dropped with its cell "
+            "(it cannot run in the grader)"
+        )
+    elif cell.dropped:
+        count = len(cell.dropped)
+        what = f"{count} shell/magic lines" if count > 1 else "1 shell/magic line"
+        notes.append(
+            f"cell {number}: dropped {what}, first `{cell.dropped[0][:60]}` (they do not run in "
             "the grader)"
         )
-    return kept
+    return cell.lines
 
 
 def _first_line(exc: Exception) -> str:

@@ -6,8 +6,15 @@ An infrastructure failure is `status: error` with verdict INTERNAL_ERROR, never 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from grader.text import printable
+
+#: Text a submission may have written into: every character a terminal would act on is shown as
+#: `?` once, here, so no reader of a report (the CLI, `jq -r`, an LMS page) has to remember to.
+Shown = Annotated[str, AfterValidator(printable)]
 
 
 class Status(StrEnum):
@@ -33,7 +40,7 @@ class CheckResult(BaseModel):
     passed: bool
     score: float
     max_score: float
-    message: str = Field(description="What was expected (unless hidden) and what was observed.")
+    message: Shown = Field(description="What was expected (unless hidden) and what was observed.")
     hint: str | None = None
     expected: str | None = Field(default=None, description="The expected value, unless hidden.")
     observed: str | None = Field(default=None, description="What the submission showed.")
@@ -59,7 +66,16 @@ class Report(BaseModel):
     duration_s: float
     backend: str
     explanation: str | None = Field(default=None, description="The item's explanation.")
-    message: str | None = Field(default=None, description="A note on the whole submission.")
+    message: Shown | None = Field(default=None, description="A note on the whole submission.")
+    notes: list[Shown] = Field(
+        default_factory=list,
+        description="How the file was read: notebook lines that could not run, one per cell.",
+    )
+    output: Shown | None = Field(
+        default=None,
+        description="What the submission printed (stdout and stderr), labelled by part, the "
+        "first 4 KiB, made printable; null when it printed nothing.",
+    )
     override: Override | None = Field(
         default=None, description="Set when an instructor changed the score (course server)."
     )

@@ -5,7 +5,8 @@ derived from the runner's data, and a broken run can cut it anywhere: so it is u
 Every line must be a JSON object (size and depth capped, finite numbers only) with the run's nonce,
 naming a probe of the plan once, in the shape `ChannelRecord` allows, and the run must end with
 `done`. Anything else raises `ChannelError`, and the grade fails closed (a failed submission, and
-the report says why; never a grader error).
+the report says why; never a grader error). `running` lines (where the student's code was, from
+the runner's watchdog) may come any number of times before `done`; the last one is kept.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from grader.errors import ChannelError
-from grader.probe.summaries import Observation
+from grader.probe.summaries import Observation, Running
 
 LOAD = "load"
 #: One channel line; the observer keeps observations far below this.
@@ -27,24 +28,55 @@ LINE_CAP = 4 * 1024 * 1024
 DEPTH_CAP = 64
 
 
+ParamKind = Literal[
+    "POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD", "VAR_POSITIONAL", "KEYWORD_ONLY", "VAR_KEYWORD"
+]
+
+
+class DefinitionRecord(BaseModel):
+    """A name the submission defines, as the runner says (feedback only)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    type: str
+    callable: bool
+    params: list[tuple[str, ParamKind, bool]] | None = None
+
+
 class ObservationRecord(BaseModel):
     """One probe's observation: what the target gave (result), raised (error), or that the
-    runner's data could not be read (unreadable); and what it printed."""
+    runner's data could not be read (unreadable); what it printed (stderr only when it printed
+    there). The load's also lists the names the submission defines."""
 
     model_config = ConfigDict(extra="forbid")
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     unreadable: str | None = None
     stdout: str = ""
+    stderr: str | None = None
+    defines: list[DefinitionRecord] | None = None
+
+
+class RunningRecord(BaseModel):
+    """Where the student's code was at the watchdog's sample (feedback only)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    probe: str
+    line: int | None = None
+    cell: int | None = None
+    code: str = ""
+    function: str = ""
+    stdout: str = ""
 
 
 class ChannelRecord(BaseModel):
-    """A channel line: a probe's observation, or the end of the run."""
+    """A channel line: a probe's observation, a watchdog sample, or the end of the run."""
 
     model_config = ConfigDict(extra="forbid")
     nonce: str
     probe: str | None = None
     observation: ObservationRecord | None = None
+    running: RunningRecord | None = None
     done: bool | None = None
 
 
@@ -54,6 +86,8 @@ class Observations:
 
     by_probe: dict[str, Observation] = field(default_factory=dict)
     done: bool = False
+    #: The watchdog's last sample: where the student's code was, as the runner said.
+    running: Running | None = None
 
     def get(self, probe_id: str) -> Observation | None:
         return self.by_probe.get(probe_id)
@@ -114,6 +148,11 @@ def _depth(value: Any) -> None:
 def _take(found: Observations, record: ChannelRecord, number: int, allowed: set[str]) -> None:
     if found.done:
         raise ChannelError(f"observation line {number} comes after the end of the run")
+    if record.running is not None:
+        if record.probe is not None or record.observation is not None or record.done is not None:
+            raise ChannelError(f"observation line {number} has unexpected fields")
+        found.running = _running(record.running, number, allowed)
+        return
     if record.done is True and record.probe is None and record.observation is None:
         found.done = True
         return
@@ -128,3 +167,9 @@ def _take(found: Observations, record: ChannelRecord, number: int, allowed: set[
     found.by_probe[record.probe] = cast(
         Observation, record.observation.model_dump(exclude_none=True)
     )
+
+
+def _running(record: RunningRecord, number: int, allowed: set[str]) -> Running:
+    if record.probe not in allowed:
+        raise ChannelError(f"observation line {number} names an unknown probe")
+    return cast(Running, record.model_dump())

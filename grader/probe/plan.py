@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from grader.models import Check, CodeItem, PredictItem
@@ -22,14 +23,24 @@ from sandbox.base import GpuPolicy, Limits, MiB, RunRequest
 @dataclass(frozen=True)
 class ProbePlan:
     """Probes in check order; `nonce` marks this run's observations (given on stdin, never in
-    the plan file: the runner can read the plan, only the observer reads stdin)."""
+    the plan file: the runner can read the plan, only the observer reads stdin). A student's
+    run also names the item's `contract` (the runner says which of those names it defines) and
+    its `wall_s` (the runner's watchdog samples where the code is, for time-limit feedback):
+    both public, and feedback only."""
 
     probes: list[dict[str, Any]]
     cells: list[list[int]]
     nonce: str
+    contract: list[str] = field(default_factory=list)
+    wall_s: float | None = None
 
     def to_json(self) -> bytes:
-        return json.dumps({"probes": self.probes, "cells": self.cells}).encode()
+        plan: dict[str, Any] = {"probes": self.probes, "cells": self.cells}
+        if self.contract:
+            plan["contract"] = self.contract
+        if self.wall_s is not None:
+            plan["wall_s"] = self.wall_s
+        return json.dumps(plan).encode()
 
     @property
     def probe_ids(self) -> list[str]:
@@ -81,10 +92,21 @@ def seeded(value: Any, counter: list[int]) -> Any:
 
 
 def build_plan(
-    checks: list[Check], cells: list[list[int]] | None = None, seed: int = 0
+    checks: list[Check],
+    cells: list[list[int]] | None = None,
+    seed: int = 0,
+    *,
+    contract: Sequence[str] = (),
+    wall_s: float | None = None,
 ) -> ProbePlan:
     probes = [p for p in (probe_for(c, seed) for c in checks) if p is not None]
-    return ProbePlan(probes, cells or [], secrets.token_hex(16))
+    return ProbePlan(probes, cells or [], secrets.token_hex(16), list(contract), wall_s)
+
+
+def student_plan(item: CodeItem, cells: list[list[int]], seed: int) -> ProbePlan:
+    """A student's run: the checks' probes, the contract's names, the time limit."""
+    names = [c.name for c in item.contract]
+    return build_plan(item.checks, cells, seed, contract=names, wall_s=item.limits.wall_s)
 
 
 def reference_plan(checks: list[Check], seeds: list[int]) -> ProbePlan:

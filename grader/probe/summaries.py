@@ -16,12 +16,37 @@ SHORT = 160
 
 
 class Frame(TypedDict, total=False):
-    """One frame of a traceback, in the student's code (`cell` in a notebook)."""
+    """One frame of a traceback, in the student's code (`cell` in a notebook). A syntax error's
+    one frame also has the columns it spans on `code` (1-based; `end_column` when known)."""
 
     line: int | None
     cell: int | None
     code: str
     function: str
+    column: int | None
+    end_column: int | None
+
+
+class Running(TypedDict, total=False):
+    """The runner watchdog's sample: the probe running and where the student's code was
+    (`line` None when it was not in the student's code), and what the probe printed so far."""
+
+    probe: str
+    line: int | None
+    cell: int | None
+    code: str
+    function: str
+    stdout: str
+
+
+class Definition(TypedDict, total=False):
+    """A name the submission defines: its kind (`function`, `class` or a type name), whether
+    it is callable, and its parameters as [name, inspect kind name, has a default]."""
+
+    name: str
+    type: str
+    callable: bool
+    params: list[list[Any]]
 
 
 class ErrorSummary(TypedDict, total=False):
@@ -77,12 +102,16 @@ class ValueSummary(TypedDict, total=False):
 
 class Observation(TypedDict, total=False):
     """One probe's observation on the host: what the target gave (`result`) or raised
-    (`error`), or why the runner's data could not be read (`unreadable`); what it printed."""
+    (`error`), or why the runner's data could not be read (`unreadable`); what it printed
+    (`stderr` only when it printed there). The load's lists the names the submission defines
+    (`defines`)."""
 
     result: ValueSummary
     error: ErrorSummary
     unreadable: str
     stdout: str
+    stderr: str
+    defines: list[Definition]
 
 
 def plain(summary: Any) -> Any:
@@ -127,3 +156,33 @@ def describe_error(error: ErrorSummary) -> str:
         cell = f"cell {last['cell']}, " if last.get("cell") else ""
         text += f" ({cell}line {last.get('line')}: {short(str(last.get('code', '')))})"
     return text
+
+
+def is_syntax_error(error: ErrorSummary) -> bool:
+    return "SyntaxError" in (error.get("mro") or [])
+
+
+def describe_syntax_error(error: ErrorSummary) -> str:
+    """`SyntaxError at cell 2, line 6: invalid syntax`, then the line and a caret under the
+    column, as Python shows it (from the error's one frame: see the runner's `syntax_frame`)."""
+    frames = error.get("frames") or []
+    place: Frame = frames[-1] if frames else {}
+    kind = str(error.get("type", "SyntaxError")).rsplit(".", 1)[-1]
+    head = f"{kind} at {where(place)}: {short(str(error.get('message', '')))}"
+    code, column = str(place.get("code") or ""), place.get("column")
+    if not code or not isinstance(column, int):
+        return head
+    return "\n".join([head, f"    {code}", f"    {caret(code, column, place.get('end_column'))}"])
+
+
+def where(place: Frame | Running) -> str:
+    """`cell 2, line 6` in a notebook, `line 6` in a .py."""
+    cell = place.get("cell")
+    return (f"cell {cell}, " if cell else "") + f"line {place.get('line')}"
+
+
+def caret(code: str, column: int, end: int | None) -> str:
+    """Carets under columns [column, end) of `code` (1-based), one at least."""
+    start = min(max(column, 1), len(code) + 1)
+    stop = end if isinstance(end, int) and end > start else start + 1
+    return " " * (start - 1) + "^" * max(1, min(stop, len(code) + 1) - start)

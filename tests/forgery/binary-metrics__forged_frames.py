@@ -9,10 +9,10 @@ PROBES = [
     "small-example",
     "all-zero-predictions",
     "no-positives-at-all",
-    "page-000-matrix",
-    "page-001-matrix",
-    "page-003-matrix",
-    "page-004-cat-matrix",
+    "matrix-tp85-fp15-fn10",
+    "matrix-tp85-fp10-fn15-shuffled",
+    "matrix-tp80-fp10-fn20",
+    "cat-dog-matrix-cat-positive",
 ]
 VALUES = {"accuracy": 0.5, "precision": 0.5, "recall": 0.3333333333, "f1": 0.4}
 

@@ -27,10 +27,10 @@ probes = [
     "small-example",
     "all-zero-predictions",
     "no-positives-at-all",
-    "page-000-matrix",
-    "page-001-matrix",
-    "page-003-matrix",
-    "page-004-cat-matrix",
+    "matrix-tp85-fp15-fn10",
+    "matrix-tp85-fp10-fn15-shuffled",
+    "matrix-tp80-fp10-fn20",
+    "cat-dog-matrix-cat-positive",
 ]
 good = {
     "type": "dict",

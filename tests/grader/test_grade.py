@@ -194,12 +194,12 @@ def test_notebook_cells_magics_and_cell_numbers(item: CodeItem, store: Reference
     notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     source = notebook_source(json.dumps(notebook).encode(), "work.ipynb")
     assert source.notes == [  # one note per cell, however many lines it drops
-        "cell 1: dropped 2 shell/magic lines, first `!pip install torch` "
+        "cell 2: dropped 2 shell/magic lines, first `!pip install torch` "
         "(they do not run in the grader)"
     ]
     report = grade_code(item, source, FakeSandbox.local(), store)
-    assert "(cell 2, line 2: return valuez)" in (report.checks[1].observed or "")
-    assert "dropped" in (report.message or "")
+    assert "(cell 3, line 2: return valuez)" in (report.checks[1].observed or "")  # markdown counts
+    assert report.notes == source.notes and "dropped" not in (report.message or "")
 
 
 @pytest.mark.parametrize(

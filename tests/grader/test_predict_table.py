@@ -37,8 +37,30 @@ def an_item(answer_type: str = "shape", points: float = 2) -> PredictItem:
 
 @pytest.mark.parametrize(
     "answer",
-    [PRINTS_SHAPE, "[8, 1000]", "(8, 1000)", "(8,1000)", "  torch.Size([8, 1000])\n"],
-    ids=["torch-size", "list", "tuple", "no-space", "padded"],
+    [
+        PRINTS_SHAPE,
+        "[8, 1000]",
+        "(8, 1000)",
+        "(8,1000)",
+        "  torch.Size([8, 1000])\n",
+        "8x1000",
+        "8 × 1000",
+        "8*1000",
+        "8 X 1000",
+        "Size([8, 1000])",
+    ],
+    ids=[
+        "torch-size",
+        "list",
+        "tuple",
+        "no-space",
+        "padded",
+        "times-x",
+        "times-sign",
+        "star",
+        "capital-x",
+        "size-without-torch",
+    ],
 )
 def test_spellings_of_a_shape_agree(answer: str) -> None:
     item = an_item()
@@ -47,9 +69,10 @@ def test_spellings_of_a_shape_agree(answer: str) -> None:
 
 @pytest.mark.parametrize(
     "answer",
-    ["(1000, 8)", "(8, 1000, 1)", "torch.Size([8, 100])", "(8.0, 1000)", "8 x 1000",
-     "torch.Size([8, 1000]) or so", "()"],
-    ids=["transposed", "extra-dim", "wrong-size", "float", "words", "trailing-words", "scalar"],
+    ["(1000, 8)", "(8, 1000, 1)", "torch.Size([8, 100])", "(8.0, 1000)", "8 images by 1000",
+     "torch.Size([8, 1000]) or so", "()", "8x100", "1000x8", "8x1000x", "x8x1000"],
+    ids=["transposed", "extra-dim", "wrong-size", "float", "words", "trailing-words", "scalar",
+         "times-wrong-size", "times-transposed", "times-dangling", "times-leading"],
 )  # fmt: skip
 def test_other_shapes_do_not_agree(answer: str) -> None:
     item = an_item()
@@ -129,3 +152,69 @@ def test_a_snippet_that_raises_is_the_items_fault(tmp_path: Path) -> None:
     raised = snippet_run({"stdout": "", "error": {"type": "NameError", "message": "no model"}})
     with pytest.raises(SnippetFailed, match="batch-shape: the snippet raised NameError: no model"):
         grade_prediction(an_item(), "(8, 1000)", raised, cache=tmp_path)
+
+
+def test_a_letter_alone_is_not_the_scalar_shape() -> None:
+    item = an_item()
+    assert canonical(item, "x") != canonical(item, "torch.Size([])") == "()"
+
+
+@pytest.mark.parametrize(
+    ("answer", "verdict", "message", "hint"),
+    [
+        (
+            "8x1000",
+            Verdict.PASSED,
+            "You predicted (8, 1000); the snippet prints (8, 1000). "
+            "Python prints this shape as torch.Size([8, 1000]).",
+            None,
+        ),
+        (
+            "8 × 100",
+            Verdict.WRONG_ANSWER,
+            "You predicted (8, 100); the snippet prints (8, 1000).",
+            "Python prints this shape as torch.Size([8, 100])",
+        ),
+        (
+            "8 images, 1000 classes",
+            Verdict.WRONG_ANSWER,
+            "You predicted 8 images, 1000 classes; the snippet prints (8, 1000).",
+            "write a shape as Python prints it, e.g. torch.Size([2, 3]), or as [2, 3]",
+        ),
+        (
+            "torch.Size([8, 1000])",
+            Verdict.PASSED,
+            "You predicted (8, 1000); the snippet prints (8, 1000).",
+            None,
+        ),
+    ],
+    ids=["times-right", "times-wrong", "not-a-shape", "as-python-prints"],
+)
+def test_a_shape_in_a_near_miss_format_is_graded_as_its_shape_with_a_note(
+    tmp_path: Path, answer: str, verdict: Verdict, message: str, hint: str | None
+) -> None:
+    report = grade_prediction(an_item(), answer, PRINTS, cache=tmp_path)
+    assert report.verdict is verdict
+    assert (report.checks[0].message, report.checks[0].hint) == (message, hint)
+
+
+PRINTS_COUNT = snippet_run({"stdout": "2565\n"})
+
+
+@pytest.mark.parametrize(
+    ("answer", "verdict", "hint"),
+    [
+        ("2,565", Verdict.WRONG_ANSWER, "Python prints integers without separators: 2565"),
+        ("11 176 512", Verdict.WRONG_ANSWER, "Python prints integers without separators: 11176512"),
+        ("2565", Verdict.PASSED, None),
+        ("2564", Verdict.WRONG_ANSWER, None),
+    ],
+    ids=["comma", "spaces", "as-printed", "plain-wrong"],
+)
+def test_a_number_with_separators_is_wrong_with_a_hint(
+    tmp_path: Path, answer: str, verdict: Verdict, hint: str | None
+) -> None:
+    """Text items compare what is printed: `2,565` is not what Python prints, so it is not
+    accepted, but the hint says how Python writes it."""
+    report = grade_prediction(an_item("text"), answer, PRINTS_COUNT, cache=tmp_path)
+    assert report.verdict is verdict and report.checks[0].hint == hint

@@ -2,14 +2,15 @@
 the sandbox runtime's python (`python -I harness/observer.py`). They import nothing from this
 project: `observer` (trusted: holds the channel, never runs student code), `runner` (forked by
 the observer under another uid: runs the submission and the probes), `wire` (the data they
-exchange), `derive` (observations computed from that data), `inputs` (probe arguments)."""
+exchange), `derive` (observations computed from that data), `inputs` (probe arguments), `watch` (the
+runner's watchdog: where student code is, for time-limit feedback)."""
 
 import hashlib
 from functools import cache
 from pathlib import Path
 
 HARNESS_DIR = Path(__file__).parent
-HARNESS_FILES = ("observer.py", "runner.py", "wire.py", "derive.py", "inputs.py")
+HARNESS_FILES = ("observer.py", "runner.py", "wire.py", "derive.py", "inputs.py", "watch.py")
 #: The command a harness run starts with, relative to the workdir.
 HARNESS_ARGV = ("python", "-I", "harness/observer.py")
 

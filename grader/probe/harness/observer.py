@@ -7,7 +7,8 @@ or executes student code.
       observer drops R, turns non-dumpable, says "go" (closes the go pipe)
       observer reads the nonce (stdin) and opens the channel only now
       observer reads the runner's frames (data only, capped), computes each observation itself
-      and writes it to the channel with the nonce; `done` once the runner's frames ended
+      and writes it to the channel with the nonce; `done` once the runner's frames ended;
+      the watchdog's `running` frames (feedback only) go to the channel as they come
 
 The runner cannot signal, ptrace or read the memory of the observer (another uid, non-dumpable)
 and never holds the channel or the nonce. The observer exits as the runner did, so the sandbox
@@ -37,6 +38,16 @@ PR_SET_DUMPABLE = 4
 #: Everything one run may send on the data pipe.
 READ_CAP = wire.BLOB_CAP + 64 * wire.HEADER_CAP // 8
 LOAD = "load"
+#: `running` frames forwarded to the channel per run (the watchdog sends about 40).
+RUNNING_CAP = 64
+#: Parameter kinds of `inspect.Parameter`, as the runner names them.
+PARAM_KINDS = (
+    "POSITIONAL_ONLY",
+    "POSITIONAL_OR_KEYWORD",
+    "VAR_POSITIONAL",
+    "KEYWORD_ONLY",
+    "VAR_KEYWORD",
+)
 #: Words of a plan whose probes make tensors (the runner will import torch for them).
 TORCH_WORDS = ("torch", "$tensor", "$zeros", "$randn", "$randint", "$model", "capture")
 
@@ -169,14 +180,11 @@ def error_fields(error: Any) -> dict[str, Any]:
     frames = []
     for frame in derive.need(error.get("frames", []), list, "frames")[:8]:
         frame = derive.need(frame, dict, "a frame")
-        frames.append(
-            {
-                "line": _optional_int(frame.get("line")),
-                "cell": _optional_int(frame.get("cell")),
-                "code": derive.text(frame.get("code", ""), "code")[:200],
-                "function": derive.text(frame.get("function", ""), "function")[:200],
-            }
-        )
+        found = place_fields(frame)
+        for column in ("column", "end_column"):  # a syntax error's place on its line
+            if frame.get(column) is not None:
+                found[column] = derive.need(frame[column], int, "a column")
+        frames.append(found)
     return {
         "type": derive.text(error.get("type"), "type"),
         "mro": derive.names(error.get("mro"), "mro"),
@@ -185,8 +193,53 @@ def error_fields(error: Any) -> dict[str, Any]:
     }
 
 
+def place_fields(frame: dict[str, Any]) -> dict[str, Any]:
+    """A place in the student's code: line and notebook cell, the line's code, the function."""
+    return {
+        "line": _optional_int(frame.get("line")),
+        "cell": _optional_int(frame.get("cell")),
+        "code": derive.text(frame.get("code", ""), "code")[:200],
+        "function": derive.text(frame.get("function", ""), "function")[:200],
+    }
+
+
 def _optional_int(value: Any) -> int | None:
     return None if value is None else derive.need(value, int, "a line number")
+
+
+def running_fields(running: Any, probes: list[str]) -> dict[str, Any]:
+    """A watchdog sample: the probe running, where in the student's code, its output so far."""
+    running = derive.need(running, dict, "a running frame")
+    probe = derive.need(running.get("probe"), str, "a probe")
+    if probe not in probes:
+        raise wire.WireError("a running frame names no probe of the plan")
+    stdout = derive.text(running.get("stdout", ""), "stdout")[:2000]
+    return {"probe": probe, **place_fields(running), "stdout": stdout}
+
+
+def defines_fields(defines: Any) -> list[dict[str, Any]]:
+    """The names the runner says the submission defines (feedback only: see the host's
+    `grader.grading.contract`)."""
+    found = []
+    for entry in derive.need(defines, list, "defines")[:64]:
+        entry = derive.need(entry, dict, "a definition")
+        params = entry.get("params")
+        found.append(
+            {
+                "name": derive.text(entry.get("name"), "a name")[:200],
+                "type": derive.text(entry.get("type"), "a type")[:200],
+                "callable": derive.need(entry.get("callable"), bool, "callable"),
+                "params": None if params is None else [_param(p) for p in params[:64]],
+            }
+        )
+    return found
+
+
+def _param(param: Any) -> list[Any]:
+    name, kind, default = derive.need(param, list, "a parameter")[:3]
+    if kind not in PARAM_KINDS:
+        raise wire.WireError("a parameter of an unknown kind")
+    return [derive.text(name, "a name")[:200], kind, derive.need(default, bool, "a default")]
 
 
 def observation(
@@ -195,6 +248,11 @@ def observation(
     out: dict[str, Any] = {
         "stdout": derive.text(header.get("stdout", ""), "stdout")[: runner.STDOUT_CAP]
     }
+    stderr = derive.text(header.get("stderr", ""), "stderr")[: runner.STDOUT_CAP]
+    if stderr:  # feedback only (the report's `output`): no check reads it
+        out["stderr"] = stderr
+    if probe is None and "defines" in header:
+        out["defines"] = defines_fields(header["defines"])
     if "error" in header:
         out["error"] = error_fields(header["error"])
         return out
@@ -216,9 +274,14 @@ def observe_all(plan: dict[str, Any], frames: Frames, channel: Channel) -> bool:
     """Send an observation per frame; True when the run ended cleanly or unreadably."""
     probes = {p["id"]: p for p in plan["probes"]}
     expected = [LOAD, *probes]
-    seen = 0
+    seen = running = 0
     try:
         for header, blob in frames:
+            if "running" in header:
+                if running < RUNNING_CAP:
+                    channel.send(running=running_fields(header["running"], expected))
+                running += 1
+                continue
             if header.get("end") is True:
                 return True
             if seen >= len(expected) or header.get("probe") != expected[seen]:

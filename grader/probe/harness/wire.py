@@ -12,6 +12,9 @@ A value is a JSON object tagged by "t" (version 1):
     tensor class mro dtype shape device requires_grad data ([offset, nbytes] or null)
     size v | dtype v | module class mro training params ([[name, shape, requires_grad]]) modules
     model_run module state ([[name, tensor]]) output (a tensor) | object class mro repr
+Besides the load, probe and end frames, the runner's watchdog sends `running` frames (where the
+student's code is, for the time-limit feedback) at any point: `FrameWriter` keeps the two
+threads' frames whole.
 Standard library only; torch is used when the value or the reader needs it.
 """
 
@@ -22,6 +25,7 @@ import math
 import os
 import struct
 import sys
+import threading
 from typing import Any
 
 VERSION = 1
@@ -205,6 +209,26 @@ def _repr(value: Any) -> str:
         return str(repr(value))[:TEXT_CAP]
     except Exception:  # noqa: BLE001 - a value whose repr raises is still a value
         return f"<{qualname(type(value))}>"
+
+
+class FrameWriter:
+    """The runner's end of the data pipe, written by its main thread and its watchdog: one frame
+    at a time (a frame cut by another is unreadable, and fails the run closed), and nothing after
+    the end frame (the observer stops reading there)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.lock = threading.Lock()
+        self.ended = False
+
+    def send(self, header: dict[str, Any], blob: bytes | bytearray = b"") -> bool:
+        """Write one frame; False, writing nothing, once the end frame has gone."""
+        with self.lock:
+            if self.ended:
+                return False
+            write_frame(self.fd, header, blob)
+            self.ended = header.get("end") is True
+            return True
 
 
 def write_frame(fd: int, header: dict[str, Any], blob: bytes | bytearray = b"") -> None:
