@@ -97,3 +97,4 @@ clean:
 schema: venv
 	$(GRADER) schema > questions/question.schema.json
 	$(GRADER) schema --assignment > assignments/assignment.schema.json
+	$(GRADER) schema --expect > solutions/expect.schema.json

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sandbox.backends import BACKENDS, open_sandbox
 from sandbox.base import Isolation, Limits, RunRequest
 from sandbox.container import health
 from sandbox.errors import SandboxError
+from sandbox.packages import RuntimePackages, runtime_packages
 from sandbox.settings import SandboxSettings
+from sandbox.weights import list_weights
 
 PROBE = "import torch, torchvision; print(torch.__version__, torchvision.__version__)"
 
@@ -130,6 +132,8 @@ class WeightsRow:
     folder: str
     files: list[str]
     standins_manifest: bool
+    #: Real files whose content is not what their name's hash prefix says (never stand-ins).
+    mismatched: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ class DoctorReport:
     weights: WeightsRow
     runtime: str
     warm: WarmRow
+    packages: RuntimePackages
 
     def any_backend_works(self) -> bool:
         return any(row.works for row in self.backends.values())
@@ -155,6 +160,7 @@ class DoctorReport:
             "weights": asdict(self.weights),
             "runtime": self.runtime,
             "warm": self.warm.to_json(),
+            "packages": packages_json(self.packages),
         }
 
 
@@ -167,6 +173,7 @@ def diagnose(settings: SandboxSettings | None = None) -> DoctorReport:
         weights=weights_status(settings),
         runtime=str(settings.runtime),
         warm=warm_status(settings),
+        packages=runtime_packages(settings),
     )
 
 
@@ -236,7 +243,13 @@ def weights_status(settings: SandboxSettings) -> WeightsRow:
     folder = settings.weights_dir
     files = sorted(p.name for p in folder.glob("*.pth")) if folder.is_dir() else []
     standins = (folder / "STANDINS.json").is_file()
-    return WeightsRow(folder=str(folder), files=files, standins_manifest=standins)
+    mismatched = [w.name for w in list_weights(settings) if w.mismatched]
+    return WeightsRow(str(folder), files, standins, mismatched)
+
+
+def packages_json(packages: RuntimePackages) -> dict[str, Any]:
+    """What `--json` shows of the sandbox's packages: `absent` is computed, not stored."""
+    return asdict(packages) | {"absent": packages.absent()}
 
 
 def doctor_text(report: DoctorReport) -> str:
@@ -246,10 +259,36 @@ def doctor_text(report: DoctorReport) -> str:
     lines += _docker_lines(report.docker)
     lines += _warm_lines(report.warm)
     lines.append(f"gpus: {', '.join(report.gpus) or 'none seen'}")
-    weights = report.weights
-    stand = " (stand-ins)" if weights.standins_manifest else ""
-    lines.append(f"weights cache {weights.folder}: {', '.join(weights.files) or 'empty'}{stand}")
+    lines += _weights_lines(report.weights)
+    lines += _packages_lines(report.packages)
     return "\n".join(lines)
+
+
+def _weights_lines(weights: WeightsRow) -> list[str]:
+    stand = (
+        " (stand-ins: for tests and demos, not pre-trained)" if weights.standins_manifest else ""
+    )
+    lines = [f"weights cache {weights.folder}: {', '.join(weights.files) or 'empty'}{stand}"]
+    if weights.mismatched:
+        lines.append(
+            f"  hash MISMATCH, corrupt or misnamed (torchvision refuses them): "
+            f"{', '.join(weights.mismatched)}; replace them with `grader weights add FILE`"
+        )
+    return lines
+
+
+def _packages_lines(packages: RuntimePackages) -> list[str]:
+    """What student code can import, read from the runtime (or its pins, with no runtime)."""
+    python = f"python {packages.python}, " if packages.python else ""
+    pinned = ", ".join(f"{name} {version}" for name, version in packages.pinned.items())
+    lines = [f"sandbox packages ({packages.source}): {python}{pinned}"]
+    if packages.others:
+        others = ", ".join(f"{name} {version}" for name, version in packages.others.items())
+        lines.append(f"  also installed: {others}")
+    absent = packages.absent()
+    if absent:
+        lines.append(f"  not installed (importing them fails): {', '.join(absent)}")
+    return lines
 
 
 def _backend_lines(name: str, row: BackendRow) -> list[str]:

@@ -30,6 +30,8 @@ MANIFEST = "STANDINS.json"
 README = "README"
 #: torch.hub's HASH_REGEX: the hex digits between the last-but-extension dash and the dot.
 HASH_REGEX = re.compile(r"-([a-f0-9]*)\.")
+#: How `grader weights list` labels a stand-in, whose name's hash prefix is never its own.
+STANDIN_LABEL = "stand-in (no published hash; for tests and demos)"
 _README_TEXT = (
     "Weights cache for the grader's sandboxes (mounted read-only at $TORCH_HOME/hub/checkpoints).\n"
     f"Files listed in {MANIFEST} are STAND-INS: random weights with the right names and shapes,\n"
@@ -49,9 +51,27 @@ class WeightsFile:
     hash_matches: bool | None
 
     def __str__(self) -> str:
-        kind = "stand-in" if self.standin else "real"
-        check = {True: "hash ok", False: "hash MISMATCH", None: "no hash in name"}
-        return f"{self.name}\t{self.size} bytes\t{kind}\t{check[self.hash_matches]}"
+        return f"{self.name}\t{self.size} bytes\t{self.label}"
+
+    @property
+    def label(self) -> str:
+        """What the file is, in words. A stand-in carries a real file's name but never its
+        published hash: that is by design, so it is said calmly; a real file whose hash does not
+        match is corrupt or misnamed, and torchvision would refuse it."""
+        if self.standin:
+            return STANDIN_LABEL
+        check = {
+            True: "hash ok",
+            False: "hash MISMATCH: corrupt or misnamed (torchvision refuses it); "
+            "replace it with `grader weights add FILE`",
+            None: "no hash in name",
+        }
+        return f"real\t{check[self.hash_matches]}"
+
+    @property
+    def mismatched(self) -> bool:
+        """A real file whose content is not what its name promises (stand-ins never are)."""
+        return not self.standin and self.hash_matches is False
 
 
 def hash_prefix(name: str) -> str | None:

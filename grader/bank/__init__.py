@@ -2,6 +2,10 @@
 
 Every problem is reported with `file:line:column`, the field path and the fix, and loading goes on
 past a bad file so `grader validate` shows all problems of all files in one run.
+
+Parsing (ruamel.yaml) and the checks of an item's Python are imported where a file is parsed:
+`grader answer` grades an item the bank cache (grader/bank_cache.py) already holds, and builds a
+`Bank` of it without them.
 """
 
 from __future__ import annotations
@@ -9,13 +13,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from grader.bank.yamlsource import locate, parse_yaml, plain
 from grader.errors import BadInput, BankError, BankIssue, UnknownQuestion
-from grader.models import ITEM_KINDS, SCHEMA_VERSION, CodeItem, Item
+from grader.models.items import SCHEMA_VERSION
+from grader.models.registry import KIND_MODELS, item_model
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from grader.bank_cache import ItemCache
+    from grader.models import CodeItem, Item
 
 SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 256 * 1024
@@ -37,18 +47,23 @@ class Bank:
     """Items by id, with the file each came from and the problems of the files that failed.
 
     `root` is the folder the bank was loaded from (the parent of the first file, when files were
-    named): an item's data files are read from its `data/` folder, never from another bank's."""
+    named): an item's data files are read from its `data/` folder, never from another bank's.
+    `aliases` maps an item's former ids (its `aliases:`) to its id."""
 
     root: Path = field(default_factory=Path.cwd)
     items: dict[str, Item] = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
     issues: list[BankIssue] = field(default_factory=list)
     broken: dict[str, list[BankIssue]] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def get(self, item_id: str) -> Item:
-        """The item, or `UnknownQuestion` / `BankError` when its file is invalid."""
+        """The item (by its id or a former id), or `UnknownQuestion` / `BankError` when its file
+        is invalid."""
         if item_id in self.items:
             return self.items[item_id]
+        if item_id in self.aliases:
+            return self.items[self.aliases[item_id]]
         if item_id in self.broken:
             raise BankError(self.broken[item_id])
         raise UnknownQuestion(
@@ -80,17 +95,19 @@ def item_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def load_bank(paths: Sequence[Path] | None = None) -> Bank:
-    """Load every item under the given files or folders (default: the bank folder)."""
+def load_bank(paths: Sequence[Path] | None = None, cache: ItemCache | None = None) -> Bank:
+    """Load every item under the given files or folders (default: the bank folder); with a
+    `cache` (grader/bank_cache.py), files parsed before are not parsed again."""
     paths = list(paths or [default_bank_dir()])
     bank = Bank(root=paths[0] if paths[0].is_dir() else paths[0].parent)
     for path in item_files(paths):
-        item, issues = load_item(path)
+        item, issues = cache.load(path, load_item) if cache else load_item(path)
         if item is None:
             bank.issues.extend(issues)
             bank.broken[path.stem] = issues
             continue
         _add(bank, item, path)
+    _add_aliases(bank)
     return bank
 
 
@@ -111,7 +128,35 @@ def _add(bank: Bank, item: Item, path: Path) -> None:
     bank.paths[item.id] = path
 
 
+def _add_aliases(bank: Bank) -> None:
+    """Each item's former ids, in file order; one that is another item's id or alias, or the
+    name of a file with problems (or repeats), is an issue at it and finds nothing."""
+    for item_id, item in sorted(bank.items.items(), key=lambda pair: str(bank.paths[pair[0]])):
+        for index, alias in enumerate(item.aliases):
+            taken = _alias_taken(bank, alias)
+            if taken is None:
+                bank.aliases[alias] = item_id
+                continue
+            path = bank.paths[item_id]
+            issue = BankIssue(str(path), 1, 1, f"aliases.{index}", f"{taken}; remove it")
+            bank.issues.append(_at_field(issue, path, ("aliases", index)))
+
+
+def _alias_taken(bank: Bank, alias: str) -> str | None:
+    """What already answers to `alias`, or None."""
+    if alias in bank.items:
+        return f"alias {alias!r} is the id of {alias!r} ({bank.paths[alias]})"
+    if alias in bank.aliases:
+        owner = bank.aliases[alias]
+        return f"alias {alias!r} is already an alias of {owner!r} ({bank.paths[owner]})"
+    if alias in bank.broken:
+        return f"alias {alias!r} is the name of an item file with problems ({alias}.yaml)"
+    return None
+
+
 def _at_field(issue: BankIssue, path: Path, loc: tuple[str | int, ...]) -> BankIssue:
+    from grader.bank.yamlsource import locate, parse_yaml
+
     document, _ = parse_yaml(str(path), path.read_text(encoding="utf-8"))
     line, column = locate(document, loc)
     return BankIssue(issue.file, line, column, issue.field, issue.message)
@@ -119,6 +164,8 @@ def _at_field(issue: BankIssue, path: Path, loc: tuple[str | int, ...]) -> BankI
 
 def load_item(path: Path) -> tuple[Item | None, list[BankIssue]]:
     """Parse and validate one file; (item, []) or (None, every issue found)."""
+    from grader.bank.yamlsource import parse_yaml
+
     name = str(path)
     text, issue = _read(path)
     if issue:
@@ -126,7 +173,7 @@ def load_item(path: Path) -> tuple[Item | None, list[BankIssue]]:
     document, issues = parse_yaml(name, text)
     if issues:
         return None, issues
-    return validate_document(name, path.stem, document)
+    return validate_document(name, path.stem, document, text)
 
 
 def _read(path: Path) -> tuple[str, BankIssue | None]:
@@ -140,8 +187,13 @@ def _read(path: Path) -> tuple[str, BankIssue | None]:
         return "", BankIssue(str(path), 1, 1, "", f"cannot read the file ({exc.strerror})")
 
 
-def validate_document(name: str, stem: str, document: Any) -> tuple[Item | None, list[BankIssue]]:
-    """Check a parsed document against its kind's model, then the cross-field rules."""
+def validate_document(
+    name: str, stem: str, document: Any, text: str = ""
+) -> tuple[Item | None, list[BankIssue]]:
+    """Check a parsed document against its kind's model, then the cross-field rules and the
+    Python it holds (`text`, the file's, places a syntax error inside a block scalar)."""
+    from grader.bank.compiled import syntax_issues
+    from grader.bank.yamlsource import locate, plain
 
     def issue(loc: tuple[str | int, ...], message: str) -> BankIssue:
         line, column = locate(document, loc, at_key=message.startswith("unknown field"))
@@ -152,7 +204,7 @@ def validate_document(name: str, stem: str, document: Any) -> tuple[Item | None,
     header = _header_issues(document)
     if header:
         return None, [issue(loc, message) for loc, message in header]
-    model = ITEM_KINDS[document["kind"]]
+    model = item_model(document["kind"])
     try:
         item: Item = model.model_validate(plain(document))  # type: ignore[assignment]
     except ValidationError as exc:
@@ -166,13 +218,15 @@ def validate_document(name: str, stem: str, document: Any) -> tuple[Item | None,
                 f"rename the file to {item.id}.yaml or change the id",
             )
         )
-    if problems:
-        return None, [issue(loc, message) for loc, message in problems]
-    return item, []
+    found = [issue(loc, message) for loc, message in problems]
+    found += syntax_issues(name, text, document, item)
+    return (None, found) if found else (item, [])
 
 
 def located(name: str, document: Any, loc: tuple[str | int, ...], message: str) -> BankIssue:
     """An issue at the YAML node of `loc` (the key itself for an unknown field)."""
+    from grader.bank.yamlsource import locate
+
     line, column = locate(document, loc, at_key=message.startswith("unknown field"))
     return BankIssue(name, line, column, ".".join(map(str, loc)), message)
 
@@ -221,10 +275,10 @@ def _header_issues(document: dict[str, Any]) -> list[tuple[tuple[str | int, ...]
 
 
 def _kind_issues(kind: Any) -> list[tuple[tuple[str | int, ...], str]]:
-    known = ", ".join(ITEM_KINDS)
+    known = ", ".join(KIND_MODELS)
     if kind is None:
         return [((), f"missing kind; add `kind:` with one of {known}")]
-    if kind in ITEM_KINDS:
+    if kind in KIND_MODELS:
         return []
     return [(("kind",), f"unknown kind {kind!r}; use one of {known}")]
 

@@ -1,5 +1,8 @@
 """Read one YAML file with ruamel.yaml, keeping line numbers, and turn every parse failure into a
-`BankIssue` that names `file:line:column` and the fix."""
+`BankIssue` that names `file:line:column` and the fix.
+
+What would be costly or crash to build (anchors and aliases, deep nesting, huge integers) is
+refused by `grader.bank.screen` before the parser builds anything."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from grader.bank.screen import screen_issues
 from grader.errors import BankIssue
 
 Loc = tuple[str | int, ...]
@@ -37,9 +41,9 @@ def tab_issues(name: str, text: str) -> list[BankIssue]:
 
 def parse_yaml(name: str, text: str) -> tuple[Any, list[BankIssue]]:
     """Parse text; return (document, []) or (None, issues)."""
-    tabs = tab_issues(name, text)
-    if tabs:
-        return None, tabs
+    refused = tab_issues(name, text) or screen_issues(name, text)
+    if refused:
+        return None, refused
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:
@@ -51,6 +55,15 @@ def parse_yaml(name: str, text: str) -> tuple[Any, list[BankIssue]]:
         return None, [_marked(name, exc, f"invalid YAML: {problem}")]
     except YAMLError as exc:
         return None, [BankIssue(name, 1, 1, "", f"invalid YAML: {exc}")]
+    except (ValueError, OverflowError, RecursionError) as exc:
+        # The screen refuses the shapes known to raise these; anything it misses is still a
+        # problem in the file, never a crash of the command that loads the bank.
+        return None, [BankIssue(name, 1, 1, "", f"YAML the bank cannot read: {_first_line(exc)}")]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
 def _duplicate_message(exc: DuplicateKeyError) -> str:

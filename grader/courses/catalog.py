@@ -82,7 +82,10 @@ def validate_assignment(
     if assignment.id != stem:
         problems.append((("id",), f"id {assignment.id!r} differs from the file name {stem!r}"))
     for index, entry in enumerate(assignment.items):
-        if entry.id not in bank.items:
+        if entry.id in bank.aliases:
+            renamed = f"item {entry.id!r} is now {bank.aliases[entry.id]!r}; list it by its id"
+            problems.append((("items", index, "id"), renamed))
+        elif entry.id not in bank.items:
             problems.append((("items", index, "id"), f"no item {entry.id!r} in the bank"))
     if problems:
         return None, [located(name, document, loc, message) for loc, message in problems]

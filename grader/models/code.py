@@ -7,11 +7,21 @@ becomes a probe the sandbox runs; the expectation stays on the host.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from grader.models.items import KEBAB, ItemBase, Problem, StrictModel, Tolerance
+from grader.models.vocabulary import (
+    SOURCES,
+    input_problems,
+    model_problem,
+    source_of,
+    unknown,
+    value_problems,
+)
 
 
 class FromReference(StrictModel):
@@ -70,6 +80,14 @@ class Conforms(StrictModel):
         default=[2, 3, 64, 64], description="Shape of the random batch both forwards run on."
     )
 
+    @field_validator("arch", mode="after")
+    @classmethod
+    def _buildable(cls, arch: str) -> str:
+        problem = model_problem(arch)
+        if problem:
+            raise PydanticCustomError("unknown_model", problem)
+        return arch
+
     def describe(self) -> str:
         heads = ", ".join(f"{path} of shape {list(shape)}" for path, shape in self.heads.items())
         return f"a torchvision {self.arch}" + (f" with {heads}" if heads else "")
@@ -111,6 +129,19 @@ class Expect(StrictModel):
         ),
     )
 
+    @field_validator("shape", mode="before")
+    @classmethod
+    def _known_source(cls, shape: Any) -> Any:
+        """`{from: referance}` gets a "did you mean", not pydantic's two union errors."""
+        source = source_of(shape)
+        if source is not None and source not in SOURCES:
+            raise PydanticCustomError("unknown_source", unknown("source", source, SOURCES))
+        return shape
+
+    def problems(self) -> list[Problem]:
+        """An expected value with an unknown source or a number that is not finite."""
+        return value_problems(self.value, ("value",))
+
 
 class Call(StrictModel):
     """Call a student function with inputs from YAML ({$tensor: [...]}, {$image: [w, h]}, ...);
@@ -143,6 +174,14 @@ class Check(StrictModel):
         if len(targets) > 1:
             raise ValueError("give at most one of eval, exec or call")
         return self
+
+    def problems(self) -> list[Problem]:
+        """Unknown input tags or model names in the call, and the expectation's problems."""
+        found: list[Problem] = []
+        if self.call is not None:
+            found += input_problems(self.call.args, ("call", "args"))
+            found += input_problems(self.call.kwargs, ("call", "kwargs"))
+        return found + [(("expect", *loc), message) for loc, message in self.expect.problems()]
 
     def uses_reference(self) -> bool:
         e = self.expect
@@ -192,20 +231,35 @@ class ItemLimits(StrictModel):
 
 
 def check_problems(checks: list[Check]) -> list[Problem]:
-    """Repeated check names (the report refers to checks by name)."""
+    """Repeated check names (the report refers to checks by name), and each check's own."""
     seen: set[str] = set()
     found: list[Problem] = []
     for index, check in enumerate(checks):
         if check.name in seen:
             found.append((("checks", index, "name"), f"check name {check.name!r} is used twice"))
         seen.add(check.name)
+        found += [(("checks", index, *loc), message) for loc, message in check.problems()]
     return found
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    """The sentinel default is filled in by the model; editors should not offer it."""
+    schema.pop("default", None)
 
 
 class CodeItem(ItemBase):
     """Write code that meets a contract; graded by running checks in a sandbox."""
 
     kind: Literal["code"] = Field(description="A code exercise.")
+    points: float = Field(
+        default=0,  # a sentinel: `_points_of_checks` fills in the checks' sum
+        ge=0,
+        description=(
+            "Marks for a fully correct answer: the sum of the checks' points, which it defaults "
+            "to. Students see both (`grader show` and the report), so another value is an error."
+        ),
+        json_schema_extra=_no_default,
+    )
     starter: str = Field(description="Code the student starts from.")
     contract: list[Contract] = Field(min_length=1, description="Names the submission defines.")
     limits: ItemLimits = Field(default_factory=ItemLimits, description="Sandbox budget.")
@@ -219,12 +273,44 @@ class CodeItem(ItemBase):
     )
     checks: list[Check] = Field(min_length=1, description="What is graded, in order.")
 
+    @model_validator(mode="after")
+    def _points_of_checks(self) -> CodeItem:
+        """Unsaid, an item is worth what its checks are (the report's `max_score`)."""
+        if "points" not in self.model_fields_set:
+            object.__setattr__(self, "points", self.checks_points)  # frozen: set while building
+        return self
+
+    @property
+    def checks_points(self) -> float:
+        """What a report of this item is out of: the sum of its checks' points."""
+        return sum(check.points for check in self.checks)
+
     def problems(self) -> list[Problem]:
-        found = check_problems(self.checks)
+        found = check_problems(self.checks) + self._points_problems()
         for index, name in enumerate(self.held_out):
             if name not in self.data:
                 found.append((("held_out", index), f"{name!r} is not one of the item's data files"))
         return found
+
+    def _points_problems(self) -> list[Problem]:
+        """`points` and the checks' sum must agree: a student would see "1 point(s)" beside a
+        score out of 10. A student bank's item keeps the course item's points with only the
+        public checks, so its sum may be lower."""
+        total = self.checks_points
+        if self.student:
+            return []
+        if total <= 0:
+            return [(("checks",), "the checks' points add up to 0; give some check points")]
+        if math.isclose(self.points, total):
+            return []
+        return [
+            (
+                ("points",),
+                f"points {self.points:g} differs from the sum of the checks' points ({total:g}), "
+                "which is what reports are out of; remove `points` (it defaults to that sum) "
+                "or change the checks' points",
+            )
+        ]
 
     @property
     def needs_gpu(self) -> bool:

@@ -23,9 +23,13 @@ Problem = tuple[tuple[str | int, ...], str]
 
 
 class StrictModel(BaseModel):
-    """Unknown fields are errors: a typo in a key must not pass silently."""
+    """Unknown fields are errors: a typo in a key must not pass silently. No number an author
+    writes may be infinite or NaN (`1e999999` reads as infinity): a score built from one is
+    `null` in JSON, and a comparison with NaN never holds."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class Difficulty(StrEnum):
@@ -68,6 +72,14 @@ class ItemBase(StrictModel):
     )
     difficulty: Difficulty = Field(description="easy, medium or hard.")
     points: float = Field(default=1, gt=0, description="Marks for a fully correct answer.")
+    aliases: list[Annotated[str, Field(pattern=KEBAB)]] = Field(
+        default_factory=list,
+        description=(
+            "Former ids of this item (after a rename): the bank still finds it by them "
+            "(`grader show`, `answer`, `check`, `selftest`, the course server); `grader "
+            "list` shows only ids. Unique across the bank's ids and aliases."
+        ),
+    )
     student: bool = Field(
         default=False,
         description=(
@@ -131,8 +143,16 @@ class Choice(StrictModel):
 
 
 class Verify(StrictModel):
-    """A snippet whose run proves the keyed choice (run by `grader selftest`, never shown)."""
+    """A snippet whose run proves the keyed choice (run by `grader selftest`, never shown).
 
+    `proves` names the choice the output proves, so a key changed without the snippet (or the
+    reverse) fails the self-test instead of passing it."""
+
+    proves: str = Field(
+        pattern=r"^[A-H]$",
+        description="Letter of the choice the snippet's output proves; the self-test fails "
+        "when it is not the item's `answer`.",
+    )
     snippet: str = Field(min_length=1, description="Python run in the sandbox with torch.")
     output: str | None = Field(
         default=None, description="What it must print (compared with whitespace normalised)."
@@ -189,15 +209,32 @@ class McqItem(ItemBase):
         return ascii_uppercase[: len(self.choices)]
 
     def problems(self) -> list[Problem]:
+        return self._letter_problems() + self._repeated_choices()
+
+    def _letter_problems(self) -> list[Problem]:
+        """The key, and the choice `verify` proves, are letters of the choices."""
+        span = f"({self.letters[0]}-{self.letters[-1]})"
         found: list[Problem] = []
         if self.answer is not None and self.answer not in self.letters:
             found.append(
                 (
                     ("answer",),
-                    f"answer {self.answer!r} is not one of the choices "
-                    f"({self.letters[0]}-{self.letters[-1]}); use the letter of the correct choice",
+                    f"answer {self.answer!r} is not one of the choices {span}; "
+                    "use the letter of the correct choice",
                 )
             )
+        if self.verify is not None and self.verify.proves not in self.letters:
+            found.append(
+                (
+                    ("verify", "proves"),
+                    f"verify proves {self.verify.proves!r}, which is not one of the choices "
+                    f"{span}; name the choice its output proves",
+                )
+            )
+        return found
+
+    def _repeated_choices(self) -> list[Problem]:
+        found: list[Problem] = []
         seen: dict[str, int] = {}
         for index, choice in enumerate(self.choices):
             key = " ".join(choice.text.split())  # code is case-sensitive: False != false

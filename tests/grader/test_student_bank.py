@@ -138,8 +138,10 @@ def dropped_check(item: CodeItem, check: Check, public: str) -> Iterator[tuple[s
 
 def solution_secrets() -> Iterator[tuple[str, str]]:
     """The text of every file under solutions/, whole and line by line, less the lines the bank
-    hands students anyway (a starter's line the reference keeps, a snippet's idiom)."""
-    for path in sorted(p for p in SOLUTIONS.rglob("*") if p.is_file()):
+    hands students anyway (a starter's line the reference keeps, a snippet's idiom) and the
+    expect.yaml schema (`grader schema --expect`: made from the code, no secret)."""
+    files = (p for p in SOLUTIONS.rglob("*") if p.is_file() and p.suffixes != [".schema", ".json"])
+    for path in sorted(files):
         for text in needles(path.read_text(encoding="utf-8"), PUBLIC):
             yield str(path.relative_to(REPO_ROOT)), text
 
@@ -154,7 +156,7 @@ def test_every_kind_of_secret_is_searched() -> None:
     kinds = {what.split(": ", 1)[-1].split(" ")[0] for what, _ in SECRETS}
     assert {"explanation", "key", "feedback", "verify", "accepted", "check"} <= kinds
     assert sum(what.startswith("solutions/") for what, _ in SECRETS) > 100
-    assert len(list(SOLUTIONS.rglob("reference.py"))) == 9
+    assert len(list(SOLUTIONS.rglob("reference.py"))) == 10
 
 
 def test_the_export_holds_no_secret(haystack: tuple[bytes, str]) -> None:
@@ -241,7 +243,11 @@ def test_the_export_validates(capsys: pytest.CaptureFixture[str], exported: Path
 
 @pytest.mark.parametrize(
     ("item_id", "answer"),
-    [(MCQ_ID, "A"), ("metrics-000-f1", "0.872"), ("predict-resize-shorter-side", "(3, 256, 341)")],
+    [
+        (MCQ_ID, "A"),
+        ("f1-tp85-fp15-fn10", "0.872"),
+        ("predict-resize-shorter-side", "(3, 256, 341)"),
+    ],
     ids=["mcq", "numeric", "predict"],
 )
 def test_answer_says_to_submit(

@@ -7,7 +7,9 @@ talks to Docker points the SDK at a port where nothing listens.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,12 +30,20 @@ from sandbox.doctor import (
     WeightsRow,
     doctor_text,
 )
+from sandbox.packages import RuntimePackages, runtime_packages
 from sandbox.settings import SandboxSettings
+from sandbox.weights import MANIFEST
 
 ISOLATED = Isolation(True, True, True, True, True, True)
 PROCESS_WORKS = BackendRow(works=True, why="", probe=Probe("2.5.1+cpu 0.20.1+cpu", ISOLATED, 1.23))
 DOCKER_MISSING = BackendRow(works=False, why="image grader-sandbox:cpu not built: run make image")
 IMAGE = health.ImageInfo("grader-sandbox:cpu", "sha256:abc", "2025-01-01", 10, {"k": "v"})
+PACKAGES = RuntimePackages(
+    python="3.11.7",
+    pinned={"torch": "2.5.1", "numpy": "2.1.0"},
+    others={"sympy": "1.13.1"},
+    source="the runtime at /srv/.runtime",
+)
 
 
 def report(docker: DockerRow, pool: DockerPoolRow, weights: WeightsRow) -> DoctorReport:
@@ -45,6 +55,7 @@ def report(docker: DockerRow, pool: DockerPoolRow, weights: WeightsRow) -> Docto
         weights=weights,
         runtime="/srv/.runtime",
         warm=warm,
+        packages=PACKAGES,
     )
 
 
@@ -78,7 +89,10 @@ def test_text_of_a_host_with_an_engine() -> None:
         "  docker pool now: 3 warm containers of 2 grader processes, 1 stale (removed when a "
         "pool starts)",
         "gpus: none seen",
-        "weights cache /w: a.pth, b.pth (stand-ins)",
+        "weights cache /w: a.pth, b.pth (stand-ins: for tests and demos, not pre-trained)",
+        "sandbox packages (the runtime at /srv/.runtime): python 3.11.7, torch 2.5.1, numpy 2.1.0",
+        "  also installed: sympy 1.13.1",
+        "  not installed (importing them fails): matplotlib, sklearn, pandas, scipy",
     ]
 
 
@@ -87,12 +101,14 @@ def test_text_without_an_engine() -> None:
     assert lines[5] == "docker engine: no Docker engine reachable (DockerException); run x"
     assert lines[6].startswith("warm pools: ")
     assert not any("docker pool now" in line for line in lines)
-    assert lines[-1] == "weights cache /w: empty"
+    assert "weights cache /w: empty" in lines
 
 
 def test_json_keeps_its_shape() -> None:
     healthy = json.loads(json.dumps(HEALTHY.to_json()))
-    assert list(healthy) == ["backends", "docker", "gpus", "weights", "runtime", "warm"]
+    assert list(healthy) == [
+        *("backends", "docker", "gpus", "weights", "runtime", "warm", "packages")
+    ]
     assert healthy["backends"]["docker"] == {"works": False, "why": DOCKER_MISSING.why}
     assert healthy["backends"]["process"] == {
         "works": True,
@@ -115,6 +131,14 @@ def test_json_keeps_its_shape() -> None:
         "folder": "/w",
         "files": ["a.pth", "b.pth"],
         "standins_manifest": True,
+        "mismatched": [],
+    }
+    assert healthy["packages"] == {
+        "python": "3.11.7",
+        "pinned": {"torch": "2.5.1", "numpy": "2.1.0"},
+        "others": {"sympy": "1.13.1"},
+        "source": "the runtime at /srv/.runtime",
+        "absent": ["matplotlib", "sklearn", "pandas", "scipy"],
     }
     bare = NO_ENGINE.to_json()
     assert bare["docker"] == {"engine": None, "why": NO_ENGINE.docker.why}
@@ -162,6 +186,38 @@ def test_cli_prints_the_json_and_says_whether_anything_works(
 ) -> None:
     backends = {"process": PROCESS_WORKS if works else DOCKER_MISSING, "docker": DOCKER_MISSING}
     found = DoctorReport(**{**vars(NO_ENGINE), "backends": backends})
-    monkeypatch.setattr("grader.cli.ops.diagnose", lambda: found)
+    monkeypatch.setattr("sandbox.doctor.diagnose", lambda: found)  # `doctor` imports it when run
     assert cmd_doctor(argparse.Namespace(json=True)) == (0 if works else 3)
     assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(found.to_json()))
+
+
+def test_a_real_weights_file_whose_hash_does_not_match_is_flagged(tmp_path: Path) -> None:
+    """Stand-ins never match their names' hashes and are not flagged; a real file that does not
+    is corrupt or misnamed, and the doctor says so."""
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    (folder / "resnet18-f37072fd.pth").write_bytes(b"stand-in")
+    (folder / "resnet50-0676ba61.pth").write_bytes(b"a real download, cut short")
+    digest = hashlib.sha256(b"stand-in").hexdigest()
+    manifest = {"standins": {"resnet18-f37072fd.pth": {"sha256": digest}}}
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    row = doctor.weights_status(SandboxSettings(weights_dir=folder))
+    assert row.mismatched == ["resnet50-0676ba61.pth"]
+    lines = doctor._weights_lines(row)
+    assert lines[1].startswith("  hash MISMATCH, corrupt or misnamed")
+    assert "resnet50-0676ba61.pth" in lines[1] and "resnet18" not in lines[1]
+
+
+def test_the_packages_come_from_the_runtime(tmp_path: Path) -> None:
+    venv = tmp_path / "runtime"
+    site = venv / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.9\n")
+    for name in ("torch-2.14.1", "matplotlib-3.9.0", "typing_extensions-4.16.0"):
+        (site / f"{name}.dist-info").mkdir()
+    found = runtime_packages(SandboxSettings(runtime=venv))
+    assert (found.python, found.pinned) == ("3.11.9", {"torch": "2.14.1"})
+    text = doctor._packages_lines(found)
+    assert text[0].endswith("python 3.11.9, torch 2.14.1")
+    assert "matplotlib 3.9.0" in text[1] and "typing-extensions 4.16.0" in text[1]
+    assert text[2] == "  not installed (importing them fails): sklearn, pandas, scipy"

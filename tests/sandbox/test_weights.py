@@ -11,7 +11,15 @@ import pytest
 from sandbox.errors import WeightsError
 from sandbox.settings import SandboxSettings
 from sandbox.standins import STANDINS
-from sandbox.weights import MANIFEST, README, add_weights, hash_prefix, list_weights, make_standins
+from sandbox.weights import (
+    MANIFEST,
+    README,
+    STANDIN_LABEL,
+    add_weights,
+    hash_prefix,
+    list_weights,
+    make_standins,
+)
 
 
 @pytest.fixture
@@ -96,6 +104,28 @@ def test_a_real_file_replaces_a_stand_in(settings: SandboxSettings, tmp_path: Pa
     assert "toy.pth" not in json.loads((folder / MANIFEST).read_text())["standins"]
 
 
+def test_a_stand_in_is_labelled_calmly_and_a_real_mismatch_is_not(
+    settings: SandboxSettings, tmp_path: Path
+) -> None:
+    """A stand-in carries a real file's name (hash prefix included) but not its content: that is
+    its purpose, not a fault. A real file whose content is not what its name says is."""
+    folder = settings.weights_dir
+    folder.mkdir()
+    standin = checkpoint(folder, "resnet18", b"random stand-in weights", good=False)
+    corrupt = checkpoint(folder, "resnet50", b"a download cut short", good=False)
+    good = checkpoint(folder, "mobilenet_v2", b"a real download")
+    digest = hashlib.sha256(standin.read_bytes()).hexdigest()
+    (folder / MANIFEST).write_text(json.dumps({"standins": {standin.name: {"sha256": digest}}}))
+    listed = {w.name: w for w in list_weights(settings)}
+    shown = {name: str(w).split("\t", 2)[2] for name, w in listed.items()}
+    assert shown[standin.name] == "stand-in (no published hash; for tests and demos)"
+    assert shown[standin.name] == STANDIN_LABEL and "MISMATCH" not in shown[standin.name]
+    assert shown[corrupt.name].startswith("real\thash MISMATCH: corrupt or misnamed")
+    assert shown[good.name] == "real\thash ok"
+    assert [n for n, w in listed.items() if w.mismatched] == [corrupt.name]
+    assert listed[standin.name].hash_matches is False  # the data stays true; only the words change
+
+
 def test_standins_need_the_runtime(tmp_path: Path) -> None:
     settings = SandboxSettings(runtime=tmp_path / "no-runtime", weights_dir=tmp_path / "cache")
     with pytest.raises(WeightsError, match="make runtime"):
@@ -119,6 +149,9 @@ def test_standins_are_made_once_and_labelled(settings: SandboxSettings) -> None:
     assert set(listed) == files
     assert not listed["resnet18-f37072fd.pth"].standin
     assert all(w.standin and w.hash_matches is False for n, w in listed.items() if "18" not in n)
+    assert all(str(w).endswith(STANDIN_LABEL) for n, w in listed.items() if "18" not in n)
+    # the operator's file is real and its content is not resnet18's: that one is flagged
+    assert [n for n, w in listed.items() if w.mismatched] == ["resnet18-f37072fd.pth"]
     manifest = json.loads((folder / MANIFEST).read_text())["standins"]
     assert set(manifest) == files - {"resnet18-f37072fd.pth"}
     assert "STAND-INS" in (folder / README).read_text()

@@ -37,7 +37,7 @@ from tests.support.receiver import Receiver
 
 COURSE = "pytorch-101"
 MCQ = "finetuning-purpose"
-NUMERIC = "metrics-000-precision"
+NUMERIC = "precision-tp85-fp15-fn10"
 FREE = "cats-dogs-500-images"  # in no assignment
 OPENS = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
 DUE = OPENS + timedelta(days=7)

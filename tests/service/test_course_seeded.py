@@ -24,8 +24,8 @@ ITEMS = [
     "finetuning-purpose",
     "freeze-with-requires-grad",
     "pretrained-saves-time",
-    "metrics-000-precision",
-    "metrics-000-recall",
+    "precision-tp85-fp15-fn10",
+    "recall-tp85-fp15-fn10",
 ]
 PLAN = Plan(
     course="seeded",

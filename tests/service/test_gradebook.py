@@ -46,7 +46,8 @@ ASSIGNMENTS = (
     quiz("other-quiz", course=OTHER),
 )
 HEADER = (
-    "student,quiz/finetuning-purpose,quiz/metrics-000-precision,quiz-last/finetuning-purpose,total"
+    "student,quiz/finetuning-purpose,quiz/precision-tp85-fp15-fn10,"
+    "quiz-last/finetuning-purpose,total"
 )
 
 
