@@ -23,7 +23,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from sandbox.settings import SandboxSettings, grader_home
+from sandbox.home import grader_home
+from sandbox.settings import SandboxSettings
 
 Backend = Literal["process", "docker"]
 DEFAULT_BACKEND: Backend = "process"

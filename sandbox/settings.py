@@ -19,7 +19,6 @@ does not parse (`GRADER_POOL_SIZE=two`) is an error naming the variable, never a
 
 from __future__ import annotations
 
-import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,25 +26,11 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-#: The folder holding this package: a checkout when it has a pyproject.toml beside it.
-PACKAGE_PARENT = Path(__file__).resolve().parents[1]
+from sandbox.home import grader_home
 
 #: Where torch looks for the weights cache inside every sandbox (`$TORCH_HOME/hub/checkpoints`).
 SANDBOX_TORCH_HOME = "/opt/torch"
 SANDBOX_CHECKPOINTS = f"{SANDBOX_TORCH_HOME}/hub/checkpoints"
-
-
-def grader_home() -> Path:
-    """`$GRADER_HOME`, else the checkout this package runs from, else the working directory.
-
-    Every default path (runtime, caches, bank, solutions) hangs off it, so an installed
-    (non-editable) package looks in the folder it is run from, never in site-packages."""
-    configured = os.environ.get("GRADER_HOME")
-    if configured:
-        return Path(configured)
-    if (PACKAGE_PARENT / "pyproject.toml").is_file():
-        return PACKAGE_PARENT
-    return Path.cwd()
 
 
 #: Kept for the callers that mean "the checkout's files" (tests, the image build context).

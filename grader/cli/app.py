@@ -2,6 +2,10 @@
 
 Exit codes: 0 passed / succeeded, 1 graded and not passed, 2 bad usage or input, 3 the grader
 could not grade. Expected failures print one `error: ...` line on stderr, never a traceback.
+
+Building the parser imports no command's machinery (pydantic, the sandboxes, the service): each
+handler imports what it uses, so `--help`, `list` and `show` start in a fraction of a second
+(tests/grader/test_cli_startup.py holds the line).
 """
 
 from __future__ import annotations
@@ -10,36 +14,30 @@ import argparse
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from pydantic import ValidationError
-
-from grader.bank import Bank, load_bank
+from grader.cli.authoring import add_authoring_commands
 from grader.cli.bank import add_bank_export_command
 from grader.cli.course import add_course_commands
-from grader.cli.grading import (
-    add_backend_option,
-    check_file,
-    cmd_selftest,
-    grade_one,
-    settings_for,
-)
 from grader.cli.lms import add_lms_commands
 from grader.cli.ops import add_ops_commands
-from grader.cli.render import item_text, listing_text, report_text
+from grader.cli.options import DIFFICULTIES, add_backend_option, settings_for
+from grader.cli.output import closed_stdout, emit
+from grader.cli.render import item_doc, listing_doc
 from grader.cli.service import add_service_commands
+from grader.cli.views import ItemView, item_bank, report_problems, student_bank, student_item
 from grader.cli.worker import add_worker_commands
-from grader.courses.catalog import Catalog, load_catalog
 from grader.errors import GraderError
-from grader.models import Difficulty, Report, item_json_schema
-from grader.models.assignment import assignment_json_schema
-from grader.settings import settings_error
-from sandbox.errors import SandboxError
+
+if TYPE_CHECKING:
+    from grader.models import Report
 
 Command = Callable[[argparse.Namespace], int]
+#: A command stopped by a closed stdout (128 + SIGPIPE, as a shell reports a program killed by
+#: it): its work may be unfinished. `list`, `show`, `answer` and `check` exit as they would have.
+PIPE_CLOSED = 141
 
 
 class Parser(argparse.ArgumentParser):
@@ -49,40 +47,37 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
-def _bank(args: argparse.Namespace) -> Bank:
-    bank = load_bank([settings_for(args).bank])
-    if bank.issues and args.command != "validate":
-        count = len(bank.issues)
-        print(f"warning: {count} problem(s) in the bank; run `grader validate`", file=sys.stderr)
-    return bank
-
-
 def cmd_list(args: argparse.Namespace) -> int:
-    items = [
-        item
-        for item in _bank(args).items.values()
-        if (not args.tag or args.tag in item.tags)
-        and (not args.difficulty or item.difficulty == args.difficulty)
-    ]
-    items.sort(key=lambda i: i.id)
-    if args.json:
-        print(json.dumps([item.public() for item in items], indent=2))
-    else:
-        print(listing_text(items))
+    views = student_bank(args.bank)
+    report_problems(views.problems)
+    items = sorted((i for i in views.items.values() if _matches(i, args)), key=lambda i: i.id)
+    emit(json.dumps([item.view for item in items], indent=2) if args.json else listing_doc(items))
     return 0
 
 
+def _matches(item: ItemView, args: argparse.Namespace) -> bool:
+    tagged = not args.tag or args.tag in item.view["tags"]
+    return tagged and (not args.difficulty or item.view["difficulty"] == args.difficulty)
+
+
 def cmd_show(args: argparse.Namespace) -> int:
-    item = _bank(args).get(args.id)
-    print(json.dumps(item.public(), indent=2) if args.json else item_text(item))
+    item, problems = student_item(args.bank, args.id)
+    report_problems(problems)
+    emit(json.dumps(item.view, indent=2) if args.json else item_doc(item))
     return 0
 
 
 def cmd_answer(args: argparse.Namespace) -> int:
-    return _emit(grade_one(settings_for(args), _bank(args), args.id, args.choice), args.json)
+    from grader.cli.grading import grade_one
+
+    bank, problems = item_bank(args.bank, args.id)
+    report_problems(problems)
+    return _emit(grade_one(args, bank, args.choice), args.json)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from grader.cli.grading import check_file
+
     report = check_file(args)
     if args.format == "gradescope":
         from grader.gradescope.results import write_results
@@ -92,13 +87,20 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from grader.bank import load_bank
+    from grader.courses.catalog import Catalog, load_catalog
+
     settings = settings_for(args)
-    bank = load_bank([Path(p) for p in args.paths] or [settings.bank])
+    bank = load_bank([Path(p) for p in args.paths] or [settings.bank])  # no cache: parse it all
     # Named files, folders or another --bank are validated alone: the course's assignments are
     # checked with the course's own bank only.
     alone = bool(args.paths or args.bank)
     catalog = Catalog() if alone else load_catalog(settings.assignments, bank)
     issues = bank.issues + catalog.issues
+    if not alone:  # the course's solutions/ against its bank, as `grader selftest` will read it
+        from grader.bank.solutions import solution_issues
+
+        issues += solution_issues(bank, settings.solutions)
     for issue in issues:
         print(f"error: {issue}", file=sys.stderr)
     files = len(bank.items) + len(bank.broken)
@@ -111,16 +113,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    schema = assignment_json_schema() if args.assignment else item_json_schema()
+    from grader.models import item_json_schema
+    from grader.models.assignment import assignment_json_schema
+    from grader.models.expect import expect_json_schema
+
+    if args.expect:
+        schema = expect_json_schema()
+    else:
+        schema = assignment_json_schema() if args.assignment else item_json_schema()
     print(json.dumps(schema, indent=2))
     return 0
 
 
 def _emit(report: Report, as_json: bool) -> int:
-    print(report.model_dump_json(indent=2) if as_json else report_text(report))
-    if report.status.value == "error":
-        return 3
-    return 0 if report.passed else 1
+    from grader.cli.columns import exit_code
+    from grader.cli.render import report_doc
+
+    emit(report.model_dump_json(indent=2) if as_json else report_doc(report))
+    return exit_code(report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True, metavar="COMMAND", parser_class=Parser
     )
     _add_bank_commands(sub)
+    add_authoring_commands(sub)
     add_bank_export_command(sub)
     add_ops_commands(sub)
     add_service_commands(sub)
@@ -142,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_bank_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser("list", help="the bank's items")
     p.add_argument("--tag")
-    p.add_argument("--difficulty", choices=[d.value for d in Difficulty])
+    p.add_argument("--difficulty", choices=DIFFICULTIES)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
     p = sub.add_parser("show", help="an item as a student sees it")
@@ -166,41 +177,86 @@ def _add_bank_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser("selftest", help="the bank's self-test")
     p.add_argument("ids", nargs="*")
     add_backend_option(p)
-    p.set_defaults(func=cmd_selftest)
+    p.set_defaults(func=_selftest)
     p = sub.add_parser("validate", help="schema and lint of the bank")
     p.add_argument("paths", nargs="*", help="files or folders (default: the bank)")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("schema", help="print the JSON Schema of item (or assignment) files")
-    p.add_argument("--assignment", action="store_true", help="the assignment files' schema")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--assignment", action="store_true", help="the assignment files' schema")
+    which.add_argument("--expect", action="store_true", help="solutions/<id>/expect.yaml's schema")
     p.set_defaults(func=cmd_schema)
 
 
+def _selftest(args: argparse.Namespace) -> int:
+    from grader.cli.grading import cmd_selftest
+
+    return cmd_selftest(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    return _flushed(_run(argv))
+
+
+def _flushed(code: int) -> int:
+    """Flush stdout here, not at exit, where a closed pipe would print a traceback; output that
+    cannot be written (a full disk) fails a command that had succeeded."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        closed_stdout(sys.stdout)
+    except OSError as exc:
+        if code == 0:
+            print(f"error: cannot write the output ({exc.strerror or exc})", file=sys.stderr)
+            return 3
+    return code
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed as one line
         return int(exc.code or 0)
+    except BrokenPipeError:  # `grader --help | head -1`: the help was all it had to do
+        closed_stdout(sys.stdout)
+        return 0
     func: Command = args.func
     try:
         return func(args)
-    except (GraderError, SandboxError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except ValidationError as exc:  # a GRADER_* variable that does not parse
-        print(f"error: {settings_error(exc)}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 3
-    except Exception as exc:  # noqa: BLE001 - the one place that turns a crash into exit 3
-        if os.environ.get("GRADER_DEBUG"):
-            traceback.print_exc()
-        print(
-            f"error: internal error ({type(exc).__name__}: {exc}); set GRADER_DEBUG=1 for details",
-            file=sys.stderr,
-        )
-        return 3
+    except BrokenPipeError:
+        closed_stdout(sys.stdout)
+        return PIPE_CLOSED
+    except Exception as exc:  # noqa: BLE001 - the one place that turns a crash into an exit code
+        return _failed(exc)
+
+
+def _failed(exc: Exception) -> int:
+    """One `error:` line for an exception, and its exit code (3 for a crash of the grader)."""
+    from pydantic import ValidationError
+
+    from sandbox.errors import SandboxError
+
+    if isinstance(exc, GraderError | SandboxError):
+        print(f"error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    if isinstance(exc, ValidationError):  # a GRADER_* variable that does not parse
+        from grader.settings import settings_error
+
+        print(f"error: {settings_error(exc)}", file=sys.stderr)
+        return 2
+    if os.environ.get("GRADER_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc)
+    print(
+        f"error: internal error ({type(exc).__name__}: {exc}); set GRADER_DEBUG=1 for details",
+        file=sys.stderr,
+    )
+    return 3
 
 
 if __name__ == "__main__":

@@ -6,13 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from grader.bank import load_bank
-from grader.bank.export import export_student_bank
-from grader.cli.grading import settings_for
+from grader.cli.options import settings_for
 
 
 def cmd_bank_export(args: argparse.Namespace) -> int:
     """Export the bank (`--bank`, else the default) and say what went and what stayed out."""
+    from grader.bank import load_bank
+    from grader.bank.export import export_student_bank
+
     bank = load_bank([settings_for(args).bank])
     written = export_student_bank(bank, args.student)
     print(

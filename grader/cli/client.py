@@ -22,20 +22,20 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
 
 import httpx
 
-from grader.cli.render import report_text
+from grader.cli.columns import attempt_text, columns_text, exit_code, iso, score_text
+from grader.cli.output import emit
+from grader.cli.render import Doc, Line, report_doc
 from grader.config_file import CONFIG_HELP, read_config
 from grader.errors import BadInput, BadSubmission, ServerUnavailable
 from grader.models import Report
-from grader.text import printable
 
 #: The most a client reads of a file; the server's own cap (413) is usually lower.
 READ_CAP = 16 * 1024 * 1024
@@ -102,15 +102,8 @@ def show_view(view: dict[str, Any], as_json: bool = False) -> int:
         )
     report = Report.model_validate(view["report"])
     if not as_json:
-        print(_report_text(report, view))
+        emit(_report_doc(report, view))
     return exit_code(report)
-
-
-def exit_code(report: Report) -> int:
-    """`grader check`'s: 0 passed, 1 graded and not passed, 3 the grader could not grade."""
-    if report.status.value == "error":
-        return 3
-    return 0 if report.passed else 1
 
 
 HISTORY = ("id", "submitted", "question", "assignment", "status", "verdict", "score")
@@ -143,31 +136,6 @@ def _history_row(view: dict[str, Any]) -> tuple[str, ...]:
         view.get("verdict") or "-",
         score_text(report.get("score"), report.get("max_score")),
     )
-
-
-def iso(seconds: float | None) -> str:
-    """Unix seconds as ISO 8601 in UTC, to the second; `-` for none."""
-    if seconds is None:
-        return "-"
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
-
-
-def attempt_text(assignment: str | None, attempt: int | None) -> str:
-    """`ASSIGNMENT#N`, or `practice` outside an assignment."""
-    return f"{assignment}#{attempt}" if assignment else "practice"
-
-
-def score_text(score: float | None, top: float | None) -> str:
-    return "-" if score is None or top is None else f"{score:g}/{top:g}"
-
-
-def columns_text(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns; a character that is not printable (an escape sequence in a name)
-    is shown as `?`, so no cell drives the terminal."""
-    cells = [[printable(cell) for cell in row] for row in [header, *rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells)
-    return "\n".join(line.rstrip() for line in lines)
 
 
 def get_json(
@@ -203,15 +171,15 @@ def _which(created: dict[str, Any]) -> str:
     return f"{created['question']}, {created['assignment']} attempt {created.get('attempt')}"
 
 
-def _report_text(report: Report, view: dict[str, Any]) -> str:
+def _report_doc(report: Report, view: dict[str, Any]) -> Doc:
     """The report as `grader check` prints it; in an assignment, a line on how it counts."""
     if not view.get("assignment"):
-        return report_text(report)
+        return report_doc(report)
     late = view.get("late_penalty") or 0.0
     notes = [f"assignment {view['assignment']}", f"attempt {view.get('attempt')}"]
     notes += [f"{late:.0%} off for lateness"] if late else []
     notes += [f"shown: {view.get('revealed')}"]
-    return report_text(report) + "\n  " + " · ".join(notes)
+    return [*report_doc(report), Line.of("  " + " · ".join(notes))]
 
 
 def _files(path: Path | None) -> dict[str, tuple[str, bytes]] | None:

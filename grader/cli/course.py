@@ -13,35 +13,27 @@ unknown id, a score off the scale); 3 when it cannot be reached or fails.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-from grader.bank import Bank
-from grader.cli.client import (
-    attempt_text,
-    columns_text,
-    fetch,
-    get_json,
-    iso,
-    post_json,
-    resolve_config,
-    score_text,
-)
+from grader.cli.columns import attempt_text, columns_text, iso, score_text
+from grader.cli.options import VERDICTS
 from grader.cli.render import report_text
-from grader.courses import stats_html, stats_text
-from grader.courses.catalog import Catalog
-from grader.courses.stats import CourseStats, Flag, ItemStats, OptionStats
 from grader.errors import BadInput, ServerUnavailable
-from grader.models import Report, Verdict
 from grader.text import printable
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from grader.bank import Bank
+    from grader.courses.catalog import Catalog
+    from grader.courses.stats import CourseStats, ItemStats
 
 T = TypeVar("T")
 SUBMISSIONS = "/v1/course/submissions"
@@ -49,6 +41,8 @@ LISTING = ("id", "student", "question", "assignment", "status", "verdict", "scor
 
 
 def cmd_submissions(args: argparse.Namespace) -> int:
+    from grader.cli.client import get_json, resolve_config  # httpx: when a command runs
+
     server, token = resolve_config(args.server, args.token)
     named = ("student", "question", "assignment", "verdict", "status", "since", "limit", "cursor")
     params = {key: getattr(args, key) for key in named if getattr(args, key) is not None}
@@ -82,6 +76,8 @@ def _listing_row(item: dict[str, Any]) -> tuple[str, ...]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from grader.cli.client import get_json, resolve_config
+
     server, token = resolve_config(args.server, args.token)
     detail = get_json(server, token, f"{SUBMISSIONS}/{quote(args.id, safe='')}")
     print(json.dumps(detail, indent=2) if args.json else detail_text(detail))
@@ -90,6 +86,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def detail_text(detail: dict[str, Any]) -> str:
     """Who, what and when; the current report; then one line per version of it."""
+    from grader.models import Report
+
     where = attempt_text(detail.get("assignment"), detail.get("attempt"))
     late = detail.get("late_penalty") or 0.0
     sent = detail.get("filename") and f"file: {detail['filename']}"
@@ -133,6 +131,8 @@ def history_lines(history: list[dict[str, Any]]) -> list[str]:
 
 
 def cmd_gradebook(args: argparse.Namespace) -> int:
+    from grader.cli.client import fetch, resolve_config
+
     server, token = resolve_config(args.server, args.token)
     params = {"format": args.format} | ({"assignment": args.assignment} if args.assignment else {})
     response = fetch(server, token, "GET", "/v1/course/gradebook", params=params)
@@ -145,6 +145,8 @@ def cmd_gradebook(args: argparse.Namespace) -> int:
 
 
 def cmd_regrade(args: argparse.Namespace) -> int:
+    from grader.cli.client import post_json, resolve_config
+
     server, token = resolve_config(args.server, args.token)
     named = {"submission": args.submission, "question": args.question}
     named["assignment"] = args.assignment
@@ -161,6 +163,8 @@ def cmd_regrade(args: argparse.Namespace) -> int:
 
 
 def cmd_override(args: argparse.Namespace) -> int:
+    from grader.cli.client import post_json, resolve_config
+
     server, token = resolve_config(args.server, args.token)
     path = f"{SUBMISSIONS}/{quote(args.id, safe='')}/override"
     detail = post_json(server, token, path, {"score": args.score, "reason": args.reason})
@@ -169,6 +173,9 @@ def cmd_override(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from grader.cli.client import get_json, resolve_config
+    from grader.courses import stats_html, stats_text
+
     if args.db is not None:
         if not args.course:
             raise BadInput("--db needs --course: the statistics are of one course's work")
@@ -224,6 +231,8 @@ def _store_stats(args: argparse.Namespace) -> CourseStats:
 def stats_from_json(data: Any) -> CourseStats:
     """The server's `GET /v1/course/stats` body as `CourseStats` again, for the renderers; keys
     this grader does not know are left out."""
+    from grader.courses.stats import CourseStats, Flag
+
     try:
         items = [_item_stats(raw) for raw in data["items"]]
         flagged = [_known(Flag, raw) for raw in data["flagged"]]
@@ -236,6 +245,8 @@ def stats_from_json(data: Any) -> CourseStats:
 
 
 def _item_stats(raw: dict[str, Any]) -> ItemStats:
+    from grader.courses.stats import Flag, ItemStats, OptionStats
+
     options = [_known(OptionStats, option) for option in raw.get("options") or []]
     flags = [_known(Flag, flag) for flag in raw.get("flags") or []]
     return _known(ItemStats, raw | {"options": options, "flags": flags})
@@ -243,6 +254,8 @@ def _item_stats(raw: dict[str, Any]) -> ItemStats:
 
 def _known(cls: type[T], raw: dict[str, Any]) -> T:
     """`cls` built from the keys of `raw` it takes; TypeError when one it needs is missing."""
+    import inspect
+
     takes = inspect.signature(cls).parameters
     return cls(**{key: value for key, value in raw.items() if key in takes})
 
@@ -270,7 +283,7 @@ def add_course_commands(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--student")
     p.add_argument("--question")
     p.add_argument("--assignment")
-    p.add_argument("--verdict", choices=[v.value for v in Verdict])
+    p.add_argument("--verdict", choices=VERDICTS)
     p.add_argument("--status", choices=["queued", "running", "done"])
     p.add_argument("--since", help="Unix seconds or ISO 8601: submitted at or after it")
     p.add_argument("--limit", type=int, help="a page's size (default 50, at most 500)")

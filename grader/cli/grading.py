@@ -1,4 +1,13 @@
-"""CLI commands that grade: `check`, `answer` and `selftest`, all through `Grader`."""
+"""CLI commands that grade: `check`, `answer` and `selftest`, all through `Grader`.
+
+`check` and `answer` grade one answer and exit: their sandbox runs cold, as with
+`GRADER_WARM=0`, since a warm pool would be started for nothing (its zygotes import torch while
+the one run goes cold anyway). `selftest`, `hostile`, `bench` and the server grade many and keep
+the warm path.
+
+`answer` imports only what grading its item needs: no sandbox, no settings for an mcq or numeric
+item (grader/grading/grader.py); the self-test's machinery is imported by `selftest` alone.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +15,25 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from grader.bank import Bank, load_bank
+from grader.cli.options import add_backend_option, add_log_options, settings_for
+from grader.cli.output import progress
+from grader.cli.views import item_bank
 from grader.grading import Answer, Grader
+from grader.grading.grader import runs_code
 from grader.grading.submission import read_submission
-from grader.models import Report
-from grader.ops.selftest import selftest, table
-from grader.settings import GraderSettings, with_flags
-from sandbox.backends import BACKENDS, wait_warm
 
+if TYPE_CHECKING:
+    from grader.bank import Bank
+    from grader.models import Report
+    from grader.ops.selftest import Row
+    from grader.settings import GraderSettings
 
-def settings_for(args: argparse.Namespace) -> GraderSettings:
-    """The grader's settings, with `--bank` and `--backend` over their variables."""
-    return with_flags(getattr(args, "bank", None), getattr(args, "backend", None))
+#: The shared options live in grader.cli.options (light to import); still importable from here.
+__all__ = ["add_backend_option", "add_log_options", "check_file", "grade_one", "settings_for"]
 
 
 @contextmanager
@@ -38,28 +51,57 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def grade_one(settings: GraderSettings, bank: Bank, item_id: str, answer: Answer) -> Report:
-    """Grade one answer; a sandbox is opened only if the item needs one, and closed after."""
-    with sigterm_interrupts(), Grader(bank, settings=settings) as grader:
-        return grader.grade(item_id, answer)
+@contextmanager
+def one_shot(bank: Bank, settings: Callable[[], GraderSettings]) -> Iterator[Grader]:
+    """A grader for one answer: its sandbox (opened only if the item needs one) runs cold, and
+    is closed after; SIGTERM interrupts it as Ctrl-C does. `settings` is called only if the item
+    needs them (an mcq answer reads none)."""
+
+    def cold() -> GraderSettings:
+        given = settings()
+        cold = given.sandbox.model_copy(update={"warm": False})
+        return given.model_copy(update={"sandbox": cold})
+
+    with sigterm_interrupts(), Grader(bank, settings=cold) as grader:
+        yield grader
+
+
+def grade_one(args: argparse.Namespace, bank: Bank, answer: Answer) -> Report:
+    """Grade one answer to the item `args.id`; with a terminal and no `--json`, say so while a
+    sandbox runs it. The settings (`--bank`, `--backend`, `GRADER_*`) are read only if the item
+    needs a sandbox."""
+    item = bank.get(args.id)
+    with one_shot(bank, lambda: settings_for(args)) as grader:
+        with progress(f"grading {item.id} …", not args.json and runs_code(item)):
+            return grader.grade(item, answer)
 
 
 def check_file(args: argparse.Namespace) -> Report:
     """Grade a .py or .ipynb file for a code item (`grader check ID FILE`)."""
-    settings = settings_for(args)
-    bank = load_bank([settings.bank])
-    item = bank.get(args.id)  # an unknown id is reported before the file is read
-    return grade_one(settings, bank, item.id, read_submission(args.file))
+    bank, _ = item_bank(args.bank, args.id)
+    bank.get(args.id)  # an unknown id is reported before the file is read
+    return grade_one(args, bank, read_submission(args.file))
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
+    """The table streams: its header at once, then a row as each case finishes, then the sum."""
+    from grader.bank import load_bank
+    from grader.ops.selftest import Table, plan, selftest
+    from sandbox.backends import wait_warm
+
     settings = settings_for(args)
     bank = load_bank([settings.bank])
     items = [bank.get(i) for i in args.ids] if args.ids else list(bank.items.values())
+    plans = plan(bank, sorted(items, key=lambda i: i.id), settings.solutions)
+    table = Table.of(plans)
+    print(table.header(), flush=True)
+    rows: list[Row] = []
     with sigterm_interrupts(), Grader(bank, settings=settings) as grader:
         wait_warm(grader.sandbox)  # the self-test runs on the warm path where the backend has one
-        rows = selftest(sorted(items, key=lambda i: i.id), grader)
-    print(table(rows))
+        for row in selftest(plans, grader):
+            rows.append(row)
+            print(table.line(row), flush=True)
+    print(table.summary(rows))
     if bank.issues:
         print(
             f"error: {len(bank.issues)} problem(s) in the bank; run `grader validate`",
@@ -67,23 +109,3 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         )
         return 2
     return 0 if all(r.ok for r in rows) else 1
-
-
-def add_backend_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--backend", choices=BACKENDS, help="sandbox backend (default: $GRADER_BACKEND or process)"
-    )
-
-
-def add_log_options(p: argparse.ArgumentParser) -> None:
-    """`--log-level` and `--log-format` of `grader serve` and `grader worker`."""
-    p.add_argument(
-        "--log-level",
-        choices=["debug", "info", "warning", "error"],
-        help="default: $GRADER_LOG_LEVEL or info",
-    )
-    p.add_argument(
-        "--log-format",
-        choices=["text", "json"],
-        help="one line per event as text or JSON (default: $GRADER_LOG_FORMAT or text)",
-    )

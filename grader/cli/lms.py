@@ -11,19 +11,22 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
+from grader.cli.columns import columns_text, iso
 
-from grader.cli.client import columns_text, iso
-from grader.service import delivery_admin, lms_clients
-from grader.service.store_location import operator_store
+if TYPE_CHECKING:  # the store's modules load when an action runs, not to build the parser
+    from sqlalchemy.orm import Session
+
+    from grader.service.delivery_admin import DeliveryRow
 
 
 @contextmanager
 def _session(args: argparse.Namespace, create: bool | None = None) -> Iterator[Session]:
     """A session on the store (`create`: the action's `--create`, None where it has none); its
     engine is disposed after, so no connection outlives it."""
+    from grader.service.store_location import operator_store
+
     sessions = operator_store(args.db, create)
     try:
         with sessions() as session:
@@ -33,6 +36,8 @@ def _session(args: argparse.Namespace, create: bool | None = None) -> Iterator[S
 
 
 def cmd_lms_add(args: argparse.Namespace) -> int:
+    from grader.service import lms_clients
+
     with _session(args, args.create) as session:
         secret = lms_clients.add_client(session, args.name, args.callback_host)
     print(secret)
@@ -40,6 +45,8 @@ def cmd_lms_add(args: argparse.Namespace) -> int:
 
 
 def cmd_lms_rotate(args: argparse.Namespace) -> int:
+    from grader.service import lms_clients
+
     with _session(args) as session:
         secret = lms_clients.rotate(session, args.name)
     print(secret)
@@ -47,6 +54,8 @@ def cmd_lms_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_lms_retire(args: argparse.Namespace) -> int:
+    from grader.service import lms_clients
+
     with _session(args) as session:
         removed = lms_clients.retire_old_secrets(session, args.name)
     print(f"removed {removed} old secret(s) of {args.name!r}; the newest still verifies")
@@ -54,6 +63,8 @@ def cmd_lms_retire(args: argparse.Namespace) -> int:
 
 
 def cmd_lms_hosts(args: argparse.Namespace) -> int:
+    from grader.service import lms_clients
+
     with _session(args) as session:
         hosts = lms_clients.set_hosts(session, args.name, args.callback_host)
     print(f"{args.name}: callbacks to: {', '.join(hosts)}")
@@ -61,6 +72,8 @@ def cmd_lms_hosts(args: argparse.Namespace) -> int:
 
 
 def cmd_lms_delete(args: argparse.Namespace) -> int:
+    from grader.service import lms_clients
+
     with _session(args) as session:
         failed = lms_clients.delete_client(session, args.name)
     print(
@@ -71,6 +84,8 @@ def cmd_lms_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_lms_list(args: argparse.Namespace) -> int:
+    from grader.service import lms_clients
+
     with _session(args) as session:
         clients = lms_clients.list_clients(session)
     if args.json:
@@ -83,8 +98,11 @@ def cmd_lms_list(args: argparse.Namespace) -> int:
 
 
 def cmd_lms_deliveries(args: argparse.Namespace) -> int:
+    from grader.service import delivery_admin
+
     with _session(args) as session:
-        rows = delivery_admin.list_deliveries(session, args.client, args.state, args.limit)
+        limit = delivery_admin.LIMIT if args.limit is None else args.limit
+        rows = delivery_admin.list_deliveries(session, args.client, args.state, limit)
     if args.json:
         print(json.dumps([_delivery_json(row) for row in rows], indent=2))
         return 0
@@ -94,7 +112,7 @@ def cmd_lms_deliveries(args: argparse.Namespace) -> int:
     return 0
 
 
-def _delivery_json(row: delivery_admin.DeliveryRow) -> dict[str, Any]:
+def _delivery_json(row: DeliveryRow) -> dict[str, Any]:
     shown = asdict(row)
     for key in ("next_attempt_at", "delivered_at"):
         shown[key] = None if shown[key] is None else iso(shown[key])
@@ -104,7 +122,7 @@ def _delivery_json(row: delivery_admin.DeliveryRow) -> dict[str, Any]:
 LAST_WIDTH = 60
 
 
-def _delivery_cells(row: delivery_admin.DeliveryRow) -> tuple[str, ...]:
+def _delivery_cells(row: DeliveryRow) -> tuple[str, ...]:
     status = "-" if row.last_status is None else f"HTTP {row.last_status}"
     last = " ".join((row.last_error or status).split())  # the receiver's words: one line, short
     if len(last) > LAST_WIDTH:
@@ -122,6 +140,8 @@ def _delivery_cells(row: delivery_admin.DeliveryRow) -> tuple[str, ...]:
 
 
 def cmd_lms_redeliver(args: argparse.Namespace) -> int:
+    from grader.service import delivery_admin
+
     delivery_admin.check_selection(args.ids, args.states, args.client, force=args.force)
     with _session(args) as session:
         count = delivery_admin.redeliver(
@@ -163,7 +183,7 @@ def _add_delivery_commands(actions: argparse._SubParsersAction[Any]) -> None:
     state = p.add_mutually_exclusive_group()
     state.add_argument("--failed", dest="state", action="store_const", const="failed")
     state.add_argument("--pending", dest="state", action="store_const", const="pending")
-    p.add_argument("--limit", type=int, default=delivery_admin.LIMIT, help="how many (default 50)")
+    p.add_argument("--limit", type=int, help="how many (default 50)")
     p.add_argument("--json", action="store_true")
 
     about = "send deliveries now, with the same webhook-id"

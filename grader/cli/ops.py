@@ -7,14 +7,13 @@ import json
 import sys
 from pathlib import Path
 
+from grader.cli.options import BACKENDS
 from grader.errors import BadInput
-from sandbox.backends import BACKENDS
-from sandbox.doctor import diagnose, doctor_text
-from sandbox.settings import REPO_ROOT, SandboxSettings
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
     import sandbox.weights as weights
+    from sandbox.settings import SandboxSettings
 
     settings = SandboxSettings()
     if args.action == "standins":
@@ -37,6 +36,8 @@ def cmd_image(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from sandbox.doctor import diagnose, doctor_text
+
     report = diagnose()
     print(json.dumps(report.to_json(), indent=2, default=str) if args.json else doctor_text(report))
     return 0 if report.any_backend_works() else 3
@@ -55,13 +56,15 @@ def cmd_hostile(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from grader.ops.bench import bench_text, run_bench
+    from sandbox.settings import REPO_ROOT
 
     result = run_bench(args.backend or list(BACKENDS), args.reps, args.cold_reps)
     figures = json.dumps(result.to_json(), indent=2)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(figures)
+    output: Path = args.output or REPO_ROOT / ".cache" / "bench.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(figures)
     print(figures if args.json else bench_text(result))
-    print(f"figures written to {args.output}", file=sys.stderr)
+    print(f"figures written to {output}", file=sys.stderr)
     return 0 if any(b.available for b in result.backends.values()) else 3
 
 
@@ -84,7 +87,7 @@ def add_ops_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--json", action="store_true")
     p.add_argument("--reps", type=int, default=20, help="timed warm runs per item")
     p.add_argument("--cold-reps", type=int, default=5, help="timed cold runs per item")
-    p.add_argument("--output", type=Path, default=REPO_ROOT / ".cache" / "bench.json")
+    p.add_argument("--output", type=Path, help="default: <home>/.cache/bench.json")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("doctor", help="what works on this host")
     p.add_argument("--json", action="store_true")

@@ -14,15 +14,15 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from grader.cli.grading import add_backend_option, add_log_options
+from grader.cli.options import add_backend_option, add_log_options
 from grader.errors import BadInput
-from grader.settings import with_flags
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlalchemy.orm import Session
 
     from grader.service.db import Token
@@ -36,6 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from grader.service.server import serve
     from grader.service.settings import ServiceSettings
     from grader.service.store_location import locate, say
+    from grader.settings import with_flags
 
     store = locate(args.db)
     say(store, "new: serve creates it" if store.missing else "")
@@ -65,6 +66,8 @@ def _store(args: argparse.Namespace, create: bool | None = None) -> Iterator[Ses
 def expiry(text: str | None, now: datetime | None = None) -> float | None:
     """`--expires`: an ISO date (00:00 UTC that day) or datetime (UTC unless it names a zone), as
     Unix seconds; it must lie in the future."""
+    from datetime import UTC, datetime
+
     if text is None:
         return None
     try:
@@ -151,7 +154,7 @@ def cmd_tokens_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    from grader.cli.client import columns_text
+    from grader.cli.columns import columns_text
 
     header = ("id", "role", "name", "course", "created", "expires", "state")
     cells = [tuple("-" if v is None else str(v) for v in row.values()) for row in rows]
@@ -161,7 +164,9 @@ def cmd_tokens_list(args: argparse.Namespace) -> int:
 
 def _token_row(token: Token) -> dict[str, Any]:
     """What `tokens list` shows of a token: never the token, never its hash."""
-    from grader.cli.client import iso
+    from datetime import UTC, datetime
+
+    from grader.cli.columns import iso
 
     state = "active"
     if token.revoked_at is not None:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from grader.cli.grading import add_log_options
+from grader.cli.options import add_backend_option, add_log_options
 from grader.errors import BadInput
-from grader.service.store_location import locate, require, say
-from grader.service.worker_context import WorkerConfig, parse_gpus
-from grader.settings import with_flags
-from sandbox.backends import BACKENDS
+
+if TYPE_CHECKING:
+    from grader.service.worker_context import WorkerConfig
 
 
 def _queues(raw: str) -> list[str]:
@@ -42,11 +40,16 @@ def _concurrency(given: int | None, gpus: tuple[str, ...]) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    import socket
+
     from grader.bank import load_bank
     from grader.service import logs
     from grader.service.celery_app import configure_worker, make_app, visibility_timeout
     from grader.service.db import upgrade
     from grader.service.settings import ServiceSettings
+    from grader.service.store_location import locate, require, say
+    from grader.service.worker_context import WorkerConfig, parse_gpus
+    from grader.settings import with_flags
 
     if not args.broker:
         raise BadInput("grader worker needs a broker: --broker URL or GRADER_BROKER_URL")
@@ -103,9 +106,7 @@ def add_worker_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--concurrency", type=int, help="pool processes (default: $GRADER_CONCURRENCY)")
     p.add_argument("--gpus", default=env("GRADER_GPUS"), help="GPU ids this worker may use: 0,1")
     p.add_argument("--db", help="store URL (default: $GRADER_DB_URL, config, <home>/grader.db)")
-    p.add_argument(
-        "--backend", choices=BACKENDS, help="sandbox backend (default: $GRADER_BACKEND or process)"
-    )
+    add_backend_option(p)
     add_log_options(p)
     p.set_defaults(func=cmd_worker)
 

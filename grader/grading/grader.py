@@ -6,58 +6,93 @@ call `Grader.grade`; none of them dispatches on the item's kind or assembles ref
 A student bank's items (`student: true`, from `grader bank export --student`) have no key: a code
 item is graded on its public checks with a note that the grade comes from the course server, and
 any other answer is refused with the `grader submit` line to use instead.
+
+An mcq or numeric answer is graded on the host with what this module imports at its top; what
+running code needs (the sandboxes, the references, the code and predict judges, the settings) is
+imported, and the settings read, only when an item needs it: `grader answer` on an mcq item
+starts in a fraction of a second (tests/grader/test_cli_startup.py holds the line).
 """
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
+from functools import cached_property
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from grader.bank import Bank
 from grader.errors import BadInput, BadSubmission
 from grader.grading.answers import grade_answer
-from grader.grading.bounds import bounded
-from grader.grading.code import grade_code
-from grader.grading.predict import grade_prediction
-from grader.grading.reference import ReferenceStore
 from grader.grading.submission import Source
-from grader.models import CodeItem, Item, PredictItem, Report
-from grader.settings import GraderSettings
-from sandbox.backends import open_sandbox
-from sandbox.base import Sandbox
+from grader.models import McqItem, NumericItem
+
+if TYPE_CHECKING:
+    from grader.bank import Bank
+    from grader.grading.reference import ReferenceStore
+    from grader.models import CodeItem, Item, PredictItem, Report
+    from grader.settings import GraderSettings
+    from sandbox.base import Sandbox
 
 #: What a student hands in: a program (`Source`, from a .py or .ipynb) for a code item, the
 #: answer's text (a letter, a number, a prediction) for every other kind.
 Answer = Source | str
+#: The kinds graded here on the host, from the answer's text alone: no sandbox, no settings.
+HOST_KINDS = (McqItem, NumericItem)
+
+
+def runs_code(item: Item) -> bool:
+    """Whether grading an answer to `item` runs code in a sandbox (every kind but mcq and
+    numeric: a code exercise, or a predict item's snippet)."""
+    return not isinstance(item, HOST_KINDS)
 
 
 class Grader:
     """Grades answers to a bank's items. The sandbox is the one given, or opened on first need
-    from the settings (an mcq answer never starts one); close the grader (or use `with`)."""
+    from the settings (an mcq answer never starts one); close the grader (or use `with`).
+
+    `settings` may be a function that reads them: it is called when an item first needs them,
+    so an mcq or numeric answer never reads (nor validates) the sandbox's settings."""
 
     def __init__(
         self,
         bank: Bank,
         sandbox: Sandbox | None = None,
-        settings: GraderSettings | None = None,
+        settings: GraderSettings | Callable[[], GraderSettings] | None = None,
         *,
         backend: str | None = None,
     ) -> None:
         self.bank = bank
-        self.settings = settings or GraderSettings()
-        self.backend = backend or self.settings.backend
+        self._given_settings = settings
+        self._backend = backend
         self._sandbox = sandbox
         self._references: ReferenceStore | None = None
+
+    @cached_property
+    def settings(self) -> GraderSettings:
+        given = self._given_settings
+        if given is None:
+            from grader.settings import GraderSettings
+
+            return GraderSettings()
+        return given() if callable(given) else given
+
+    @property
+    def backend(self) -> str:
+        return self._backend or self.settings.backend
 
     @property
     def sandbox(self) -> Sandbox:
         if self._sandbox is None:
+            from sandbox.backends import open_sandbox
+
             self._sandbox = open_sandbox(self.backend, self.settings.sandbox)
         return self._sandbox
 
     @property
     def references(self) -> ReferenceStore:
         if self._references is None:
+            from grader.grading.reference import ReferenceStore
+
             solutions, cache = self.settings.solutions, self.settings.reference_cache
             self._references = ReferenceStore(self.sandbox, solutions, cache, self.bank.data_files)
         return self._references
@@ -68,6 +103,17 @@ class Grader:
         Raises `BadSubmission` when the answer is the wrong sort for the item (text for a code
         exercise, a program for anything else) and the bank's errors for an unknown item."""
         item = self.bank.get(item) if isinstance(item, str) else item
+        if isinstance(item, HOST_KINDS):
+            return grade_answer(item, answer_text(item, answer))
+        return self._run(item, answer)
+
+    def _run(self, item: CodeItem | PredictItem, answer: Answer) -> Report:
+        """Grade an answer whose grading runs code: a program, or a predicted output."""
+        from grader.grading.bounds import bounded
+        from grader.grading.code import grade_code
+        from grader.grading.predict import grade_prediction
+        from grader.models import CodeItem
+
         if isinstance(item, CodeItem):
             if not isinstance(answer, Source):
                 raise BadSubmission(
@@ -77,16 +123,8 @@ class Grader:
             data = self.bank.data_files(item)
             report = bounded(grade_code(item, answer, self.sandbox, self.references, data))
             return public_checks_only(report) if item.student else report
-        if isinstance(answer, Source):
-            raise BadSubmission(
-                f"{item.id!r} is a {item.kind} item: answer it with text "
-                f"(`grader answer {item.id} ANSWER`), not a file"
-            )
-        if item.student:
-            raise BadInput(submit_instead(item, answer))
-        if isinstance(item, PredictItem):
-            return grade_prediction(item, answer, self.sandbox, self.settings.snippet_cache)
-        return grade_answer(item, answer)
+        text = answer_text(item, answer)
+        return grade_prediction(item, text, self.sandbox, self.settings.snippet_cache)
 
     def close(self) -> None:
         if self._sandbox is not None:
@@ -111,15 +149,28 @@ def public_checks_only(report: Report) -> Report:
         f"Public checks only: your grade comes from the course server "
         f"(`grader submit {report.question} FILE`)."
     )
-    message = f"{report.message}; {note}" if report.message else note
+    message = f"{report.message}\n{note}" if report.message else note
     return report.model_copy(update={"message": message})
+
+
+def answer_text(item: McqItem | NumericItem | PredictItem, answer: Answer) -> str:
+    """The text answering an item that is not a code exercise; `BadSubmission` for a file, and
+    `BadInput` (with the command that grades it) for a student bank's item."""
+    if isinstance(answer, Source):
+        raise BadSubmission(
+            f"{item.id!r} is a {item.kind} item: answer it with text "
+            f"(`grader answer {item.id} ANSWER`), not a file"
+        )
+    if item.student:
+        raise BadInput(submit_instead(item, answer))
+    return answer
 
 
 def submit_instead(item: Item, answer: str) -> str:
     """Why a student item's answer is not graded here, and the one command that grades it."""
     where = (
         "is computed on the course server, which runs the snippet"
-        if isinstance(item, PredictItem)
+        if item.kind == "predict"
         else "is on the course server"
     )
     command = f"grader submit {item.id} --choice {shlex.quote(answer)}"

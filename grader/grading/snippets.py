@@ -17,9 +17,8 @@ from grader.probe.plan import ProbePlan, harness_request
 from grader.probe.summaries import Observation
 from grader.settings import GraderSettings
 from sandbox.base import Limits, MiB, Sandbox
-from sandbox.settings import PACKAGE_PARENT
+from sandbox.packages import PINS as RUNTIME_PINS
 
-RUNTIME_PINS = PACKAGE_PARENT / "sandbox" / "container" / "dockerfiles" / "runtime.txt"
 SNIPPET_LIMITS = Limits(wall_s=60, cpu_s=60, memory_bytes=2048 * MiB)
 
 

@@ -8,16 +8,10 @@ from pydantic import Field, TypeAdapter
 
 from grader.models.code import CodeItem, PredictItem
 from grader.models.items import SCHEMA_VERSION, ItemBase, McqItem, NumericItem
+from grader.models.registry import KIND_MODELS, item_model
 
 Item = McqItem | NumericItem | CodeItem | PredictItem
-ITEM_KINDS: dict[str, type[ItemBase]] = {
-    "mcq": McqItem,
-    "numeric": NumericItem,
-    "code": CodeItem,
-    "predict": PredictItem,
-}
-#: Items graded by running code in a sandbox.
-SANDBOXED = (CodeItem, PredictItem)
+ITEM_KINDS: dict[str, type[ItemBase]] = {kind: item_model(kind) for kind in KIND_MODELS}
 
 
 def item_json_schema() -> dict[str, Any]:

@@ -45,7 +45,7 @@ from grader.service import store
 from grader.service.celery_dispatch import CeleryDispatcher
 from grader.service.db import Submission, open_store
 from grader.service.settings import ServiceSettings
-from sandbox.settings import grader_home
+from sandbox.home import grader_home
 
 #: The folder holding the `grader` package this process runs: children import the same code.
 SOURCE = Path(__file__).resolve().parents[2]

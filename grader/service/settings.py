@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from grader.config_file import config_file, read_config
 from grader.errors import BadInput
 from grader.settings import GraderSettings
-from sandbox.settings import grader_home
+from sandbox.home import grader_home
 
 # Standard Webhooks' retry schedule, in seconds after the previous attempt: now, 5 s, 5 min,
 # 30 min, 2 h, 5 h, 10 h, 10 h. Tests shrink it with GRADER_RETRY_SCALE.

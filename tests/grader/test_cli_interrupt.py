@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from grader.ops.loopback import GRADER, clean_env
+from sandbox.home import grader_home
 from sandbox.process.jail import Runtime
-from sandbox.settings import SandboxSettings, grader_home
+from sandbox.settings import SandboxSettings
 from tests.sandbox.test_close import burners
 
 #: Names itself (PR_SET_NAME: so the test finds it), then burns a core until it is killed.
