@@ -40,6 +40,20 @@ explanation: 85 / (85 + 15) = 0.85.
 """
 
 
+#: The head of a small code item, `mean_of(values)`: a test adds its contract, limits and checks
+#: (format it with the id).
+MEAN_OF_HEAD = """\
+schema_version: 1
+id: {id}
+kind: code
+title: Mean
+prompt: Define mean_of(values).
+difficulty: easy
+explanation: Sum divided by count.
+starter: "def mean_of(values): ..."
+"""
+
+
 def write(folder: Path, name: str, text: str) -> Path:
     path = folder / f"{name}.yaml"
     path.write_text(text, encoding="utf-8")

@@ -25,17 +25,11 @@ from grader.ops.selftest import Table, plan, selftest
 from grader.settings import GraderSettings
 from sandbox.fake import FakeSandbox
 from sandbox.settings import REPO_ROOT, SandboxSettings
-from tests.grader.items import MCQ, mcq, write
+from tests.grader.items import MCQ, MEAN_OF_HEAD, mcq, write
 
-CODE = """\
-schema_version: 1
-id: {id}
-kind: code
-title: Mean
-prompt: Define mean_of(values).
-difficulty: easy
-explanation: Sum divided by count.
-starter: "def mean_of(values): ..."
+CODE = (
+    MEAN_OF_HEAD
+    + """\
 contract: [{{name: mean_of, signature: "mean_of(values) -> float"}}]
 limits: {{wall_s: 10}}
 checks:
@@ -60,6 +54,7 @@ checks:
       result = round(value, 1)
     expect: {{value: 1.5}}
 """
+)
 CODE_POINTS = 6
 
 PREDICT = """\

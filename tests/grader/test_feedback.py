@@ -33,21 +33,16 @@ from grader.models import CodeItem, Report, Status, Verdict
 from grader.models.code import Contract
 from grader.probe.channel import parse_channel
 from sandbox.base import Sandbox
+from tests.grader.items import MEAN_OF_HEAD
 from tests.sandbox.conftest import VARIANTS, open_variant
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "grader" / "probe" / "harness"))
 import observer  # type: ignore[import-not-found]  # noqa: E402
 import wire  # type: ignore[import-not-found]  # noqa: E402
 
-ITEM = """\
-schema_version: 1
-id: mean-of
-kind: code
-title: Mean
-prompt: Define mean_of(values).
-difficulty: easy
-explanation: Sum divided by count.
-starter: "def mean_of(values): ..."
+ITEM = (
+    MEAN_OF_HEAD.format(id="mean-of")
+    + """\
 contract: [{name: mean_of, signature: "mean_of(values: list[float]) -> float"}]
 limits: {wall_s: 3}
 checks:
@@ -72,6 +67,7 @@ checks:
     call: {function: mean_of, args: [[10, 20, 60]]}
     expect: {value: {from: reference}}
 """
+)
 
 REFERENCE = """\
 def mean_of(values):

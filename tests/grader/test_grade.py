@@ -17,16 +17,11 @@ from grader.grading.reference import ReferenceStore
 from grader.grading.submission import Source, notebook_source
 from grader.models import CodeItem, Verdict
 from sandbox.fake import FakeSandbox, result, run_locally
+from tests.grader.items import MEAN_OF_HEAD
 
-ITEM = """\
-schema_version: 1
-id: mean-of
-kind: code
-title: Mean
-prompt: Define mean_of(values).
-difficulty: easy
-explanation: Sum divided by count.
-starter: "def mean_of(values): ..."
+ITEM = (
+    MEAN_OF_HEAD.format(id="mean-of")
+    + """\
 contract: [{name: mean_of, signature: "mean_of(values) -> float"}]
 limits: {wall_s: 10}
 checks:
@@ -50,6 +45,7 @@ checks:
     call: {function: mean_of, args: [[]]}
     expect: {raises: {type: ValueError, match: empty}}
 """
+)
 
 REFERENCE = """\
 def mean_of(values):

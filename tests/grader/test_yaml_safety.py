@@ -16,7 +16,7 @@ from grader.bank.screen import MAX_DEPTH
 from grader.bank.solutions import read_solution_set
 from grader.cli.app import main
 from grader.courses.catalog import load_catalog
-from tests.grader.items import MCQ, NUMERIC, mcq, write
+from tests.grader.items import MCQ, MEAN_OF_HEAD, NUMERIC, mcq, write
 
 #: The classic "billion laughs": nine levels of nine aliases each, 9**9 strings once expanded.
 LAUGHS = """\
@@ -101,15 +101,9 @@ def test_validate_exits_2_and_the_other_commands_go_on(
 
 # ---- no number an author writes may be infinite or NaN ----------------------------------------
 
-CODE = """\
-schema_version: 1
-id: {id}
-kind: code
-title: Mean
-prompt: Define mean_of(values).
-difficulty: easy
-explanation: Sum divided by count.
-starter: "def mean_of(values): ..."
+CODE = (
+    MEAN_OF_HEAD
+    + """\
 contract: [{{name: mean_of, signature: "mean_of(values) -> float"}}]
 limits: {{wall_s: 10}}
 checks:
@@ -119,6 +113,7 @@ checks:
     call: {{function: mean_of, args: [[1, 2, 3]]}}
     expect: {{value: 2.0, tolerance: {{absolute: 0.001}}}}
 """
+)
 
 NOT_FINITE = [
     ("item-points", MCQ, "points: 2", "points: 1e999999", ":8:9: points:"),
