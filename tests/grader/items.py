@@ -69,3 +69,12 @@ def mcq(folder: Path, item_id: str = "resnet-head", **replace: str) -> Path:
 
 def numeric(folder: Path, item_id: str = "precision-85") -> Path:
     return write(folder, item_id, NUMERIC.format(id=item_id))
+
+
+def small_bank(tmp_path: Path) -> Path:
+    """A bank folder of one mcq and one numeric item: what the CLI tests list, show and answer."""
+    folder = tmp_path / "bank"
+    folder.mkdir()
+    mcq(folder)
+    numeric(folder)
+    return folder

@@ -18,7 +18,7 @@ from grader.cli.output import emit, progress
 from grader.cli.render import item_doc, report_doc, report_text
 from grader.cli.views import ItemView
 from grader.models import CheckResult, Report
-from tests.grader.items import mcq, numeric
+from tests.grader.items import small_bank
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 HOSTILE = "[red]x[/red] [link=https://evil.example]y[/link] :smile: \x1b[2J\x1b]0;owned\x07"
@@ -125,11 +125,7 @@ def test_the_spinner_shows_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.fixture
 def bank(tmp_path: Path) -> Path:
-    folder = tmp_path / "bank"
-    folder.mkdir()
-    mcq(folder)
-    numeric(folder)
-    return folder
+    return small_bank(tmp_path)
 
 
 def closed_pipe(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,7 @@ from grader.cli.views import bank_folder, cache_folder
 from grader.models import Difficulty, Verdict
 from grader.settings import with_flags
 from sandbox.backends import BACKENDS
-from tests.grader.items import mcq, numeric
+from tests.grader.items import mcq, numeric, small_bank
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Never loaded to build the parser or to list or show a bank with current cached views.
@@ -93,11 +93,7 @@ def fresh(
 
 @pytest.fixture
 def bank(tmp_path: Path) -> Path:
-    folder = tmp_path / "bank"
-    folder.mkdir()
-    mcq(folder)
-    numeric(folder)
-    return folder
+    return small_bank(tmp_path)
 
 
 def test_help_builds_the_parser_without_loading_any_command(tmp_path: Path) -> None:
