@@ -1,6 +1,8 @@
 """Load test of the embedded course server, with a SIGKILL in the middle of grading.
 
-Starts a real `grader serve` (SQLite, process sandbox, in-process workers), sends submissions from
+Starts a real `grader serve` (process sandbox, in-process workers) on a new store: a SQLite file,
+or with `--store postgres` a scratch database on the machine's PostgreSQL (GRADER_TEST_PG_URL,
+default postgresql+psycopg://root@127.0.0.1:5432/test; dropped after). It sends submissions from
 several students (mostly MCQ answers, a few code files), kills the server with SIGKILL while code
 is being graded and half the submissions are in, restarts it on the same store and port, sends the
 rest (clients retry while it is down), waits for every report through the API, and prints:
@@ -11,6 +13,8 @@ rest (clients retry while it is down), waits for every report through the API, a
     graded twice          submissions whose grading completed more than once (must be 0),
                           from the store's `gradings` count, which every completed grading bumps
                           whether or not its report was the one written
+    throughput            reports delivered per second, from the first send to the last report
+                          (the kill, the restart and the clients' retries included)
 
 and then, on the restarted server, a fairness figure: one student floods the workers with slow
 code jobs, another sends one answer; it prints the light student's wait for a worker against one
@@ -21,7 +25,7 @@ the sandbox processes (its descendants just before the signal) and folders (`gra
 `grader-zygote-*` in its own TMPDIR) left behind (both must be 0).
 
 Exit status 1 when lost, graded twice or anything left behind is not 0.
-Usage: `python scripts/load.py [-n 200]`.
+Usage: `python scripts/load.py [-n 200] [--store sqlite|postgres]`.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from typing import cast
 import httpx
 from sqlalchemy import ColumnElement, func, select
 
-from grader.ops.loopback import ServerProcess
+from grader.ops.loopback import STORES, ServerProcess, run_store
 from grader.service.db import Submission, open_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -145,7 +149,7 @@ def delivered(server: ServerProcess, tally: Tally, timeout_s: float) -> int:
     return len(tally.sent) - len(pending)
 
 
-def run(args: argparse.Namespace, folder: Path) -> int:
+def run(args: argparse.Namespace, folder: Path, db_url: str) -> int:
     (folder / "tmp").mkdir()
     env = {
         "TMPDIR": str(folder / "tmp"),  # its own: what a SIGTERM leaves behind is counted there
@@ -154,11 +158,12 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         "GRADER_STUDENT_INFLIGHT": "1000000",
         "GRADER_WORKERS": str(args.workers),
     }
-    server = ServerProcess(folder, env=env).start()
+    server = ServerProcess(folder, env=env, db_url=db_url).start()
     tokens = [server.token(f"load-{i}") for i in range(args.students)]
     jobs = work(args.submissions, args.code, args.students, args.seed)
     half = len(jobs) // 2
     tally = Tally()
+    started = time.monotonic()
     try:
         with ThreadPoolExecutor(args.clients) as pool:
             list(pool.map(lambda j: send(server, tokens[j[0]], j[1], tally), jobs[:half]))
@@ -171,6 +176,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
             for future in rest:
                 future.result()
         got = delivered(server, tally, args.timeout)
+        wall_s = time.monotonic() - started
         twice = count(server, Submission.gradings > 1)
         stored = count(server)
         fair = fairness(server, args.timeout)
@@ -178,7 +184,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     finally:
         server.stop()
     requeued = re.findall(r"re-queued (\d+)", server.log.read_text())
-    status = report(args, tally, got, twice, stored, killed_running, requeued)
+    status = report(args, tally, got, wall_s, twice, stored, killed_running, requeued)
     fair.report()
     left.report()
     return status or (1 if left.processes or left.folders else 0)
@@ -316,6 +322,7 @@ def report(
     args: argparse.Namespace,
     tally: Tally,
     got: int,
+    wall_s: float,
     twice: int,
     stored: int,
     killed_running: int,
@@ -324,13 +331,15 @@ def report(
     lost = len(tally.sent) - got
     print(
         f"load: {args.submissions} submissions ({args.code} code) from {args.students} students, "
-        f"{args.workers} workers; server SIGKILLed once mid-grading and restarted"
+        f"{args.workers} workers, store {args.store}; server SIGKILLed once mid-grading and "
+        "restarted"
     )
     rows = [
         ("submissions sent", len(tally.sent)),
         ("reports delivered", got),
         ("lost", lost),
         ("graded twice", twice),
+        ("throughput, reports/s", f"{got / wall_s:.1f} ({wall_s:.1f} s)"),
         ("running when killed", killed_running),
         ("re-queued on restart", sum(int(n) for n in requeued)),
         ("attempts with no answer (retried)", tally.unanswered),
@@ -350,9 +359,16 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="the server's grading threads")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for reports")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--store",
+        choices=STORES,
+        default="sqlite",
+        help="a SQLite file, or a scratch database on the machine's PostgreSQL",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="grader-load-") as folder:
-        return run(args, Path(folder))
+        with run_store(args.store, Path(folder)) as db_url:
+            return run(args, Path(folder), db_url)
 
 
 if __name__ == "__main__":

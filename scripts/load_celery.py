@@ -3,11 +3,18 @@ is SIGKILLed mid-job. Prints submissions, reports, lost, duplicated and throughp
 exits 1 if any submission was lost or reported twice.
 
     .venv/bin/python scripts/load_celery.py [--code 24] [--mcq 24] [--sleep 0.5]
+        [--broker redis|rabbitmq] [--store sqlite|postgres]
 
 Workers are real `grader worker` processes (process sandbox, one pool process each) on a private
-redis-server (needs the binary: scripts/install-redis.sh). `reports` counts report writes that
-won (`store.finish` returned True, logged by the worker); `duplicated` counts writes beyond one
-per submission; `regraded` counts submissions graded more than once (the killed worker's job).
+redis-server (needs the binary: scripts/install-redis.sh) or a private virtual host on the
+machine's RabbitMQ (GRADER_TEST_AMQP_URL, default amqp://guest:guest@127.0.0.1:5672//), sharing
+a new store per phase: a SQLite file, or a scratch database on the machine's PostgreSQL
+(GRADER_TEST_PG_URL). `reports` counts report writes that won (`store.finish` returned True,
+logged by the worker); `duplicated` counts writes beyond one per submission; `regraded` counts
+submissions graded more than once (the killed worker's job).
+
+A SIGKILLed worker's job comes back through Redis' visibility timeout (`--visibility`, 30 s by
+default), or at once from RabbitMQ, which sees the worker's connection close.
 """
 
 from __future__ import annotations
@@ -19,7 +26,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.ops.loopback import Fleet, RedisServer, echo_source, wait_until, write_bank
+from grader.ops.loopback import (
+    BROKERS,
+    STORES,
+    Broker,
+    Fleet,
+    echo_source,
+    run_broker,
+    run_store,
+    wait_until,
+    write_bank,
+)
 
 
 @dataclass
@@ -43,12 +60,19 @@ def burst(fleet: Fleet, code: int, mcq: int, sleep_s: float) -> list[str]:
 
 
 def run_phase(
-    folder: Path, redis: RedisServer, args: argparse.Namespace, workers: int, kill: bool
+    folder: Path, broker: Broker, args: argparse.Namespace, workers: int, kill: bool
 ) -> Figures:
-    redis.flushdb()
+    broker.flush()
     folder.mkdir()
     bank = write_bank(folder / "bank")
-    fleet = Fleet(folder, redis.url, bank, visibility_s=args.visibility)
+    with run_store(args.store, folder) as db_url:
+        fleet = Fleet(folder, broker.url, bank, visibility_s=args.visibility, db_url=db_url)
+        return measure(fleet, args, workers, kill)
+
+
+def measure(fleet: Fleet, args: argparse.Namespace, workers: int, kill: bool) -> Figures:
+    """Start the workers, send the burst (SIGKILL one worker mid-job with `kill`), wait for
+    every report, count; the fleet is closed after."""
     try:
         started = [fleet.start_worker(f"w{n}") for n in range(workers)]
         t0 = time.monotonic()
@@ -105,17 +129,17 @@ def main() -> int:
     parser.add_argument("--sleep", type=float, default=0.5, help="seconds each code job sleeps")
     parser.add_argument("--visibility", type=int, default=30, help="Redis visibility timeout, s")
     parser.add_argument("--timeout", type=float, default=600, help="give up waiting after, s")
+    parser.add_argument("--broker", choices=BROKERS, default="redis")
+    parser.add_argument("--store", choices=STORES, default="sqlite")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="grader-load-") as tmp:
-        redis = RedisServer(Path(tmp))
-        try:
+        with run_broker(args.broker, Path(tmp)) as broker:
             results = [
-                run_phase(Path(tmp) / "one", redis, args, workers=1, kill=False),
-                run_phase(Path(tmp) / "two", redis, args, workers=2, kill=False),
-                run_phase(Path(tmp) / "kill", redis, args, workers=2, kill=True),
+                run_phase(Path(tmp) / "one", broker, args, workers=1, kill=False),
+                run_phase(Path(tmp) / "two", broker, args, workers=2, kill=False),
+                run_phase(Path(tmp) / "kill", broker, args, workers=2, kill=True),
             ]
-        finally:
-            redis.close()
+    print(f"load-celery: broker {args.broker}, store {args.store}")
     print(table(results))
     one, two = results[0], results[1]
     print(f"speed-up, two workers vs one: {two.throughput / one.throughput:.2f}x")

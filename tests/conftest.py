@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 #: `make ci` sets GRADER_TEST_STRICT=1: a test that would skip because something the CI host
-#: promises is missing (the sandbox runtime, the Docker engine or image, Redis) fails instead.
+#: promises is missing (the sandbox runtime, the Docker engine or image, Redis, PostgreSQL or
+#: RabbitMQ: tests/service/conftest.py skips with the reason) fails instead.
 #: Only tests that need a GPU may still skip there. Read once here: tests never see GRADER_*.
 STRICT = os.environ.get("GRADER_TEST_STRICT") == "1"
 MAY_SKIP = re.compile(r"\bGPU\b|nvidia|CUDA", re.IGNORECASE)

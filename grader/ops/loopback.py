@@ -1,10 +1,10 @@
-"""Real grader processes on 127.0.0.1: a course server, a Redis broker and Celery workers.
+"""Real grader processes on 127.0.0.1: a course server, its store, a broker and Celery workers.
 
 For the people who measure the service and for its tests: `scripts/load.py` drives a
 `ServerProcess` (and SIGKILLs it mid-grading), `scripts/load_celery.py` a `Fleet` of workers on
-a `RedisServer`, and the tests under tests/service/ use the same classes where a real process is
-the point (a kill, a signal, a clean stop, a worker pool). Nothing here is used by the grader or
-the service themselves.
+a broker, and the tests under tests/service/ use the same classes where a real process is the
+point (a kill, a signal, a clean stop, a worker pool). Nothing here is used by the grader or the
+service themselves.
 
     server = ServerProcess(folder, env={"GRADER_STUDENT_BURST": "2"}).start()
     with server.client(server.token("alice")) as http: http.get("/v1/questions")
@@ -17,6 +17,16 @@ the service themselves.
     fleet.start_worker("w0"); ids = [fleet.submit("quick", choice="B")]
     fleet.wait_done(ids, 60); fleet.close(); redis.close()
 
+The production store and broker are the machine's own servers, found by URL (`PG_URL`,
+`AMQP_URL`); a run never shares their rows or queues with another: it gets a scratch database
+(`PostgresServer.create`, a random name, dropped after) and a private virtual host
+(`RabbitVhost`, deleted after).
+
+    postgres = PostgresServer()                      # GRADER_TEST_PG_URL, or the default
+    server = ServerProcess(folder, db_url=postgres.create()).start()
+    rabbit = RabbitVhost()                           # GRADER_TEST_AMQP_URL, or the default
+    fleet = Fleet(folder, rabbit.url, bank, db_url=postgres.create())
+
 Every child runs the `grader` package this process imported (its folder goes first on
 PYTHONPATH), from `grader_home()`, with this process's environment minus every GRADER_* variable
 plus what the caller passes: an operator's settings never leak into a measurement.
@@ -26,6 +36,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -33,17 +44,24 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Protocol
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
-from sqlalchemy import select
+from kombu.connection import Connection
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from grader.service import store
+from grader.service.celery_app import QUEUES
 from grader.service.celery_dispatch import CeleryDispatcher
-from grader.service.db import Submission, open_store
+from grader.service.db import Submission, open_store, shown_url
 from grader.service.settings import ServiceSettings
 from sandbox.home import grader_home
 
@@ -52,6 +70,12 @@ SOURCE = Path(__file__).resolve().parents[2]
 GRADER = (sys.executable, "-m", "grader.cli")
 READY = re.compile(r"serving on (http://\S+)")
 WRITTEN = re.compile(r"report written: (\S+) by")
+
+#: The machine's own PostgreSQL and RabbitMQ (CI's and a developer's: `make services` checks
+#: both answer). Read once, when this module is imported, so the tests, which never see GRADER_*
+#: while they run, and the load scripts find the same servers.
+PG_URL = os.environ.get("GRADER_TEST_PG_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
+AMQP_URL = os.environ.get("GRADER_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -99,15 +123,20 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """One `grader serve` with its own SQLite file; restartable on the same database and port.
+    """One `grader serve` on its own store (a SQLite file in `folder` unless `db_url` names one);
+    restartable on the same database and port.
 
     Its log (stdout and stderr) is `log`, shown in full when it fails to start."""
 
     def __init__(
-        self, folder: Path, env: Mapping[str, str] | None = None, args: Sequence[str] = ()
+        self,
+        folder: Path,
+        env: Mapping[str, str] | None = None,
+        args: Sequence[str] = (),
+        db_url: str | None = None,
     ) -> None:
         self.folder = folder
-        self.db_url = f"sqlite:///{folder / 'grader.db'}"
+        self.db_url = db_url or f"sqlite:///{folder / 'grader.db'}"
         self.log = folder / "server.log"
         self.env = clean_env(env)
         self.args = list(args)
@@ -196,6 +225,86 @@ class ServerProcess:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
+# -- PostgreSQL -----------------------------------------------------------------------------
+
+
+class PostgresServer:
+    """A running PostgreSQL (`url`, by default the machine's), where a run makes scratch databases.
+
+    Each `create()` is a new database with a random name, so two runs on one server (a test
+    session and a load run, or two engineers' suites) and a run after a crashed one never see each
+    other's rows; `drop()` (or `close()`, for every one made) removes it, connections and all.
+    `RuntimeError` naming the server and the reason when it does not answer.
+    """
+
+    PREFIX = "grader_scratch_"
+
+    def __init__(self, url: str = PG_URL) -> None:
+        self.url = url
+        self.made: list[str] = []
+        try:  # the driver is imported here: without psycopg, this is the error to read
+            self._admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+            with self._admin.connect() as db:
+                db.execute(text("SELECT 1"))
+        except (SQLAlchemyError, ImportError) as exc:
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+            raise RuntimeError(f"PostgreSQL at {shown_url(url)} does not answer: {reason}") from exc
+
+    def create(self) -> str:
+        """A new, empty database on this server; its URL (same user, host and driver)."""
+        name = f"{self.PREFIX}{secrets.token_hex(6)}"
+        with self._admin.connect() as db:
+            db.execute(text(f'CREATE DATABASE "{name}"'))
+        self.made.append(name)
+        return self._url_of(name)
+
+    def _url_of(self, name: str) -> str:
+        return make_url(self.url).set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, url: str) -> None:
+        """Drop a database `create` made, closing whatever still holds it (a killed server's)."""
+        name = make_url(url).database
+        if name not in self.made:
+            raise ValueError(f"{name!r} is not a scratch database of this run")
+        with self._admin.connect() as db:
+            db.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.made.remove(name)
+
+    def close(self) -> None:
+        """Drop every database still made, then let go of the server."""
+        for name in list(self.made):
+            self.drop(self._url_of(name))
+        self._admin.dispose()
+
+
+@contextmanager
+def scratch_database(url: str = PG_URL) -> Iterator[str]:
+    """A scratch database's URL on the server at `url`, dropped when the block ends."""
+    server = PostgresServer(url)
+    try:
+        yield server.create()
+    finally:
+        server.close()
+
+
+#: The stores and brokers a run can be given by name (`run_store`, `run_broker`).
+STORES = ("sqlite", "postgres")
+BROKERS = ("redis", "rabbitmq")
+
+
+@contextmanager
+def run_store(kind: str, folder: Path) -> Iterator[str]:
+    """The URL of a new store of `kind` for one run: a SQLite file in `folder`, or a scratch
+    database on the machine's PostgreSQL, dropped when the block ends."""
+    if kind not in STORES:
+        raise ValueError(f"unknown store {kind!r}; expected one of {', '.join(STORES)}")
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'grader.db'}"
+        return
+    with scratch_database() as url:
+        yield url
+
+
 # -- Redis and Celery workers ---------------------------------------------------------------
 
 MCQ = """\
@@ -247,6 +356,21 @@ def echo_source(sleep_s: float) -> bytes:
     return f"import time\ntime.sleep({sleep_s})\n\n\ndef echo(x):\n    return x\n".encode()
 
 
+class Broker(Protocol):
+    """A broker a `Fleet` runs on, emptied between runs: a `RedisServer` or a `RabbitVhost`."""
+
+    url: str
+
+    def flush(self) -> None:
+        """Empty every queue of the grader's; run it with no worker attached."""
+
+    def depth(self, queue: str) -> int:
+        """How many messages wait in `queue`, not yet handed to a worker."""
+
+    def close(self) -> None:
+        """Stop, or remove, what this object made."""
+
+
 class RedisServer:
     """A private redis-server on a free loopback port, for one test session or one load run."""
 
@@ -279,11 +403,11 @@ class RedisServer:
         except OSError:
             return False
 
-    def llen(self, key: str) -> int:
-        """How many messages wait in the list `key` (a Celery queue)."""
-        return int(self._command("LLEN", key).lstrip(b":"))
+    def depth(self, queue: str) -> int:
+        """How many messages wait in the list `queue` (a Celery queue on Redis)."""
+        return int(self._command("LLEN", queue).lstrip(b":"))
 
-    def flushdb(self) -> None:
+    def flush(self) -> None:
         """Empty the database: every queue and every unacknowledged message."""
         answer = self._command("FLUSHDB")
         if answer != b"+OK":
@@ -293,6 +417,90 @@ class RedisServer:
         if self.proc.poll() is None:
             self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+class RabbitVhost:
+    """A private virtual host on a running RabbitMQ (`url`, by default the machine's): its own
+    queues and messages, deleted by `close()`.
+
+    Made with this machine's `rabbitmqctl` (root, or the rabbitmq user), so `url` must name this
+    machine's broker. Two runs on one broker never take each other's jobs, and nothing a crashed
+    run left in its queues reaches the next. `RuntimeError` naming the broker and the reason when
+    it does not answer or the virtual host cannot be made.
+    """
+
+    def __init__(self, url: str = AMQP_URL) -> None:
+        parts = urlsplit(url)
+        _amqp_answers(url)
+        self.name = f"grader-scratch-{secrets.token_hex(6)}"
+        _rabbitmqctl("add_vhost", self.name)
+        user = unquote(parts.username or "guest")
+        _rabbitmqctl("set_permissions", "-p", self.name, user, ".*", ".*", ".*")
+        self.url = urlunsplit(parts._replace(path="/" + quote(self.name, safe="")))
+
+    def flush(self) -> None:
+        """Empty the grader's queues. Purged, not deleted: a process that sent to a queue once
+        remembers it declared it (kombu caches that per broker URL) and would send into the void
+        had it gone. Run it with no worker attached: a message a worker holds is not purged."""
+        for queue in QUEUES:
+            with _amqp(self.url) as connection:
+                try:
+                    connection.default_channel.queue_purge(queue)
+                except connection.channel_errors:  # 404: not declared yet, nothing in it
+                    pass
+
+    def depth(self, queue: str) -> int:
+        """How many messages wait in `queue`, not yet handed to a worker (0 if not declared)."""
+        with _amqp(self.url) as connection:
+            try:
+                declared = connection.default_channel.queue_declare(queue, passive=True)
+            except connection.channel_errors:  # 404: no such queue yet
+                return 0
+            return int(declared.message_count)
+
+    def close(self) -> None:
+        _rabbitmqctl("delete_vhost", self.name)
+
+
+@contextmanager
+def _amqp(url: str) -> Iterator[Any]:
+    """A kombu connection to the broker at `url`, closed after the block."""
+    with Connection(url, connect_timeout=10) as connection:  # type: ignore[no-untyped-call]
+        yield connection
+
+
+def _amqp_answers(url: str) -> None:
+    """`RuntimeError` unless the AMQP broker at `url` accepts a connection."""
+    try:
+        with _amqp(url) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:  # kombu raises the transport's own errors: any of them means no
+        raise RuntimeError(f"RabbitMQ at {shown_url(url)} does not answer: {exc}") from exc
+
+
+def _rabbitmqctl(*argv: str) -> None:
+    """Run `rabbitmqctl argv...`; `RuntimeError` with its output when it fails."""
+    binary = shutil.which("rabbitmqctl")
+    if binary is None:
+        raise RuntimeError("rabbitmqctl is not installed here: it makes the private virtual hosts")
+    done = subprocess.run(
+        [binary, "-q", *argv], capture_output=True, text=True, timeout=120, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {' '.join(argv)} failed: {done.stderr or done.stdout}")
+
+
+@contextmanager
+def run_broker(kind: str, folder: Path) -> Iterator[Broker]:
+    """A broker of `kind` for one run, closed when the block ends: a private redis-server (its
+    files in `folder`), or a private virtual host on the machine's RabbitMQ."""
+    if kind not in BROKERS:
+        raise ValueError(f"unknown broker {kind!r}; expected one of {', '.join(BROKERS)}")
+    broker: Broker = RedisServer(folder) if kind == "redis" else RabbitVhost()
+    try:
+        yield broker
+    finally:
+        broker.close()
 
 
 @dataclass
@@ -318,10 +526,11 @@ class Worker:
 class Fleet:
     """Workers, a store and a dispatcher sharing one broker; `close()` stops every worker.
 
-    Workers are `grader worker` subprocesses (process sandbox), each in its own process group so
-    SIGKILL takes the main process and its pool children together. `submit` stores and sends as
-    `grader serve` does; `writes` counts report writes from the workers' own log lines (`report
-    written: ID`, logged only when `store.finish` won)."""
+    The store is a SQLite file in `folder` unless `db_url` names one (a scratch PostgreSQL
+    database). Workers are `grader worker` subprocesses (process sandbox), each in its own process
+    group so SIGKILL takes the main process and its pool children together. `submit` stores and
+    sends as `grader serve` does; `writes` counts report writes from the workers' own log lines
+    (`report written: ID`, logged only when `store.finish` won)."""
 
     folder: Path
     broker: str
@@ -329,10 +538,11 @@ class Fleet:
     visibility_s: int = 10
     #: Seconds without a heartbeat before a worker's jobs go back (GRADER_WORKER_TIMEOUT).
     worker_timeout_s: float = 30.0
+    db_url: str = ""
     workers: list[Worker] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.db_url = f"sqlite:///{self.folder / 'grader.db'}"
+        self.db_url = self.db_url or f"sqlite:///{self.folder / 'grader.db'}"
         self.sessions = open_store(self.db_url)
         settings = ServiceSettings(
             db_url=self.db_url, broker_url=self.broker, worker_timeout_s=self.worker_timeout_s

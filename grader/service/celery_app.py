@@ -6,8 +6,9 @@ Delivery is at-least-once and made exactly-once in effect:
   that dies mid-job leaves it unacknowledged;
 - `task_reject_on_worker_lost`: a pool process killed mid-job puts its message back at once;
 - a prefetch of one: a worker holds no more messages than it runs, so a dead worker strands few;
-- with Redis, a visibility timeout longer than the longest job: a message unacknowledged for that
-  long (its whole worker died) is handed out again by the next sweep of any live worker;
+- a message its whole worker took with it comes back by the broker's own rule (`broker_options`):
+  Redis hands it out again once unacknowledged for the visibility timeout (longer than the longest
+  job), RabbitMQ as soon as the connection that held it closes or misses its heartbeats;
 - the report write is idempotent on the submission id (`store.finish`), and `store.claim` refuses
   a finished submission, so a second delivery writes nothing.
 
@@ -41,6 +42,15 @@ GPU_RETRY_S = 30
 MARGIN_S = 300.0
 #: Sandbox runs in one job at most: the submission and a reference solution.
 RUNS_PER_JOB = 2
+#: URL schemes of each broker kind Celery is given (kombu's names for them).
+REDIS_SCHEMES = ("redis", "rediss")
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
+#: Seconds between AMQP heartbeats: RabbitMQ drops a connection silent for two of them (a host
+#: lost without closing its sockets) and hands its unacknowledged jobs out again.
+AMQP_HEARTBEAT_S = 30.0
+#: RabbitMQ's own ack deadline (`consumer_timeout`, a server setting) by default, seconds: a job
+#: held unacknowledged longer is taken back and its channel closed. Jobs must end well before.
+RABBITMQ_CONSUMER_TIMEOUT_S = 1800.0
 
 
 def visibility_timeout(bank: Bank | None = None) -> float:
@@ -79,8 +89,38 @@ def transport_options(timeout: float) -> dict[str, Any]:
     }
 
 
+def broker_options(broker_url: str, timeout: float) -> dict[str, Any]:
+    """What the broker at `broker_url` needs besides the settings every broker shares, by scheme.
+
+    Redis has no acknowledgements of its own: kombu keeps a taken message aside and a sweep hands
+    it out again after `timeout`, the visibility timeout, which must outlast the longest job.
+    RabbitMQ acknowledges itself: a message goes back when the connection that took it closes,
+    or misses two heartbeats, so there is no visibility timeout; publisher confirms make a send
+    return only once the broker holds the message (the server commits before it sends). Its
+    `consumer_timeout` must outlast the longest job too; it is a server setting, checked here
+    only against its default (`RABBITMQ_CONSUMER_TIMEOUT_S`). Other schemes get Celery's own.
+    """
+    scheme = broker_url.split("://", 1)[0].lower()
+    if scheme in REDIS_SCHEMES:
+        return {"broker_transport_options": transport_options(timeout)}
+    if scheme in AMQP_SCHEMES:
+        if timeout >= RABBITMQ_CONSUMER_TIMEOUT_S:
+            log.warning(
+                "jobs may run %.0f s, past RabbitMQ's default consumer_timeout (%.0f s): raise "
+                "it on the broker or it takes long jobs back mid-grading",
+                timeout,
+                RABBITMQ_CONSUMER_TIMEOUT_S,
+            )
+        return {
+            "broker_heartbeat": AMQP_HEARTBEAT_S,
+            "broker_transport_options": {"confirm_publish": True},
+        }
+    return {}
+
+
 def make_app(broker_url: str, timeout: float | None = None) -> Celery:
-    """A Celery app on `broker_url` (redis://, rediss://, amqp://) with the grading task."""
+    """A Celery app on `broker_url` (redis://, rediss://, amqp://) with the grading task;
+    `timeout`: the longest a job may take (default `visibility_timeout()`)."""
     app = Celery("grader", broker=broker_url, set_as_current=False)
     app.conf.update(
         task_acks_late=True,
@@ -94,10 +134,10 @@ def make_app(broker_url: str, timeout: float | None = None) -> Celery:
         task_create_missing_queues=True,  # `cpu` and `gpu`, declared by whoever uses them first
         task_default_queue="cpu",
         task_routes={TASK_NAME: {"queue": "cpu"}},
-        broker_transport_options=transport_options(timeout or visibility_timeout()),
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=False,
+        **broker_options(broker_url, timeout or visibility_timeout()),
     )
     app.task(name=TASK_NAME, bind=True, max_retries=None)(grade_submission)
     return app

@@ -1,14 +1,17 @@
-"""Scale-out with Celery on a real Redis: delivery survives a killed worker, routing holds.
+"""Scale-out with Celery on a real broker: delivery survives a killed worker, routing holds.
 
-The fleet tests start real `grader worker` processes (process sandbox) on a private redis-server;
-without redis-server installed they skip and say so (CI installs it: `make redis`).
+The fleet tests start real `grader worker` processes (process sandbox) on each broker
+(`both_brokers`): a private redis-server with a SQLite store, and a private virtual host on the
+machine's RabbitMQ with a scratch PostgreSQL store, whose worker processes each hold their own
+connections. A broker or store that does not answer skips them with the reason (fails them under
+`make ci`, which checks both answer first: `make services`).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,9 +19,15 @@ import pytest
 from grader.bank import load_bank
 from grader.cli.app import main
 from grader.errors import NeedsGpu
-from grader.ops.loopback import Fleet, RedisServer, echo_source, wait_until, write_bank
+from grader.ops.loopback import Broker, Fleet, echo_source, wait_until, write_bank
 from grader.service import store
-from grader.service.celery_app import TASK_NAME, make_app, transport_options, visibility_timeout
+from grader.service.celery_app import (
+    AMQP_HEARTBEAT_S,
+    TASK_NAME,
+    make_app,
+    transport_options,
+    visibility_timeout,
+)
 from grader.service.celery_dispatch import CeleryDispatcher
 from grader.service.db import open_store
 from grader.service.settings import ServiceSettings
@@ -26,6 +35,7 @@ from grader.service.worker_context import DeviceBoundSandbox, WorkerConfig, Work
 from grader.settings import with_flags
 from sandbox.base import GpuPolicy, Limits, RunRequest
 from sandbox.fake import FakeSandbox, result
+from tests.service.conftest import StoreUrl, both_brokers
 
 
 @pytest.fixture
@@ -34,13 +44,25 @@ def bank(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def fleet(tmp_path: Path, bank: Path, redis_server: RedisServer) -> Iterator[Fleet]:
-    # A fresh Redis database number per test would need a counter; a fresh server key space is
-    # simpler: every test's queues start empty because the module's server is flushed here.
-    redis_server.flushdb()
-    fleet = Fleet(tmp_path, redis_server.url, bank, visibility_s=10)
-    yield fleet
-    fleet.close()
+def make_fleet(
+    tmp_path: Path, bank: Path, broker: Broker, store_url: StoreUrl
+) -> Iterator[Callable[..., Fleet]]:
+    """`make_fleet(visibility_s=10)`: a fleet on the test's broker (its queues emptied by the
+    `broker` fixture) and a new store of the test's kind; closed after."""
+    made: list[Fleet] = []
+
+    def make(visibility_s: int = 10) -> Fleet:
+        made.append(Fleet(tmp_path, broker.url, bank, visibility_s, db_url=store_url()))
+        return made[-1]
+
+    yield make
+    for fleet in made:
+        fleet.close()
+
+
+@pytest.fixture
+def fleet(make_fleet: Callable[..., Fleet]) -> Fleet:
+    return make_fleet()
 
 
 # -- the app's delivery settings ------------------------------------------------------------
@@ -55,6 +77,19 @@ def test_app_acknowledges_late_one_message_at_a_time_json_only() -> None:
     assert conf.broker_transport_options["visibility_timeout"] == 900
     assert TASK_NAME in app.tasks
     app.close()
+
+
+def test_rabbitmq_gets_heartbeats_and_confirms_and_no_visibility_timeout(caplog) -> None:
+    app = make_app("amqp://guest:guest@127.0.0.1:1//", timeout=900)
+    conf = app.conf
+    assert (conf.task_acks_late, conf.task_reject_on_worker_lost) == (True, True)
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.broker_heartbeat == AMQP_HEARTBEAT_S
+    assert conf.broker_transport_options == {"confirm_publish": True}
+    app.close()
+    assert not caplog.records
+    make_app("amqp://guest:guest@127.0.0.1:1//", timeout=3600).close()
+    assert "consumer_timeout" in caplog.text  # jobs that long outlast RabbitMQ's ack deadline
 
 
 def test_visibility_timeout_outlasts_the_longest_job(bank: Path, monkeypatch) -> None:
@@ -122,10 +157,11 @@ def test_worker_refuses_more_jobs_than_gpus(capsys) -> None:
     assert "one job per GPU" in capsys.readouterr().err
 
 
-# -- real workers on a real Redis -----------------------------------------------------------
+# -- real workers on a real broker ----------------------------------------------------------
 
 
 @pytest.mark.slow
+@both_brokers
 def test_killed_worker_job_is_graded_elsewhere_and_reported_once(fleet: Fleet) -> None:
     """Two workers, a burst; one is SIGKILLed mid-job; every submission gets one report."""
     victim, survivor = fleet.start_worker("victim"), fleet.start_worker("survivor")
@@ -135,7 +171,8 @@ def test_killed_worker_job_is_graded_elsewhere_and_reported_once(fleet: Fleet) -
     killed_job = fleet.running_on(victim, "slow-echo")
     fleet.kill(victim)
 
-    # The killed job comes back only through Redis' visibility timeout (10 s here).
+    # The killed job comes back through Redis' visibility timeout (10 s here), or at once from
+    # RabbitMQ, which sees the victim's connection close.
     assert fleet.wait_done(ids, timeout_s=120), [r.status for r in fleet.rows(ids)]
     writes = fleet.writes()
     assert {i: writes[i] for i in ids} == dict.fromkeys(ids, 1)
@@ -147,29 +184,28 @@ def test_killed_worker_job_is_graded_elsewhere_and_reported_once(fleet: Fleet) -
 
 
 @pytest.mark.slow
+@both_brokers
 def test_a_pool_process_killed_mid_job_gives_its_job_back_at_once(
-    tmp_path: Path, bank: Path, redis_server: RedisServer
+    make_fleet: Callable[..., Fleet],
 ) -> None:
-    """Reject on worker lost: no visibility timeout (10 min here) is needed to grade it again."""
-    redis_server.flushdb()
-    fleet = Fleet(tmp_path, redis_server.url, bank, visibility_s=600)
-    try:
-        worker = fleet.start_worker("w")
-        job = fleet.submit("slow-echo", source=echo_source(5))
-        assert wait_until(lambda: fleet.running_on(worker, "slow-echo") == job, 60)
-        pool_pid = int((fleet.row(job).graded_by or "").rsplit("/", 1)[1])
-        os.kill(pool_pid, signal.SIGKILL)
-        assert fleet.wait_done([job], timeout_s=120)
-        row = fleet.row(job)
-        assert row.attempts == 2 and not row.graded_by.endswith(f"/{pool_pid}")
-        assert fleet.writes()[job] == 1
-    finally:
-        fleet.close()
+    """Reject on worker lost: no visibility timeout (10 min here) is needed to grade it again,
+    and the worker's own connection (RabbitMQ's trigger) stays open."""
+    fleet = make_fleet(visibility_s=600)
+    worker = fleet.start_worker("w")
+    job = fleet.submit("slow-echo", source=echo_source(5))
+    assert wait_until(lambda: fleet.running_on(worker, "slow-echo") == job, 60)
+    pool_pid = int((fleet.row(job).graded_by or "").rsplit("/", 1)[1])
+    os.kill(pool_pid, signal.SIGKILL)
+    assert fleet.wait_done([job], timeout_s=120)
+    row = fleet.row(job)
+    assert row.attempts == 2 and not row.graded_by.endswith(f"/{pool_pid}")
+    assert fleet.writes()[job] == 1
 
 
 @pytest.mark.slow
+@both_brokers
 def test_gpu_item_waits_for_a_gpu_worker_and_never_lands_on_a_cpu_one(
-    fleet: Fleet, redis_server: RedisServer
+    fleet: Fleet, broker: Broker
 ) -> None:
     cpu_worker = fleet.start_worker("cpu-only", queues="cpu")
     gpu_job = fleet.submit("gpu-echo", source=echo_source(0), queue="gpu")
@@ -177,7 +213,7 @@ def test_gpu_item_waits_for_a_gpu_worker_and_never_lands_on_a_cpu_one(
     assert fleet.wait_done([cpu_job], timeout_s=60)
     gpu_row = fleet.row(gpu_job)
     assert (gpu_row.status, gpu_row.attempts) == ("queued", 0)
-    assert redis_server.llen("gpu") == 1
+    assert broker.depth("gpu") == 1
     assert gpu_job not in cpu_worker.text()
 
     gpu_worker = fleet.start_worker("gpu", queues="gpu", gpus="0")
@@ -191,6 +227,7 @@ def test_gpu_item_waits_for_a_gpu_worker_and_never_lands_on_a_cpu_one(
 
 
 @pytest.mark.slow
+@both_brokers
 def test_restarted_server_resends_unfinished_submissions(fleet: Fleet) -> None:
     """A server that died between commit and send: start() sends again; one report still."""
     with fleet.sessions() as session:

@@ -14,14 +14,15 @@ from grader.service import lms_clients, store
 from grader.service.db import Delivery, open_store
 from grader.service.deliveries import MAX_RETRY_AFTER_S, DeliverySender, retry_after_seconds
 from grader.service.settings import RETRY_SCHEDULE, ServiceSettings
+from tests.service.conftest import both_stores
 from tests.support.receiver import Receiver, Reply
 
 REPORT = {"question": "q", "status": "passed", "verdict": "PASSED", "score": 1, "max_score": 1}
 
 
 @pytest.fixture
-def sessions(tmp_path):
-    factory = open_store(f"sqlite:///{tmp_path / 'grader.db'}")
+def sessions(store_url):
+    factory = open_store(store_url())
     yield factory
     factory.kw["bind"].dispose()
 
@@ -75,6 +76,7 @@ def test_retry_after_is_capped():
     assert retry_after_seconds(str(10**9), 0.0) == MAX_RETRY_AFTER_S
 
 
+@both_stores
 def test_gives_up_when_the_schedule_is_spent(sessions, receiver):
     receiver.script(*[Reply(500)] * len(RETRY_SCHEDULE))
     graded(sessions, receiver.url + "/hook")
@@ -103,6 +105,7 @@ def test_not_due_before_the_next_delay(sessions, receiver):
     assert the_delivery(sessions).state == "delivered"
 
 
+@both_stores
 def test_two_senders_deliver_once(sessions, receiver):
     graded(sessions, receiver.url + "/hook")
     senders = [sender(sessions), sender(sessions)]

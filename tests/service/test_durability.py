@@ -1,4 +1,5 @@
-"""A server killed with SIGKILL mid-grading loses nothing and grades nothing twice on restart."""
+"""A server killed with SIGKILL mid-grading loses nothing and grades nothing twice on restart, on
+SQLite and on PostgreSQL (the store the README tells operators to run)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from grader.ops.loopback import ServerProcess
 from grader.service.db import Submission, open_store
-from tests.service.conftest import MakeServer
+from tests.service.conftest import MakeServer, both_stores
 
 REPO = Path(__file__).resolve().parents[2]
 MCQ = "finetuning-purpose"
@@ -44,6 +45,7 @@ def rows(server: ServerProcess) -> dict[str, Submission]:
 
 @pytest.mark.torch
 @pytest.mark.slow
+@both_stores
 def test_sigkill_mid_grading_then_restart_loses_nothing_grades_nothing_twice(
     make_server: MakeServer,
 ) -> None:

@@ -28,7 +28,7 @@ from grader.service.errors import StudentBusy
 from grader.service.settings import ServiceSettings
 from sandbox.base import RunRequest, RunResult
 from sandbox.fake import result
-from tests.service.conftest import InProcess, bearer
+from tests.service.conftest import InProcess, StoreUrl, bearer, both_stores
 
 CODE = "binary-metrics"
 MCQ = "finetuning-purpose"
@@ -361,16 +361,24 @@ ORDER_CASES = {
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    made = open_store(f"sqlite:///{tmp_path / 'order.db'}")
+def sessions(store_url: StoreUrl) -> Iterator[sessionmaker[Session]]:
+    made = open_store(store_url())
     yield made
     made.kw["bind"].dispose()
 
 
+def fresh(rows: list[Submission]) -> list[Submission]:
+    """New instances of `rows`: a case's rows serve every store the test runs on, and an instance
+    stored once is never inserted again."""
+    columns = Submission.__table__.columns.keys()
+    return [Submission(**{name: getattr(row, name) for name in columns}) for row in rows]
+
+
+@both_stores
 @pytest.mark.parametrize(("rows", "expected"), list(ORDER_CASES.values()), ids=list(ORDER_CASES))
 def test_next_queued_picks(sessions, rows, expected):
     with sessions() as session:
-        session.add_all(rows)
+        session.add_all(fresh(rows))
         session.commit()
         assert store.next_queued(session) == expected
 
@@ -382,6 +390,7 @@ def test_nothing_queued_is_none(sessions):
         assert store.next_queued(session) is None
 
 
+@both_stores
 def test_claims_go_round_robin_across_students(sessions):
     with sessions() as session:
         session.add_all([row(f"a{i}", "a", i) for i in range(5)])  # the oldest backlog
@@ -393,6 +402,7 @@ def test_claims_go_round_robin_across_students(sessions):
     assert order == ["a0", "b0", "c0", "a1", "b1", "a2", "a3", "a4"]
 
 
+@both_stores
 def test_in_flight_counts_queued_and_running_first_gradings_only(sessions):
     with sessions() as session:
         session.add_all(

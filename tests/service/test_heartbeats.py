@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from grader.ops.loopback import Fleet, RedisServer, echo_source, wait_until, write_bank
+from grader.ops.loopback import Broker, Fleet, echo_source, wait_until, write_bank
 from grader.service import store
 from grader.service.db import Submission, Worker, open_store
 from grader.service.heartbeats import (
@@ -28,13 +28,14 @@ from grader.service.heartbeats import (
     requeue_lost,
     worker_name,
 )
+from tests.service.conftest import StoreUrl, both_stores
 
 TIMEOUT = 30.0
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    made = open_store(f"sqlite:///{tmp_path / 'grader.db'}")
+def sessions(store_url: StoreUrl) -> Iterator[sessionmaker[Session]]:
+    made = open_store(store_url())
     yield made
     made.kw["bind"].dispose()
 
@@ -61,6 +62,7 @@ def status(sessions: sessionmaker[Session], submission_id: str) -> tuple[str, st
         return row.status, row.graded_by
 
 
+@both_stores
 def test_a_job_of_a_worker_not_seen_for_longer_than_the_timeout_goes_back(sessions) -> None:
     seen(sessions, "h:1", ago_s=TIMEOUT + 5)
     job = running(sessions, "h:1")
@@ -87,6 +89,7 @@ def test_a_finished_job_of_a_lost_worker_is_left_alone(sessions) -> None:
     assert status(sessions, job)[0] == "done"
 
 
+@both_stores
 def test_a_job_claimed_again_after_it_was_found_lost_is_not_taken_back(sessions) -> None:
     seen(sessions, "h:1", ago_s=TIMEOUT + 5)
     job = running(sessions, "h:1")
@@ -139,12 +142,11 @@ def test_a_heartbeat_renews_its_row_and_removes_it_when_stopped(sessions) -> Non
 
 @pytest.mark.slow
 def test_a_killed_workers_job_is_graded_by_the_survivor_within_a_minute(
-    tmp_path: Path, redis_server: RedisServer
+    tmp_path: Path, broker: Broker
 ) -> None:
     """Visibility timeout 10 min: only the heartbeat can bring the job back this soon."""
-    redis_server.flushdb()
     bank = write_bank(tmp_path / "bank")
-    fleet = Fleet(tmp_path, redis_server.url, bank, visibility_s=600, worker_timeout_s=5)
+    fleet = Fleet(tmp_path, broker.url, bank, visibility_s=600, worker_timeout_s=5)
     try:
         fleet.dispatcher.start()  # the reaper, as `grader serve --broker` runs it
         workers = [fleet.start_worker("a"), fleet.start_worker("b")]

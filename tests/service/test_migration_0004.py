@@ -5,7 +5,6 @@ every token the older schema could not hold back."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +15,9 @@ from sqlalchemy import inspect, text
 from grader.service import tokens
 from grader.service.db import MIGRATIONS, make_engine, open_store
 from grader.service.versions import history
+from tests.service.conftest import StoreUrl, both_stores
+
+pytestmark = both_stores
 
 REPORT = {"question": "q", "status": "passed", "verdict": "PASSED", "score": 1.0, "max_score": 1.0}
 
@@ -28,10 +30,10 @@ def config(url: str) -> Config:
 
 
 @pytest.fixture
-def at_0003(tmp_path: Path) -> str:
+def at_0003(store_url: StoreUrl) -> str:
     """A store at 0003 holding a student's token, a graded submission whose callback is owed, and
     a queued one."""
-    url = f"sqlite:///{tmp_path / 'grader.db'}"
+    url = store_url(blank=True)
     command.upgrade(config(url), "0003")
     engine = make_engine(url)
     with engine.begin() as db:
@@ -85,6 +87,11 @@ def rows(url: str, query: str) -> list[dict[str, Any]]:
         engine.dispose()
 
 
+def stored_json(value: Any) -> Any:
+    """A JSON column read with plain SQL: text on SQLite, already parsed on PostgreSQL."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def test_graded_work_becomes_version_1_with_one_history_row(at_0003):
     url = at_0003
     sessions = open_store(url)  # upgrades to head, as `grader serve` does
@@ -132,7 +139,7 @@ def test_downgrade_keeps_the_reports_and_drops_the_tokens_it_cannot_hold_back(at
     assert "report_versions" not in names and "submissions" in names
     assert rows(url, "SELECT student FROM tokens") == [{"student": "alice"}]
     [done] = rows(url, "SELECT report, status FROM submissions WHERE id = 'sub_done'")
-    assert (json.loads(done["report"]), done["status"]) == (REPORT, "done")
+    assert (stored_json(done["report"]), done["status"]) == (REPORT, "done")
     command.upgrade(config(url), "head")
     assert rows(url, "SELECT submission_id, version FROM report_versions") == [
         {"submission_id": "sub_done", "version": 1}
