@@ -8,8 +8,12 @@ seconds; the cache keeps the outcome as plain JSON under `<GRADER_CACHE>/bank/`:
   instead of parsing again; `grader validate` passes no cache and always parses.
 - `views/`: what `grader list` and `grader show` print of a whole bank (grader/cli/views.py).
 
+An item that varies is kept with its template (`Item._source`) and which variant it is, so the
+item recalled renders every variant as the item parsed would.
+
 Every entry carries the stamp of the code that made it (`code_stamp`: the sources of
-`grader.bank` and `grader.models`, the pydantic and ruamel.yaml installed) and a digest of its
+`grader.bank`, `grader.models` and `grader.variants`, the pydantic, ruamel.yaml and Jinja2
+installed) and a digest of its
 payload. An entry made by other code, torn, or edited, a file that cannot be read or written:
 each is a miss, and a miss is the full parse, so the cache can make a command faster and nothing
 else. This module imports only the standard library: `grader list` reads it before (and instead
@@ -38,8 +42,8 @@ HASH_LIMIT = 1024 * 1024
 KEEP = 1000
 PACKAGE = Path(__file__).resolve().parent
 #: What loading and validating an item runs: a change to any of them is a new stamp.
-SOURCES = ("bank", "models", "errors.py", "bank_cache.py")
-LIBRARIES = ("pydantic", "pydantic_core", "ruamel.yaml")
+SOURCES = ("bank", "models", "variants", "errors.py", "bank_cache.py")
+LIBRARIES = ("pydantic", "pydantic_core", "ruamel.yaml", "jinja2")
 
 Loader = Callable[[Path], "tuple[Item | None, list[BankIssue]]"]
 
@@ -133,8 +137,13 @@ def _payload(item: Item | None, issues: list[BankIssue]) -> dict[str, Any] | Non
     if item is None:
         return {"item": None, "issues": problems}
     try:
-        data = {"kind": item.kind, "data": item.model_dump(mode="json", exclude_unset=True)}
-        back = _item(data)
+        data: dict[str, Any] = {
+            "kind": item.kind,
+            "data": item.model_dump(mode="json", exclude_unset=True),
+        }
+        if item.variant is not None:
+            data |= {"source": item._source, "variant": item.variant.to_json()}
+        back = _item(json.loads(json.dumps(data)))  # as it will be read back
     except (ValueError, TypeError):  # pydantic's errors are ValueErrors
         return None
     same = back == item and back.model_dump(exclude_unset=True) == item.model_dump(
@@ -161,10 +170,17 @@ def _recall(stored: Any, name: str) -> tuple[Item | None, list[BankIssue]] | Non
 
 
 def _item(data: dict[str, Any]) -> Item:
-    """The item validated again from its stored data, building only its kind's models."""
+    """The item validated again from its stored data, building only its kind's models (and
+    its template and variant put back, for an item that varies)."""
     from grader.models.registry import item_model
 
-    return item_model(data["kind"]).model_validate(data["data"])  # type: ignore[return-value]
+    item: Item = item_model(data["kind"]).model_validate(data["data"])  # type: ignore[assignment]
+    if "variant" in data:
+        from grader.variants import Variant
+
+        item._source = dict(data["source"])
+        item._variant = Variant(**data["variant"])
+    return item
 
 
 def _small_content(path: Path) -> bytes | None:

@@ -5,6 +5,7 @@ exception class of the `grader` package but the course server's (`grader.service
     ├── BadInput                 exit 2: bad usage or bad input; the message says how to fix it
     │   ├── BankError            a question file is invalid (carries every `BankIssue` found)
     │   ├── UnknownQuestion      no item has that id
+    │   ├── BadVariant           an item's templates give no valid item for some values
     │   ├── BadAnswer            an answer that cannot be read as one (a letter out of range, ...)
     │   └── BadSubmission        an unreadable, oversized or malformed submission file
     ├── ReferenceMissing         the reference run gave no value a check needs (a broken item)
@@ -66,6 +67,11 @@ class BankError(BadInput):
 
 class UnknownQuestion(BadInput):
     """Raised when no item in the bank has the requested id."""
+
+
+class BadVariant(BadInput):
+    """Raised when an item's templates cannot be rendered, or render to an invalid item, with
+    some variant's values (`grader validate` checks seed 0, `grader selftest` more)."""
 
 
 class BadAnswer(BadInput):

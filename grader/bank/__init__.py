@@ -3,6 +3,11 @@
 Every problem is reported with `file:line:column`, the field path and the fix, and loading goes on
 past a bad file so `grader validate` shows all problems of all files in one run.
 
+An item with `params:` (or a shuffled mcq) is a template (grader/variants/, loaded by
+grader/bank/templated.py): the bank holds its variant of seed 0, `Bank.variant(id, seed)` renders
+another, and a fixed alias (`{id: old-id, params: {...}}`) names the one variant of those values,
+whatever the seed.
+
 Parsing (ruamel.yaml) and the checks of an item's Python are imported where a file is parsed:
 `grader answer` grades an item the bank cache (grader/bank_cache.py) already holds, and builds a
 `Bank` of it without them.
@@ -10,7 +15,7 @@ Parsing (ruamel.yaml) and the checks of an item's Python are imported where a fi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +53,8 @@ class Bank:
 
     `root` is the folder the bank was loaded from (the parent of the first file, when files were
     named): an item's data files are read from its `data/` folder, never from another bank's.
-    `aliases` maps an item's former ids (its `aliases:`) to its id."""
+    `aliases` maps an item's former ids (its `aliases:`) to its id; `fixed` keeps the fixed
+    variants rendered so far, by the alias that names each."""
 
     root: Path = field(default_factory=Path.cwd)
     items: dict[str, Item] = field(default_factory=dict)
@@ -56,19 +62,49 @@ class Bank:
     issues: list[BankIssue] = field(default_factory=list)
     broken: dict[str, list[BankIssue]] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    fixed: dict[str, Item] = field(default_factory=dict)
 
     def get(self, item_id: str) -> Item:
-        """The item (by its id or a former id), or `UnknownQuestion` / `BankError` when its file
-        is invalid."""
+        """The item (by its id or a former id; a varying item's variant of seed 0, a fixed
+        alias's fixed variant), or `UnknownQuestion` / `BankError` when its file is invalid."""
         if item_id in self.items:
             return self.items[item_id]
         if item_id in self.aliases:
-            return self.items[self.aliases[item_id]]
+            return self._fixed(item_id) or self.items[self.aliases[item_id]]
         if item_id in self.broken:
             raise BankError(self.broken[item_id])
         raise UnknownQuestion(
             f"unknown question id {item_id!r}; `grader list` shows the ids in the bank"
         )
+
+    def variant(self, item_id: str, seed: int | None) -> Item:
+        """The item rendered for `seed`: `get(item_id)` itself for seed None, a fixed alias or
+        an item that does not vary; the errors of `get` for an unknown id."""
+        item = self.get(item_id)
+        if seed is None or not item.varies or (item.variant and item.variant.seed == seed):
+            return item
+        from grader.variants import materialise
+
+        return materialise(item, seed)
+
+    def _fixed(self, alias_id: str) -> Item | None:
+        """The fixed variant `alias_id` names (rendered once), or None for a plain alias."""
+        if alias_id in self.fixed:
+            return self.fixed[alias_id]
+        item = self.items[self.aliases[alias_id]]
+        alias = item.fixed_alias(alias_id)
+        if alias is None:
+            return None
+        from dataclasses import replace
+
+        from grader.variants import materialise
+        from grader.variants.params import fixed_values
+
+        fixed = materialise(item, None, fixed_values(item.params, alias.params))
+        if fixed.variant is not None:
+            fixed._variant = replace(fixed.variant, alias=alias_id)
+        self.fixed[alias_id] = fixed
+        return fixed
 
     def data_files(self, item: CodeItem) -> dict[str, bytes]:
         """The files a code item names under the bank's data/ folder, as `data/<name>`."""
@@ -132,7 +168,7 @@ def _add_aliases(bank: Bank) -> None:
     """Each item's former ids, in file order; one that is another item's id or alias, or the
     name of a file with problems (or repeats), is an issue at it and finds nothing."""
     for item_id, item in sorted(bank.items.items(), key=lambda pair: str(bank.paths[pair[0]])):
-        for index, alias in enumerate(item.aliases):
+        for index, alias in enumerate(item.alias_ids):
             taken = _alias_taken(bank, alias)
             if taken is None:
                 bank.aliases[alias] = item_id
@@ -191,25 +227,50 @@ def validate_document(
     name: str, stem: str, document: Any, text: str = ""
 ) -> tuple[Item | None, list[BankIssue]]:
     """Check a parsed document against its kind's model, then the cross-field rules and the
-    Python it holds (`text`, the file's, places a syntax error inside a block scalar)."""
-    from grader.bank.compiled import syntax_issues
-    from grader.bank.yamlsource import locate, plain
-
-    def issue(loc: tuple[str | int, ...], message: str) -> BankIssue:
-        line, column = locate(document, loc, at_key=message.startswith("unknown field"))
-        return BankIssue(name, line, column, ".".join(map(str, loc)), message)
+    Python it holds (`text`, the file's, places a syntax error inside a block scalar); a
+    template (`varies`) first gets its params and templates checked and is rendered."""
+    from grader.bank.yamlsource import plain
 
     if not isinstance(document, dict):
-        return None, [issue((), "an item file must be a YAML mapping of fields")]
+        return None, [located(name, document, (), "an item file must be a YAML mapping of fields")]
     header = _header_issues(document)
     if header:
-        return None, [issue(loc, message) for loc, message in header]
+        return None, [located(name, document, loc, message) for loc, message in header]
+    if varies(document):
+        from grader.bank.templated import validate_template
+
+        return validate_template(name, stem, document, text)
+    return checked_item(name, stem, document, plain(document), text)
+
+
+def varies(document: dict[str, Any]) -> bool:
+    """Whether an item document is a template: it has params, or shuffles its options."""
+    params = document.get("params")
+    return (isinstance(params, dict) and bool(params)) or document.get("shuffle") is True
+
+
+def checked_item(
+    name: str,
+    stem: str,
+    document: Any,
+    data: dict[str, Any],
+    text: str = "",
+    note: Callable[[tuple[str | int, ...]], str] | None = None,
+) -> tuple[Item | None, list[BankIssue]]:
+    """Validate `data` (the document's plain values, or a variant's rendering of them) with its
+    kind's model and rules; issues are located in `document`, each message ending with
+    `note(loc)` (what a variant's problem adds: which variant)."""
+    from grader.bank.compiled import syntax_issues
+
+    def issue(loc: tuple[str | int, ...], message: str) -> BankIssue:
+        return located(name, document, loc, message + (note(loc) if note else ""))
+
     model = item_model(document["kind"])
     try:
-        item: Item = model.model_validate(plain(document))  # type: ignore[assignment]
+        item: Item = model.model_validate(data)  # type: ignore[assignment]
     except ValidationError as exc:
         return None, [issue(_loc(e), _message(e, model)) for e in exc.errors()]
-    problems = item.problems()
+    problems = item.problems() + item.fixed_problems()
     if item.id != stem:
         problems.append(
             (

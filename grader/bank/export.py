@@ -9,6 +9,12 @@ held out under solutions/ (`accuracy` labels), and solutions/ itself.
 
 Each item is written from its validated model, never copied from its file, so comments in the
 YAML (which may discuss the key) and fields this module does not know to keep never travel.
+
+An item that varies is written as its template (its `params`, `shuffle` and the templates of the
+fields kept), so `grader show ID --seed S` on the student bank shows the variant the course
+server grades for seed S; the same fields are left out of the template as of a static item (a
+key's template is a key), and the options' ids too (an author may name an option for being
+right). The template is loaded again as a student item before anything is written.
 """
 
 from __future__ import annotations
@@ -91,6 +97,8 @@ def _check_target(bank: Bank, target: Path) -> None:
 def student_item(item: Item) -> Item:
     """The item as a student bank holds it: `student: true`, no key, feedback or explanation,
     and (for code) only the public checks. Validated again, so it loads as written."""
+    if item._source is not None:
+        return _student_template(item)
     drop = SECRET | SECRET_BY_KIND.get(type(item), set())
     fields = item.model_dump(by_alias=True, exclude=drop) | {"student": True}
     if isinstance(item, McqItem):
@@ -100,6 +108,40 @@ def student_item(item: Item) -> Item:
         fields["data"] = [name for name in item.data if name not in item.held_out]
         fields.pop("held_out", None)
     return type(item).model_validate(fields)
+
+
+def _student_template(item: Item) -> Item:
+    """A varying item's template as a student bank holds it, loaded as a student item (its
+    variant of seed 0, the template in `_source`). Which checks and data files stay is read
+    from the item rendered, whose checks and files are the template's, in the same order."""
+    from grader.bank.templated import validate_template
+
+    source = dict(item._source or {})
+    for key in SECRET | SECRET_BY_KIND.get(type(item), set()):
+        source.pop(key, None)
+    source["student"] = True
+    if isinstance(item, McqItem):
+        source["choices"] = [_student_choice(choice) for choice in source["choices"]]
+    if isinstance(item, CodeItem):
+        kept = {check.name for check in public_checks(item)}
+        source["checks"] = [
+            c for c, n in zip(source["checks"], item.checks, strict=True) if n.name in kept
+        ]
+        source["data"] = [
+            d
+            for d, n in zip(source.get("data", []), item.data, strict=True)
+            if n not in item.held_out
+        ]
+        source.pop("held_out", None)
+    student, issues = validate_template(f"{item.id} (student)", item.id, source, "")
+    if student is None:
+        raise BankError(issues)
+    return student
+
+
+def _student_choice(choice: dict[str, Any]) -> dict[str, Any]:
+    """An option's text, and whether it keeps its place when options are shuffled."""
+    return {key: choice[key] for key in ("text", "fixed") if key in choice}
 
 
 def public_checks(item: CodeItem) -> list[Check]:
@@ -137,9 +179,14 @@ def _write_item(target: Path, relative: Path, item: Item) -> Path:
 
 
 def item_yaml(item: Item) -> str:
-    """The item's fields as YAML: defaults and unset fields left out, multi-line text as block
-    scalars so prompts and code read as they were written."""
-    fields = item.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
+    """The item's fields as YAML (a varying item's: its template): defaults and unset fields
+    left out, multi-line text as block scalars so prompts and code read as they were written."""
+    if item.varies and item._source is not None:
+        fields = item._source
+    else:
+        fields = item.model_dump(
+            mode="json", by_alias=True, exclude_none=True, exclude_defaults=True
+        )
     ordered = {key: fields[key] for key in FIRST if key in fields} | fields
     yaml = YAML(typ="rt")
     yaml.width = 4096  # folded plain scalars would end lines in spaces

@@ -5,10 +5,16 @@ every `wrong_*.py` there is declared in `expect.yaml` and every declared file ex
 named as failing are the item's; the `accuracy` labels its checks read are there; and no folder
 is left for an item the bank does not have. Each problem is a `file:line:column` issue, like the
 items' own, so a missing file shows up in `grader validate`, not as an internal error later.
+
+The solutions of an item that varies are templates (grader/variants/templates.py), rendered with
+each variant's values before they run (`solution_source`: the self-test and the reference store
+read them through it); validation renders them for the bank's variant, seed 0, so a name no param
+declares or a template that fails is an issue at its line.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +22,8 @@ from pydantic import ValidationError
 
 from grader.bank import Bank, located, read_text, validation_issues
 from grader.bank.yamlsource import locate, parse_yaml, plain
-from grader.errors import BankIssue
-from grader.models import CodeItem
+from grader.errors import BankError, BankIssue
+from grader.models import CodeItem, Item
 from grader.models.expect import EXPECT_FILE, REFERENCE_FILE, SolutionSet
 from grader.models.vocabulary import unknown
 
@@ -43,7 +49,87 @@ def item_solution_issues(bank: Bank, item: CodeItem, folder: Path) -> list[BankI
     cases, document, issues = read_solution_set(expect)
     if cases is None:
         return issues
-    return _declared_issues(item, folder, str(expect), document, cases)
+    issues = _declared_issues(item, folder, str(expect), document, cases)
+    if issues or item.variant is None:
+        return issues
+    files = [REFERENCE_FILE, *(case.file for case in cases.wrong)]
+    return [issue for file in files for issue in _template_issues(item, folder / file)]
+
+
+def solution_source(item: Item, path: Path) -> str:
+    """A solution file as it runs for `item`: rendered with the variant's values when the item
+    varies (or is a fixed variant), as written otherwise; `BankError` at the file's line when
+    its template does not render."""
+    text = path.read_text(encoding="utf-8")
+    rendered, issues = rendered_solution(str(path), text, item)
+    if rendered is None:
+        raise BankError(issues)
+    return rendered
+
+
+def rendered_solution(name: str, text: str, item: Item) -> tuple[str | None, list[BankIssue]]:
+    """(the text rendered for `item`'s variant, []), or None and its problems at their lines:
+    invalid Jinja2, a name the item's params do not declare, a template that fails."""
+    from grader.variants.templates import RenderError, is_template, render_text, template_names
+
+    variant = item.variant
+    if variant is None or not is_template(text):
+        return text, []
+    which = _which(item)
+    try:
+        unknown = sorted(template_names(text).get((), set()) - set(variant.values))
+    except RenderError as exc:
+        line = re.search(r"\(line (\d+)\)$", exc.reason)
+        return None, [BankIssue(name, int(line[1]) if line else 1, 1, "", exc.reason)]
+    if unknown:
+        known = ", ".join(variant.values) or "none"
+        return None, [
+            BankIssue(
+                name,
+                _line_of(text, word),
+                1,
+                "",
+                f"unknown name {word!r} in this template; the item's params are: {known}",
+            )
+            for word in unknown
+        ]
+    try:
+        return render_text(text, variant.values), []
+    except RenderError as exc:
+        return None, [BankIssue(name, _failed_line(exc), 1, "", exc.reason + which)]
+
+
+def _template_issues(item: Item, path: Path) -> list[BankIssue]:
+    text, issue = read_text(path)
+    return [issue] if issue else rendered_solution(str(path), text, item)[1]
+
+
+def _which(item: Item) -> str:
+    variant = item.variant
+    if variant is None or variant.seed is None:
+        return " (in a fixed variant)"
+    return f" (in the variant with seed {variant.seed})"
+
+
+def _line_of(text: str, name: str) -> int:
+    """The first line where a template tag reads `name` (1 when none is found)."""
+    word = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
+    for number, line in enumerate(text.splitlines(), 1):
+        if ("{{" in line or "{%" in line) and word.search(line):
+            return number
+    return 1
+
+
+def _failed_line(exc: Exception) -> int:
+    """The template line a rendering failed at: Jinja2 puts the template's own frame, named
+    `<template>`, in the traceback of what it raised."""
+    line = 1
+    tb = exc.__cause__.__traceback__ if exc.__cause__ is not None else None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 def read_solution_set(path: Path) -> tuple[SolutionSet | None, Any, list[BankIssue]]:

@@ -81,17 +81,27 @@ def percent_hint(raw: str, value: float, key: float) -> str | None:
 
 
 def _check_choice(item: McqItem, letter: str) -> CheckResult:
-    chosen = item.choices[ascii_uppercase.index(letter)]
+    index = ascii_uppercase.index(letter)
+    chosen = item.choices[index]
     right = letter == item.answer
     return CheckResult(
         name="answer",
         passed=right,
         score=item.points if right else 0.0,
         max_score=item.points,
-        message=chosen.feedback or "",
+        message=_chose(item, letter, index) + (chosen.feedback or ""),
         observed=letter,
         expected=item.answer,
     )
+
+
+def _chose(item: McqItem, letter: str, index: int) -> str:
+    """For shuffled options, which option the letter was (letters differ between students; the
+    option's id does not): "You chose C (option id: frozen-layers). "."""
+    shown = item.variant.choices if item.variant is not None else None
+    if not shown:
+        return ""
+    return f"You chose {letter} (option id: {shown[index]}). "
 
 
 def _check_number(item: NumericItem, value: float, raw: str) -> CheckResult:

@@ -7,6 +7,9 @@ A student bank's items (`student: true`, from `grader bank export --student`) ha
 item is graded on its public checks with a note that the grade comes from the course server, and
 any other answer is refused with the `grader submit` line to use instead.
 
+A variant of a parameterised item is graded as the item it is (`Bank.variant` renders it); its
+report says which variant it was (`Report.variant`: the seed, the values, the options' order).
+
 An mcq or numeric answer is graded on the host with what this module imports at its top; what
 running code needs (the sandboxes, the references, the code and predict judges, the settings) is
 imported, and the settings read, only when an item needs it: `grader answer` on an mcq item
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING
 from grader.errors import BadInput, BadSubmission
 from grader.grading.answers import grade_answer
 from grader.grading.submission import Source
-from grader.models import McqItem, NumericItem
+from grader.models import McqItem, NumericItem, ReportVariant
 
 if TYPE_CHECKING:
     from grader.bank import Bank
@@ -104,8 +107,10 @@ class Grader:
         exercise, a program for anything else) and the bank's errors for an unknown item."""
         item = self.bank.get(item) if isinstance(item, str) else item
         if isinstance(item, HOST_KINDS):
-            return grade_answer(item, answer_text(item, answer))
-        return self._run(item, answer)
+            report = grade_answer(item, answer_text(item, answer))
+        else:
+            report = self._run(item, answer)
+        return with_variant(report, item)
 
     def _run(self, item: CodeItem | PredictItem, answer: Answer) -> Report:
         """Grade an answer whose grading runs code: a program, or a predicted output."""
@@ -142,6 +147,15 @@ class Grader:
         self.close()
 
 
+def with_variant(report: Report, item: Item) -> Report:
+    """The report, saying which variant it graded when the item is one (varying or fixed)."""
+    variant = item.variant
+    if variant is None:
+        return report
+    graded = ReportVariant(seed=variant.seed, values=variant.values, choices=variant.choices)
+    return report.model_copy(update={"variant": graded})
+
+
 def public_checks_only(report: Report) -> Report:
     """A student bank's code report: its checks are the public ones, so its score is not the
     grade; the note says so in `message`, which every face (text, `--json`, Gradescope) shows."""
@@ -173,5 +187,6 @@ def submit_instead(item: Item, answer: str) -> str:
         if item.kind == "predict"
         else "is on the course server"
     )
-    command = f"grader submit {item.id} --choice {shlex.quote(answer)}"
+    asked = item.variant.alias if item.variant and item.variant.alias else item.id
+    command = f"grader submit {asked} --choice {shlex.quote(answer)}"
     return f"the key of {item.id!r} {where}: submit your answer with `{command}`"

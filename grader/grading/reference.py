@@ -3,6 +3,10 @@
 The reference runs in its own sandbox run with the same probe plan as the student's; its
 observations stay on the host. The cache key covers the reference source, the probes and the
 harness, so editing any of them recomputes.
+
+An item that varies has a reference per variant: its `reference.py` is a template rendered with
+the variant's values (`grader.bank.solutions.solution_source`), and the variant's values are in
+the cache key too, so two variants never share an observation.
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ class ReferenceStore:
         self._key: bytes | None = None
 
     def reference_source(self, item: CodeItem) -> str:
+        """The reference as it runs for `item` (a varying item's rendered for its variant)."""
+        from grader.bank.solutions import solution_source
+
         path = self.solutions / item.id / "reference.py"
         if not path.is_file():
             raise BankError(
@@ -68,7 +75,7 @@ class ReferenceStore:
                     )
                 ]
             )
-        return path.read_text(encoding="utf-8")
+        return solution_source(item, path)
 
     def labels(self, item: CodeItem, check: Check) -> list[Any] | None:
         """Held-out labels an accuracy check scores against; they never enter a sandbox."""
@@ -119,9 +126,8 @@ class ReferenceStore:
     def observations(self, item: CodeItem) -> Observations:
         source = self.reference_source(item)
         plan = reference_plan(item.checks, self.seeds(item))
-        key = hashlib.sha256(
-            "\0".join([source, plan.content_key(), harness_digest()]).encode()
-        ).hexdigest()[:24]
+        parts = [source, plan.content_key(), harness_digest(), *_variant_key(item)]
+        key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
         cached = self.cache / f"{item.id}-{key}.json"
         if cached in self._read:
             return self._read[cached]
@@ -145,3 +151,12 @@ class ReferenceStore:
         self.cache.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps(run.observations.by_probe))
         return run.observations
+
+
+def _variant_key(item: CodeItem) -> list[str]:
+    """The variant's values, as part of a cache key (none for an item that never varies, whose
+    key stays what it was before items could vary)."""
+    variant = item.variant
+    if variant is None:
+        return []
+    return [json.dumps(variant.values, sort_keys=True, default=str)]

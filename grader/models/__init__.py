@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     )
     from grader.models.kinds import ITEM_KINDS, Item, item_json_schema
     from grader.models.registry import item_model
-    from grader.models.report import CheckResult, Override, Report, Status, Verdict
+    from grader.models.report import (
+        CheckResult,
+        Override,
+        Report,
+        ReportVariant,
+        Status,
+        Verdict,
+    )
 
 #: The module of each name this package exports.
 HOMES = {
@@ -49,7 +56,9 @@ HOMES = {
     ),
     **dict.fromkeys(["ITEM_KINDS", "Item", "item_json_schema"], "kinds"),
     "item_model": "registry",
-    **dict.fromkeys(["CheckResult", "Override", "Report", "Status", "Verdict"], "report"),
+    **dict.fromkeys(
+        ["CheckResult", "Override", "Report", "ReportVariant", "Status", "Verdict"], "report"
+    ),
 }
 
 __all__ = [
@@ -70,6 +79,7 @@ __all__ = [
     "Problem",
     "Override",
     "Report",
+    "ReportVariant",
     "Citation",
     "Status",
     "Tolerance",

@@ -95,6 +95,11 @@ class Assignment(StrictModel):
         default="unlimited", description="Attempts per item: a number, or unlimited."
     )
     counts: Literal["best", "last"] = Field(default="best", description="Which attempt counts.")
+    variants: Literal["per-student", "per-attempt"] = Field(
+        default="per-student",
+        description="For items with params: each student keeps one variant of an item "
+        "(per-student), or gets a new one at each attempt (per-attempt).",
+    )
     items: list[AssignmentItem] = Field(min_length=1)
     reveal: RevealPolicy = Field(default_factory=RevealPolicy)
 

@@ -3,6 +3,10 @@ editors use for completion (`grader schema`).
 
 Rules pydantic cannot express per field (an answer letter beyond the choices, two choices with
 the same text) live in each model's `problems()`, so the loader can point at the exact line.
+
+An item with `params:` (or an mcq with `shuffle: true`) varies (grader/variants/): the bank keeps
+its template document in `_source` and each model instance is one rendered variant of it, with
+`_variant` saying which.
 """
 
 from __future__ import annotations
@@ -10,10 +14,23 @@ from __future__ import annotations
 import math
 from enum import StrEnum
 from string import ascii_uppercase
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
+
+from grader.variants.params import ParamName, ParamSpec, fixed_problems
+
+if TYPE_CHECKING:
+    from grader.variants.variant import Variant
 
 SCHEMA_VERSION = 1
 KEBAB = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -29,6 +46,18 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
+
+
+class FixedAlias(StrictModel):
+    """A former id that names one fixed variant of a parameterised item: exactly these values,
+    never another (an item that took the place of several static ones keeps each old id)."""
+
+    id: str = Field(pattern=KEBAB, description="The former id.")
+    params: dict[str, Any] = Field(
+        description=(
+            "A value for every param of the item (a confusion param as `{tp:, fp:, fn:, tn:}`)."
+        )
     )
 
 
@@ -72,12 +101,23 @@ class ItemBase(StrictModel):
     )
     difficulty: Difficulty = Field(description="easy, medium or hard.")
     points: float = Field(default=1, gt=0, description="Marks for a fully correct answer.")
-    aliases: list[Annotated[str, Field(pattern=KEBAB)]] = Field(
+    aliases: list[Annotated[str, Field(pattern=KEBAB)] | FixedAlias] = Field(
         default_factory=list,
         description=(
             "Former ids of this item (after a rename): the bank still finds it by them "
             "(`grader show`, `answer`, `check`, `selftest`, the course server); `grader "
-            "list` shows only ids. Unique across the bank's ids and aliases."
+            "list` shows only ids. Unique across the bank's ids and aliases. An item with "
+            "params may name one fixed variant per former id: `{id: old-id, params: {...}}`."
+        ),
+    )
+    params: dict[ParamName, ParamSpec] = Field(
+        default_factory=dict,
+        description=(
+            "Values drawn per student, in this order, that the item's text reads as Jinja2 "
+            "templates (`{{ classes }}`): each one generator, e.g. `{int: [3, 12]}`, "
+            "`{float: [0.001, 0.1], step: 0.001}`, `{choice: [4, 8]}`, `{shape: [[1, 8], "
+            "[3, 3]]}`, `{image_size: [160, 288]}`, `{confusion: {total: [100, 300]}}`, "
+            "`{class_count: [3, 20]}`."
         ),
     )
     student: bool = Field(
@@ -97,6 +137,10 @@ class ItemBase(StrictModel):
         ),
     )
     source: Citation | None = Field(default=None, description="The course page it came from.")
+    #: The plain template document this item was rendered from (None: the item never varies).
+    _source: dict[str, Any] | None = PrivateAttr(default=None)
+    #: Which variant of it this is (None on an item that never varies).
+    _variant: Variant | None = PrivateAttr(default=None)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -116,22 +160,78 @@ class ItemBase(StrictModel):
         """Cross-field problems, each with the field path it concerns."""
         return []
 
+    def fixed_problems(self) -> list[Problem]:
+        """Each fixed alias gives a value of the right type for every param, and an item
+        without params has none (a former id of a static item is a plain string)."""
+        found: list[Problem] = []
+        for index, alias in enumerate(self.aliases):
+            if not isinstance(alias, FixedAlias):
+                continue
+            if not self.params:
+                message = "the item has no params; write the former id as a plain string"
+                found.append((("aliases", index, "params"), message))
+                continue
+            for name, message in fixed_problems(self.params, alias.params):
+                found.append((("aliases", index, "params", name), message))
+        return found
+
+    @property
+    def alias_ids(self) -> list[str]:
+        """The former ids, plain and fixed, in file order."""
+        return [alias if isinstance(alias, str) else alias.id for alias in self.aliases]
+
+    def fixed_alias(self, alias_id: str) -> FixedAlias | None:
+        """The fixed variant `alias_id` names, if it names one."""
+        for alias in self.aliases:
+            if isinstance(alias, FixedAlias) and alias.id == alias_id:
+                return alias
+        return None
+
+    @property
+    def varies(self) -> bool:
+        """Whether students see different variants of this item: it has a template (params or
+        a shuffle) and is not a fixed variant."""
+        variant = self._variant
+        return self._source is not None and variant is not None and variant.seed is not None
+
+    @property
+    def variant(self) -> Variant | None:
+        """Which variant this is: set on every rendered item, None on one that never varies."""
+        return self._variant
+
     @property
     def needs_gpu(self) -> bool:
         """Whether grading an answer needs a GPU host (kinds that run nothing never do)."""
         return False
 
     def public(self) -> dict[str, Any]:
-        """What a student may see before answering: never a key, feedback or explanation."""
-        return self.model_dump(
+        """What a student may see before answering: never a key, feedback or explanation. A
+        varying item's view is its variant's, marked with `varies` and its seed."""
+        view = self.model_dump(
             mode="json", include={"id", "kind", "title", "prompt", "tags", "difficulty", "points"}
         )
+        if self.varies and self._variant is not None:
+            view |= {"varies": True, "seed": self._variant.seed}
+        return view
 
 
 class Choice(StrictModel):
     """One option of a multiple-choice item."""
 
     text: str = Field(min_length=1, description="The option as students read it.")
+    id: str | None = Field(
+        default=None,
+        pattern=KEBAB,
+        description=(
+            "A kebab-case id that stays with the option when options are shuffled (reports "
+            "name it); default: the option's letter in file order."
+        ),
+    )
+    fixed: bool = Field(
+        default=False,
+        description="Keep this option at its file position when options are shuffled "
+        "(e.g. 'none of the above').",
+    )
     feedback: str | None = Field(
         default=None,
         min_length=1,
@@ -171,7 +271,16 @@ class McqItem(ItemBase):
 
     kind: Literal["mcq"] = Field(description="Multiple choice, one correct answer.")
     choices: list[Choice] = Field(
-        min_length=2, max_length=8, description="The options, in the order they are shown."
+        min_length=2,
+        max_length=8,
+        description="The options, in the order they are shown (unless `shuffle`).",
+    )
+    shuffle: bool = Field(
+        default=False,
+        description=(
+            "Show the options in an order drawn per student (`fixed` ones stay in place); "
+            "`answer` and `verify.proves` still name file-order letters."
+        ),
     )
     answer: str | None = Field(
         default=None,
@@ -209,7 +318,7 @@ class McqItem(ItemBase):
         return ascii_uppercase[: len(self.choices)]
 
     def problems(self) -> list[Problem]:
-        return self._letter_problems() + self._repeated_choices()
+        return self._letter_problems() + self._repeated_choices() + self._shuffle_problems()
 
     def _letter_problems(self) -> list[Problem]:
         """The key, and the choice `verify` proves, are letters of the choices."""
@@ -247,6 +356,29 @@ class McqItem(ItemBase):
                     )
                 )
             seen.setdefault(key, index)
+        return found
+
+    def _shuffle_problems(self) -> list[Problem]:
+        """Ids are unique; `fixed` means something only when options are shuffled, and a
+        shuffle needs two options that may move."""
+        found: list[Problem] = []
+        seen: dict[str, int] = {}
+        for index, choice in enumerate(self.choices):
+            if choice.id is not None and choice.id in seen:
+                other = ascii_uppercase[seen[choice.id]]
+                message = f"choice id {choice.id!r} is also choice {other}'s; give each its own"
+                found.append((("choices", index, "id"), message))
+            if choice.id is not None:
+                seen.setdefault(choice.id, index)
+            if choice.fixed and not self.shuffle:
+                message = (
+                    "`fixed` keeps a shuffled option in place; add `shuffle: true` or remove it"
+                )
+                found.append((("choices", index, "fixed"), message))
+        moving = sum(not choice.fixed for choice in self.choices)
+        if self.shuffle and moving < 2:
+            message = "shuffle needs at least two options that are not `fixed`"
+            found.append((("shuffle",), message))
         return found
 
     def public(self) -> dict[str, Any]:

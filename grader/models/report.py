@@ -6,7 +6,7 @@ An infrastructure failure is `status: error` with verdict INTERNAL_ERROR, never 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -54,6 +54,19 @@ class Override(BaseModel):
     reason: str = Field(description="Why the instructor changed it.")
 
 
+class ReportVariant(BaseModel):
+    """Which variant of a parameterised item was graded, as the student saw it."""
+
+    seed: int | None = Field(description="The variant's seed; null for a fixed variant.")
+    values: dict[str, Any] = Field(
+        default_factory=dict, description="The params' values, as the prompt showed them."
+    )
+    choices: list[str] | None = Field(
+        default=None,
+        description="A shuffled multiple-choice item's option ids, in the order shown.",
+    )
+
+
 class Report(BaseModel):
     """The grade of one submission."""
 
@@ -78,6 +91,11 @@ class Report(BaseModel):
     )
     override: Override | None = Field(
         default=None, description="Set when an instructor changed the score (course server)."
+    )
+    variant: ReportVariant | None = Field(
+        default=None,
+        description="The variant graded, for an item with params or shuffled options; null "
+        "for an item every student sees the same.",
     )
 
     @property

@@ -23,6 +23,7 @@ from ruamel.yaml import YAML
 from grader.bank import load_bank
 from grader.cli.app import main
 from grader.models import Check, CodeItem, Item, McqItem, NumericItem, PredictItem
+from grader.variants.templates import render_document, render_text
 from sandbox.settings import REPO_ROOT
 from tests.grader.items import mcq, write
 
@@ -72,10 +73,20 @@ def is_public(check: Check) -> bool:
 
 
 def public_text(item: Item) -> str:
-    """What a student has anyway: the public view, and the kept checks' hints and code."""
+    """What a student has anyway: the public view, and the kept checks' hints and code (of an
+    item that varies, in its template too: the student bank holds the template)."""
     kept = [c for c in getattr(item, "checks", []) if is_public(c)]
     parts = [*strings(item.public()), *(s for c in kept for s in strings(c.model_dump()))]
-    return "\n".join(parts)
+    return "\n".join(parts + list(strings(template_public(item))))
+
+
+def template_public(item: Item) -> list[Any]:
+    """The template's fields behind the public view and the kept checks (none if static)."""
+    source = item._source or {}
+    fields = [source.get(key) for key in item.public() if key not in ("choices", "checks")]
+    fields += [choice["text"] for choice in source.get("choices", [])]
+    checks = zip(source.get("checks", []), getattr(item, "checks", []), strict=False)
+    return fields + [template for template, check in checks if is_public(check)]
 
 
 def needles(text: str, besides: str) -> list[str]:
@@ -183,6 +194,8 @@ def test_no_dropped_check(exported: Path) -> None:
             expect = check["expect"]
             assert "hidden" not in check and "accuracy" not in expect, (item.id, check)
             assert "reference" not in json.dumps(expect), (item.id, check)
+            if item.variant is not None:  # a template: as the variant of seed 0 reads it
+                check = render_document(check, item.variant.values)
             shown = Check.model_validate(check).expect.model_dump(mode="json")
             assert shown not in dropped or shown in kept, (item.id, check)
 
@@ -269,12 +282,19 @@ def test_show_says_to_submit(capsys: pytest.CaptureFixture[str], exported: Path)
 
 @pytest.mark.torch
 @pytest.mark.slow
-def test_check_runs_the_public_checks(capsys: pytest.CaptureFixture[str], exported: Path) -> None:
-    reference = SOLUTIONS / CODE_ID / "reference.py"
+def test_check_runs_the_public_checks(
+    capsys: pytest.CaptureFixture[str], exported: Path, tmp_path: Path
+) -> None:
+    """The reference of the variant of seed 0 (its solution is a template) passes them."""
+    course = BANK.items[CODE_ID]
+    assert course.variant is not None
+    reference = tmp_path / "reference.py"
+    template = (SOLUTIONS / CODE_ID / "reference.py").read_text(encoding="utf-8")
+    reference.write_text(render_text(template, course.variant.values), encoding="utf-8")
     argv = ["--bank", str(exported), "check", CODE_ID, str(reference), "--backend", "process"]
+    argv += ["--seed", "0"]
     assert main([*argv, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    course = BANK.items[CODE_ID]
     assert isinstance(course, CodeItem)
     assert [c["name"] for c in report["checks"]] == [c.name for c in course.checks if is_public(c)]
     assert report["status"] == "passed" and report["explanation"] is None
