@@ -7,6 +7,7 @@
 | GRADER_SOLUTIONS | reference and wrong solutions, per item | <home>/solutions |
 | GRADER_ASSIGNMENTS | the course's assignments (`<id>.yaml`) | <home>/assignments |
 | GRADER_CACHE | reference observations, snippet outputs, the seed key | <home>/.cache |
+| GRADER_SELFTEST_VARIANTS | seeds `grader selftest` proves each varying item on | 20 |
 | (the sandbox's own) | runtime, weights, images, warm pools: `sandbox/settings.py` | |
 
 <home> is `$GRADER_HOME`, else the checkout the package runs from, else the working directory
@@ -46,6 +47,8 @@ class GraderSettings(BaseSettings):
     assignments: Path = Field(default_factory=lambda: grader_home() / "assignments")
     cache: Path = Field(default_factory=lambda: grader_home() / ".cache")
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    #: Seeds 0..N-1 of every varying item are proven by `grader selftest` (`--variants N`).
+    selftest_variants: int = Field(default=20, ge=1)
 
     @property
     def reference_cache(self) -> Path:

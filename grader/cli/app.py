@@ -20,14 +20,21 @@ from typing import TYPE_CHECKING, NoReturn
 
 from grader.cli.authoring import add_authoring_commands
 from grader.cli.bank import add_bank_export_command
+from grader.cli.batch import add_batch_command
 from grader.cli.course import add_course_commands
 from grader.cli.lms import add_lms_commands
 from grader.cli.ops import add_ops_commands
-from grader.cli.options import DIFFICULTIES, add_backend_option, settings_for
+from grader.cli.options import (
+    DIFFICULTIES,
+    add_backend_option,
+    add_seed_option,
+    positive,
+    settings_for,
+)
 from grader.cli.output import closed_stdout, emit
 from grader.cli.render import item_doc, listing_doc
 from grader.cli.service import add_service_commands
-from grader.cli.views import ItemView, item_bank, report_problems, student_bank, student_item
+from grader.cli.views import ItemView, item_bank, report_problems, shown_item, student_bank
 from grader.cli.worker import add_worker_commands
 from grader.errors import GraderError
 
@@ -51,8 +58,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     views = student_bank(args.bank)
     report_problems(views.problems)
     items = sorted((i for i in views.items.values() if _matches(i, args)), key=lambda i: i.id)
-    emit(json.dumps([item.view for item in items], indent=2) if args.json else listing_doc(items))
+    emit(json.dumps([_listed(i) for i in items], indent=2) if args.json else listing_doc(items))
     return 0
+
+
+def _listed(item: ItemView) -> dict[str, object]:
+    """A listing's entry, as `GET /v1/questions` lists it: the item's view, whether it varies,
+    and the seed of the variant shown (0, an example; None for an item that does not vary)."""
+    return item.view | {"varies": item.varies, "seed": item.view.get("seed")}
 
 
 def _matches(item: ItemView, args: argparse.Namespace) -> bool:
@@ -61,10 +74,25 @@ def _matches(item: ItemView, args: argparse.Namespace) -> bool:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    item, problems = student_item(args.bank, args.id)
-    report_problems(problems)
+    if args.server is not None or args.student or args.assignment:
+        item = _server_variant(args)
+    else:
+        item, problems = shown_item(args.bank, args.id, args.seed)
+        report_problems(problems)
     emit(json.dumps(item.view, indent=2) if args.json else item_doc(item))
     return 0
+
+
+def _server_variant(args: argparse.Namespace) -> ItemView:
+    """The variant the course server grades for this student (an instructor: `--student`'s),
+    shown as a local item is; its answers go to the server."""
+    from grader.cli.client import fetch_variant, resolve_config  # httpx: when a command runs
+    from grader.errors import BadInput
+
+    if args.seed is not None:
+        raise BadInput("--seed with --server: the server says which variant is the student's")
+    server, token = resolve_config(args.server or None, args.token)
+    return ItemView(fetch_variant(server, token, args.id, args.student, args.assignment), True)
 
 
 def cmd_answer(args: argparse.Namespace) -> int:
@@ -141,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_bank_commands(sub)
     add_authoring_commands(sub)
+    add_batch_command(sub)
     add_bank_export_command(sub)
     add_ops_commands(sub)
     add_service_commands(sub)
@@ -159,11 +188,14 @@ def _add_bank_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser("show", help="an item as a student sees it")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
+    add_seed_option(p)
+    _add_variant_server_options(p)
     p.set_defaults(func=cmd_show)
     p = sub.add_parser("answer", help="grade a multiple-choice letter or a number")
     p.add_argument("id")
     p.add_argument("choice", help="a letter as shown (A-D), a number, or a predicted output")
     p.add_argument("--json", action="store_true")
+    add_seed_option(p)
     add_backend_option(p)
     p.set_defaults(func=cmd_answer)
     p = sub.add_parser("check", help="grade a .py or .ipynb file for a code item")
@@ -172,10 +204,17 @@ def _add_bank_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--format", choices=["text", "gradescope"], default="text")
     p.add_argument("--output", type=Path, default=Path("results.json"))
+    add_seed_option(p)
     add_backend_option(p)
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("selftest", help="the bank's self-test")
     p.add_argument("ids", nargs="*")
+    p.add_argument(
+        "--variants",
+        type=positive,
+        metavar="N",
+        help="seeds 0..N-1 proven per varying item (default: $GRADER_SELFTEST_VARIANTS or 20)",
+    )
     add_backend_option(p)
     p.set_defaults(func=_selftest)
     p = sub.add_parser("validate", help="schema and lint of the bank")
@@ -186,6 +225,21 @@ def _add_bank_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     which.add_argument("--assignment", action="store_true", help="the assignment files' schema")
     which.add_argument("--expect", action="store_true", help="solutions/<id>/expect.yaml's schema")
     p.set_defaults(func=cmd_schema)
+
+
+def _add_variant_server_options(p: argparse.ArgumentParser) -> None:
+    """`show --server`: the variant the course server grades, not this machine's."""
+    p.add_argument(
+        "--server",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="show the variant the course server grades (URL default: $GRADER_SERVER or the "
+        "config file)",
+    )
+    p.add_argument("--token", help="default: $GRADER_TOKEN or `token` in the config file")
+    p.add_argument("--student", help="with an instructor's token: that student's variant")
+    p.add_argument("--assignment", help="the variant of the next attempt in this assignment")
 
 
 def _selftest(args: argparse.Namespace) -> int:

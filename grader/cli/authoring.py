@@ -9,6 +9,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from grader.cli.options import add_seed_option
+
 KINDS = ("mcq", "numeric", "predict", "code")
 
 
@@ -19,16 +21,21 @@ def _grader(args: argparse.Namespace) -> str:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    """Write the item's starter as `ID.py` or `ID.ipynb` and say how to check it."""
+    """Write the item's starter as `ID.py` or `ID.ipynb` and say how to check it; a varying
+    item's is its variant's, as `grader show` shows it (`--seed`, else this machine's)."""
     from grader.bank import load_bank
     from grader.bank.starter import code_item, output_path, write_starter
     from grader.cli.options import settings_for
+    from grader.cli.views import variant_of
 
-    item = code_item(load_bank([settings_for(args).bank]).get(args.id))
+    bank = load_bank([settings_for(args).bank])
+    item = code_item(variant_of(bank, args.id, args.seed))
     path = output_path(item, args.output, args.notebook)
     write_starter(item, path, force=args.force)
     print(f"wrote {path}: the starter of {item.title!r}")
-    print(f"next: {_grader(args)} check {item.id} {path}")
+    named = args.id if item.variant is not None and item.variant.seed is None else item.id
+    seed = f" --seed {args.seed}" if args.seed is not None and item.varies else ""
+    print(f"next: {_grader(args)} check {named} {path}{seed}")
     return 0
 
 
@@ -72,6 +79,7 @@ def add_authoring_commands(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--notebook", action="store_true", help="write a Jupyter notebook (.ipynb)")
     p.add_argument("--output", type=Path, metavar="PATH", help="default: ./ID.py or ./ID.ipynb")
     p.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    add_seed_option(p)
     p.set_defaults(func=cmd_init)
     p = sub.add_parser("new", help="scaffold a new item that validates (with TODOs)")
     p.add_argument("kind", choices=KINDS)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from grader.cli.options import add_backend_option, add_log_options, settings_for
 from grader.cli.output import progress
-from grader.cli.views import item_bank
+from grader.cli.views import item_bank, variant_of
 from grader.grading import Answer, Grader
 from grader.grading.grader import runs_code
 from grader.grading.submission import read_submission
@@ -69,8 +69,9 @@ def one_shot(bank: Bank, settings: Callable[[], GraderSettings]) -> Iterator[Gra
 def grade_one(args: argparse.Namespace, bank: Bank, answer: Answer) -> Report:
     """Grade one answer to the item `args.id`; with a terminal and no `--json`, say so while a
     sandbox runs it. The settings (`--bank`, `--backend`, `GRADER_*`) are read only if the item
-    needs a sandbox."""
-    item = bank.get(args.id)
+    needs a sandbox. A varying item is graded in the variant of `--seed`, else this machine's
+    (the one `grader show` printed)."""
+    item = variant_of(bank, args.id, args.seed)
     with one_shot(bank, lambda: settings_for(args)) as grader:
         with progress(f"grading {item.id} …", not args.json and runs_code(item)):
             return grader.grade(item, answer)
@@ -84,7 +85,8 @@ def check_file(args: argparse.Namespace) -> Report:
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    """The table streams: its header at once, then a row as each case finishes, then the sum."""
+    """The table streams: its header at once, then a row as each case finishes, then the sum.
+    A varying item is proven on seeds 0..N-1 (`--variants N`, else `GRADER_SELFTEST_VARIANTS`)."""
     from grader.bank import load_bank
     from grader.ops.selftest import Table, plan, selftest
     from sandbox.backends import wait_warm
@@ -92,7 +94,8 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     bank = load_bank([settings.bank])
     items = [bank.get(i) for i in args.ids] if args.ids else list(bank.items.values())
-    plans = plan(bank, sorted(items, key=lambda i: i.id), settings.solutions)
+    variants = args.variants or settings.selftest_variants
+    plans = plan(bank, sorted(items, key=lambda i: i.id), settings.solutions, variants)
     table = Table.of(plans)
     print(table.header(), flush=True)
     rows: list[Row] = []

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 #: The choices the parser offers, written out so that building it imports nothing; each equals
 #: its source (tests/grader/test_cli_startup.py checks): sandbox.backends.BACKENDS,
-#: grader.models.Difficulty, grader.models.Verdict.
+#: grader.models.Difficulty, grader.models.Verdict, grader.variants.seeds.SEED_SPACE.
+SEED_SPACE = 2**32
 BACKENDS = ("process", "docker")
 DIFFICULTIES = ("easy", "medium", "hard")
 VERDICTS = (
@@ -33,6 +34,38 @@ VERDICTS = (
 def add_backend_option(parser: argparse.ArgumentParser) -> None:
     help_text = "sandbox backend (default: $GRADER_BACKEND or process)"
     parser.add_argument("--backend", choices=BACKENDS, help=help_text)
+
+
+def add_seed_option(parser: argparse.ArgumentParser) -> None:
+    """`--seed S` of `show`, `answer` and `check`: which variant of a varying item."""
+    parser.add_argument(
+        "--seed",
+        type=seed,
+        metavar="S",
+        help="the variant of a varying item (default: this machine's seed for it)",
+    )
+
+
+def seed(text: str) -> int:
+    """A variant's seed: an integer in 0..2**32-1; anything else is a usage error (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < SEED_SPACE:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: give an integer 0..2**32-1")
+    return value
+
+
+def positive(text: str) -> int:
+    """An integer >= 1 (`selftest --variants N`)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 1")
+    return value
 
 
 def add_log_options(p: argparse.ArgumentParser) -> None:

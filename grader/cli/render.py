@@ -98,11 +98,18 @@ def item_doc(item: ItemView) -> Doc:
     return [
         Line.of(Span(view["title"], "bold"), f"  [{view['id']}]"),
         Line.of(Span(f"{about} · {', '.join(view['tags'])}", "dim")),
+        *_variant_lines(view.get("seed")),
         BLANK,
         Prose(view["prompt"].rstrip()),
         BLANK,
         *_answer_blocks(item),
     ]
+
+
+def _variant_lines(seed: int | None, indent: str = "") -> list[Line]:
+    """`variant: seed S` for a varying item's variant (its numbers are that seed's); nothing
+    for an item every student sees the same, or a fixed variant (no seed)."""
+    return [] if seed is None else [Line.of(Span(f"{indent}variant: seed {seed}", "dim"))]
 
 
 def item_text(item: ItemView) -> str:
@@ -112,7 +119,8 @@ def item_text(item: ItemView) -> str:
 def _answer_blocks(item: ItemView) -> Doc:
     view = item.view
     # A student bank's item has no key here: the course server grades its answers.
-    answer = f"grader submit {item.id} --choice" if item.student else f"grader answer {item.id}"
+    named = item.answer_id  # a fixed variant is answered by the former id that names it
+    answer = f"grader submit {named} --choice" if item.student else f"grader answer {named}"
     if view["kind"] == "mcq":
         choices = [Line.of(f"  {c['letter']}. {c['text']}") for c in view["choices"]]
         return [*choices, BLANK, _how(f"Answer with: {answer} LETTER")]
@@ -135,7 +143,7 @@ def _code_blocks(item: ItemView) -> Doc:
     checks = [
         Line.of(f"  - {c['name']} ({c['points']:g} pt): {c['message']}") for c in view["checks"]
     ]
-    submit = f"Submit it for your grade with: grader submit {item.id} FILE"
+    submit = f"Submit it for your grade with: grader submit {item.answer_id} FILE"
     return [
         Line.of(Span("You define:", "bold")),
         *contract,
@@ -146,12 +154,14 @@ def _code_blocks(item: ItemView) -> Doc:
         Line.of(Span("Starter code:", "bold")),
         Code(view["starter"].rstrip()),
         BLANK,
-        _how(f"Get it as a file: grader init {item.id}   (--notebook for a Jupyter notebook)"),
+        _how(
+            f"Get it as a file: grader init {item.answer_id}   (--notebook for a Jupyter notebook)"
+        ),
         BLANK,
         # Read from the runtime's folder, no interpreter started: cheap on every show.
         Line.of(textwrap.fill(sandbox_has(), width=100)),
         BLANK,
-        _how(f"Check your file with: grader check {item.id} FILE"),
+        _how(f"Check your file with: grader check {item.answer_id} FILE"),
         *([_how(submit)] if item.student else []),
     ]
 
@@ -180,6 +190,7 @@ def report_text(report: Report) -> str:
 
 def _report_lines(report: Report) -> list[Line]:
     lines = [_verdict_line(report)]
+    lines += _variant_lines(report.variant.seed if report.variant else None, "  ")
     if report.override is not None:
         change = report.override
         lines.append(
@@ -212,16 +223,36 @@ def _indent(text: str) -> str:
 
 
 def listing_doc(items: Iterable[ItemView]) -> Doc:
-    """One row per item: id, kind, difficulty, points, title."""
-    rows = tuple(
-        (v["id"], v["kind"], v["difficulty"], f"{v['points']:g}", v["title"])
-        for v in (item.view for item in items)
-    )
-    if not rows:
+    """One row per item: id, kind, difficulty, points, title; when an item that varies is
+    listed, a `varies` column before the title marks each item students get their own variant
+    of."""
+    listed = list(items)
+    if not listed:
         return [Line.of("no items match")]
+    marked = any(item.varies for item in listed)
+    rows = tuple(_listing_row(item, marked) for item in listed)
     width = max(len(r[0]) for r in rows)
-    lines = tuple(f"{r[0]:<{width}}  {r[1]:<8} {r[2]:<7} {r[3]:>3}  {r[4]}" for r in rows)
-    return [Table(("id", "kind", "difficulty", "points", "title"), rows, lines)]
+    lines = tuple(_listing_line(row, width) for row in rows)
+    header = ("id", "kind", "difficulty", "points", *(("varies",) if marked else ()), "title")
+    return [Table(header, rows, lines)]
+
+
+def _listing_row(item: ItemView, marked: bool) -> tuple[str, ...]:
+    view = item.view
+    mark = ("varies" if item.varies else "",) if marked else ()
+    return (
+        view["id"],
+        view["kind"],
+        view["difficulty"],
+        f"{view['points']:g}",
+        *mark,
+        view["title"],
+    )
+
+
+def _listing_line(row: tuple[str, ...], width: int) -> str:
+    mark = f"{row[4]:<6}  " if len(row) == 6 else ""
+    return f"{row[0]:<{width}}  {row[1]:<8} {row[2]:<7} {row[3]:>3}  {mark}{row[-1]}"
 
 
 def listing_text(items: Iterable[ItemView]) -> str:

@@ -13,6 +13,10 @@ The views also say which file each id (or former id) is read from: `item_bank` r
 file through the item cache, whose data pydantic validates again, and grades with a bank of that
 item alone, where loading the bank would validate every item.
 
+A cached view is what every student sees only for an item that does not vary: `show` renders a
+varying item's variant (`--seed`, else this machine's seed: `variant_of`) from that one item,
+and `answer` and `check` grade the same variant, so the variant shown is the variant graded.
+
 The bank and cache folders are found here as `GraderSettings` finds them (`bank_folder`,
 `cache_folder`), because importing pydantic-settings alone costs more than the whole command;
 tests/grader/test_cli_startup.py checks that the two agree. Views are only kept when they do.
@@ -33,20 +37,33 @@ from sandbox.home import grader_home
 
 if TYPE_CHECKING:
     from grader.bank import Bank
+    from grader.models import Item
     from grader.settings import GraderSettings
 
 
 @dataclass(frozen=True)
 class ItemView:
     """One item as a student sees it before answering: its `public()` view, and whether it is
-    a student bank's item (then its answers go to the course server)."""
+    a student bank's item (then its answers go to the course server); `named` is the former id
+    it was asked by when that id names a fixed variant (answers must name it too)."""
 
     view: dict[str, Any]
     student: bool = False
+    named: str | None = None
 
     @property
     def id(self) -> str:
         return str(self.view["id"])
+
+    @property
+    def answer_id(self) -> str:
+        """The id to answer with: a fixed variant's former id, else the item's."""
+        return self.named or self.id
+
+    @property
+    def varies(self) -> bool:
+        """Whether students see different variants of it (`Item.public()` marks those)."""
+        return bool(self.view.get("varies"))
 
 
 @dataclass
@@ -103,8 +120,52 @@ def student_item(flag: Path | None, item_id: str) -> tuple[ItemView, int]:
     if found is not None and known is not None:
         return found.items[known], found.problems
     bank = _load(flag)
+    return view_of(bank.get(item_id), item_id), len(bank.issues)
+
+
+def view_of(item: Item, item_id: str) -> ItemView:
+    """The view of `item`, asked for as `item_id` (a fixed variant is answered by that id)."""
+    fixed = item.variant is not None and item.variant.seed is None
+    return ItemView(item.public(), item.student, item_id if fixed else None)
+
+
+def shown_item(flag: Path | None, item_id: str, seed: int | None) -> tuple[ItemView, int]:
+    """What `grader show` prints: the cached view of an item every student sees the same; a
+    varying item (or a fixed variant's former id) rendered for `seed`, else this machine's
+    seed for it (`variant_of`), from the one item read through the item cache."""
+    view, problems = student_item(flag, item_id)
+    if not view.varies:
+        if seed is not None:
+            ignored_seed(item_id)
+        return view, problems
+    bank, problems = item_bank(flag, item_id)
+    item = variant_of(bank, item_id, seed)
+    if item.varies and item.student and seed is None:
+        print(
+            f"note: a practice variant; the one your course grades: grader show {item_id} --server",
+            file=sys.stderr,
+        )
+    return view_of(item, item_id), problems
+
+
+def variant_of(bank: Bank, item_id: str, seed: int | None) -> Item:
+    """The item `show`, `answer` and `check` use: a varying item's variant for `seed`, else for
+    this machine's seed (so `show ID` and `answer ID X` agree with no flag); a fixed variant's
+    former id or an item that does not vary as it is, a `--seed` for it noted and ignored."""
     item = bank.get(item_id)
-    return ItemView(item.public(), item.student), len(bank.issues)
+    if not item.varies:
+        if seed is not None:
+            ignored_seed(item_id)
+        return item
+    if seed is None:
+        from grader.variants.seeds import local_seed
+
+        seed = local_seed(item.id)
+    return bank.variant(item_id, seed)
+
+
+def ignored_seed(item_id: str) -> None:
+    print(f"note: {item_id!r} does not vary: --seed is ignored", file=sys.stderr)
 
 
 def item_bank(flag: Path | None, item_id: str) -> tuple[Bank, int]:

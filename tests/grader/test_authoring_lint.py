@@ -489,14 +489,14 @@ class ScriptedGrader:
     ],
 )
 def test_a_case_a_busy_host_can_fail_is_graded_once_more(
-    tmp_path: Path, script: list[str], declared: str, calls: int, final: str, note: str
+    script: list[str], declared: str, calls: int, final: str, note: str
 ) -> None:
+    from grader.grading.submission import Source
     from grader.models import Verdict
     from grader.ops.selftest import _grade
 
-    (tmp_path / "s.py").write_text("x = 1\n")
     grader = ScriptedGrader(*script)
-    report, said = _grade(grader, None, tmp_path / "s.py", Verdict(declared))  # type: ignore[arg-type]
+    report, said = _grade(grader, None, Source("x = 1\n"), Verdict(declared))  # type: ignore[arg-type]
     assert (grader.calls, report.verdict.value) == (calls, final)
     assert (note in said) if note else said == ""
 

@@ -13,6 +13,7 @@ from grader.cli.app import main
 from grader.grading.submission import read_submission
 from grader.models import CodeItem
 from grader.ops.selftest import load_solution_set
+from grader.variants.seeds import local_seed
 from sandbox.settings import SandboxSettings
 from tests.grader.items import mcq
 from tests.sandbox.test_packages import STANDARD, fake_runtime
@@ -36,7 +37,8 @@ def one_error_line(err: str) -> str:
 
 
 def code_item(item_id: str = CODE_ID) -> CodeItem:
-    item = load_bank([BANK]).get(item_id)
+    """The item as `grader init` writes it: a varying item's variant of this machine's seed."""
+    item = load_bank([BANK]).variant(item_id, local_seed(item_id))
     assert isinstance(item, CodeItem)
     return item
 
@@ -51,9 +53,23 @@ def test_init_writes_the_starter_and_says_how_to_check_it(
     code, out, err = run(capsys, "--bank", str(BANK), "init", CODE_ID)
     assert (code, err) == (0, "")
     written = (tmp_path / f"{CODE_ID}.py").read_text()
+    # The item varies: the starter is the variant `grader show` shows, this machine's.
     assert written.endswith(code_item().starter)
     assert all(line.startswith("#") for line in written.split("\n\n")[0].splitlines())
     assert out.splitlines()[-1] == f"next: grader --bank {BANK} check {CODE_ID} {CODE_ID}.py"
+
+
+def test_init_writes_the_starter_of_the_seed_asked_for(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "--bank", str(BANK), "init", CODE_ID, "--seed", "3")
+    assert code == 0
+    shown = load_bank([BANK]).variant(CODE_ID, 3)
+    assert shown.variant is not None and shown.variant.seed == 3
+    classes = shown.variant.values["classes"]
+    assert f"outputs {classes} class scores" in (tmp_path / f"{CODE_ID}.py").read_text()
+    assert out.splitlines()[-1].endswith(f"check {CODE_ID} {CODE_ID}.py --seed 3")
 
 
 def test_init_notebook_is_valid_and_holds_the_task_and_the_starter(
