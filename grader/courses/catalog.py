@@ -82,11 +82,17 @@ def validate_assignment(
     if assignment.id != stem:
         problems.append((("id",), f"id {assignment.id!r} differs from the file name {stem!r}"))
     for index, entry in enumerate(assignment.items):
-        if entry.id in bank.aliases:
+        if entry.id in bank.aliases and not _fixed_variant(bank, entry.id):
             renamed = f"item {entry.id!r} is now {bank.aliases[entry.id]!r}; list it by its id"
             problems.append((("items", index, "id"), renamed))
-        elif entry.id not in bank.items:
+        elif entry.id not in bank.items and entry.id not in bank.aliases:
             problems.append((("items", index, "id"), f"no item {entry.id!r} in the bank"))
     if problems:
         return None, [located(name, document, loc, message) for loc, message in problems]
     return assignment, []
+
+
+def _fixed_variant(bank: Bank, alias: str) -> bool:
+    """Whether `alias` names a fixed variant (its own numbers, its own question), which an
+    assignment lists by that id; a plain alias is a former name, listed by the item's id."""
+    return bank.items[bank.aliases[alias]].fixed_alias(alias) is not None

@@ -10,12 +10,18 @@ so `/openapi.json` describes every body a client can receive.
 A submission may name an assignment: its rules are checked at intake (assignments.py) and its
 attempts counted by the store; what the student reads back is cut to what the rules allow now
 (views.py).
+
+An item with params varies: `GET /v1/items/{id}/variant` shows a student their own variant (an
+instructor any student's of the course), and a submission is stored with that variant's seed and
+graded on it (variants.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import posixpath
+import time
 from typing import Annotated, cast
 
 from fastapi import (
@@ -29,13 +35,15 @@ from fastapi import (
     Response,
     UploadFile,
 )
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select, text
 
 from grader.errors import BadInput
 from grader.models import Verdict
-from grader.service import assignments, intake, logs, pages, store, tokens, views
+from grader.service import assignments, intake, logs, pages, store, tokens, variants, views
 from grader.service.db import Submission, Token
+from grader.service.gradebook import own_assignment
 from grader.service.responses import (
     CRASHED,
     AssignmentStatus,
@@ -94,6 +102,12 @@ def _unauthorized(why: str) -> HTTPException:
 Student = Annotated[Token, Depends(current_student)]
 router = APIRouter(responses=CRASHED)
 
+#: The longest a read of a submission may be held for its report (`?wait=`): under the server's
+#: graceful-shutdown timeout, so a held read never delays a stop by more than that.
+MAX_WAIT_S = 5.0
+#: How often a held read looks again: soon at first (a warm job takes tens of milliseconds),
+#: then less often, so many held reads cost the store little.
+FIRST_PAUSE_S, MAX_PAUSE_S = 0.01, 0.2
 NO_TOKEN = "No token, or one the server does not know."
 UNPARSED = "A malformed request; the reason names the field."
 
@@ -163,8 +177,9 @@ def submit(
     admitted = assignments.admit(
         state.catalog, new, state.clock(), state.bank.get(new.question).kind
     )
+    seeded = variants.seeding(state.sessions, state.bank, state.catalog, admitted.new)
     cap = state.settings.student_inflight
-    row = store.add_counted(state.sessions, admitted.new, admitted.limit, cap)
+    row = store.add_counted(state.sessions, seeded, admitted.limit, cap)
     logs.accepted(row, "api")
     state.dispatcher.dispatch(row.id, new.queue)
     response.headers["Location"] = f"/v1/submissions/{row.id}"
@@ -201,15 +216,40 @@ def _upload(state: ServiceState, file: UploadFile | None) -> tuple[bytes | None,
 
 
 @router.get("/v1/submissions/{submission_id}", tags=["students"], responses=READ_RESPONSES)
-def read_submission(state: State, token: Student, submission_id: str) -> SubmissionView:
+async def read_submission(
+    state: State,
+    token: Student,
+    submission_id: str,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT_S,
+            description="Seconds to hold the answer until the report is there (long poll); "
+            "0 answers at once.",
+        ),
+    ] = 0,
+) -> SubmissionView:
     """A submission's status, and its report once graded (in an assignment: as its rules allow
-    now)."""
+    now). With `wait`, the answer comes as soon as the report is written, or after `wait`
+    seconds with the status then: a client needs no fixed poll interval."""
+    deadline, pause = time.monotonic() + wait, FIRST_PAUSE_S
+    while True:
+        view = await run_in_threadpool(_read_submission, state, token, submission_id)
+        left = deadline - time.monotonic()
+        if view.status == "done" or left <= 0:
+            return view
+        await asyncio.sleep(min(pause, left))
+        pause = min(MAX_PAUSE_S, pause * 2)
+
+
+def _read_submission(state: ServiceState, token: Token, submission_id: str) -> SubmissionView:
     with state.sessions() as session:
         row = session.get(Submission, submission_id)
         if row is None or not views.owns(token, row):
             raise HTTPException(404, f"no submission {submission_id!r} of yours")
         shown = views.shown(state, session, row)
-    return submission_view(row, shown)
+        return submission_view(row, shown)
 
 
 def submission_view(row: Submission, shown: views.Shown) -> SubmissionView:
@@ -263,6 +303,64 @@ def _status(row: Submission) -> SubmissionStatus:
 def list_questions(state: State) -> list[Question]:
     """Every item as a student may see it: no key, no feedback, no hidden value."""
     return [question_view(state.bank.items[key]) for key in sorted(state.bank.items)]
+
+
+VARIANT_RESPONSES = refusals(
+    {
+        401: NO_TOKEN,
+        403: "A student's token asking for another student's variant.",
+        404: "No question with that id, or no assignment of the token's course with that id.",
+        422: "An instructor's token without `student`, or an item not in the assignment.",
+    },
+    bearer=True,
+)
+
+
+@router.get(
+    "/v1/items/{item_id}/variant", tags=["students", "instructors"], responses=VARIANT_RESPONSES
+)
+def read_variant(
+    state: State,
+    credentials: Credentials,
+    item_id: str,
+    student: Annotated[
+        str | None, Query(description="Instructors: whose variant (a student of the course).")
+    ] = None,
+    assignment: Annotated[
+        str | None, Query(description="The variant of the next attempt in this assignment.")
+    ] = None,
+) -> Question:
+    """The variant of an item a student answers: its numbers, shapes and option order, and its
+    seed. A student reads their own; an instructor any student's of the course (`student`)."""
+    course, whose = _variant_owner(authenticated(state, credentials), student)
+    if assignment is not None:
+        _in_assignment(state, course, assignment, item_id)
+    state.bank.get(item_id)  # 404 for an unknown question
+    with state.sessions() as session:
+        seed = variants.next_seed(
+            session, state.sessions, state.bank, state.catalog, (course, whose), item_id, assignment
+        )
+    return question_view(state.bank.variant(item_id, seed))
+
+
+def _variant_owner(token: Token, student: str | None) -> tuple[str | None, str]:
+    """(course, student) whose variant the token may read: a student's own (403 for another's),
+    an instructor's named student of their course (422 when none is named)."""
+    if token.role == tokens.INSTRUCTOR:
+        if not student:
+            raise BadInput("student: name the student whose variant to show (?student=ID)")
+        return token.course, student
+    if student is not None and student != token.student:
+        raise HTTPException(403, "a student reads only their own variant")
+    return token.course, token.student
+
+
+def _in_assignment(state: ServiceState, course: str | None, assignment_id: str, item: str) -> None:
+    """The assignment is the course's (404 as unknown otherwise) and lists the item (422)."""
+    found = own_assignment(state.catalog, course, assignment_id)
+    if found.entry(item) is None:
+        listed = ", ".join(entry.id for entry in found.items)
+        raise BadInput(f"{item!r} is not in assignment {assignment_id!r} ({listed})")
 
 
 @router.get("/v1/assignments", tags=["students"], responses=LIST_RESPONSES)

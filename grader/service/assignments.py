@@ -26,7 +26,7 @@ from grader.service.db import Submission
 from grader.service.errors import Refused
 from grader.service.responses import AssignmentItemStatus, AssignmentStatus
 from grader.service.store import NewSubmission
-from grader.service.views import Courses
+from grader.service.views import Courses, kind_of
 
 
 @dataclass(frozen=True)
@@ -128,10 +128,9 @@ def _item(
 ) -> AssignmentItemStatus:
     tries = [row for row in rows if row.question == entry.id]
     limit = assignment.attempt_limit(entry.id)
-    item = courses.bank.items.get(entry.id)
     return AssignmentItemStatus(
         id=entry.id,
-        kind=item.kind if item is not None else "",
+        kind=kind_of(courses.bank, entry.id),
         points=entry.points,
         attempts_used=len(tries),
         attempts_left=None if limit is None else max(0, limit - len(tries)),

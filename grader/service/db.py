@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Engine,
     Float,
     ForeignKey,
@@ -131,6 +132,20 @@ class Submission(Base):
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     # Who asked for the regrade now queued (the instructor's name); cleared when it is written.
     regrade_by: Mapped[str | None] = mapped_column(String(200))
+    # The variant graded (grader.service.variants): set at intake for an item that varies and
+    # kept by every regrade; null for an item that does not (and for work stored before 0006).
+    seed: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ServerSecret(Base):
+    """A secret the server makes for itself on first use and keeps (grader.service.variants):
+    `variant` seeds the students' variants, so it must outlive restarts and be one for every
+    server process sharing the store."""
+
+    __tablename__ = "server_secrets"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
 
 
 class ReportVersion(Base):

@@ -35,9 +35,13 @@ def queue_for(item: Item) -> str:
 
 
 def grade_stored(bank: Bank, row: Submission, sandbox: Sandbox) -> Report:
-    """The report for a stored submission; errors of the grader become a `status: error` report."""
+    """The report for a stored submission; errors of the grader become a `status: error` report.
+
+    The item graded is the variant the row was stored with (`row.seed`, set at intake and kept by
+    every regrade: grader.service.variants); a row without a seed grades the item as it is.
+    """
     try:
-        item = bank.get(row.question)
+        item = bank.variant(row.question, row.seed)
         return _grade(item, row, bank, sandbox)
     except (GraderError, SandboxError) as exc:
         why = f"the grader could not grade this submission: {exc}"

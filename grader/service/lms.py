@@ -14,6 +14,7 @@ are tried, so a stock Standard Webhooks sender works unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -34,7 +35,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from grader.errors import BadInput, UnknownQuestion
-from grader.service import assignments, intake, lms_clients, logs, store
+from grader.service import assignments, intake, lms_clients, logs, store, variants
 from grader.service.db import InboundWebhook, LmsClient, Submission
 from grader.service.errors import AttemptsUsedUp, Refused, StudentBusy, WebhookRejected
 from grader.service.state import ServiceState
@@ -208,13 +209,15 @@ def _checked(state: ServiceState, form: LmsSubmissionBody, client_id: int) -> as
     )
     try:
         new = intake.checked_submission(state.bank, new)
-        return assignments.admit(
+        admitted = assignments.admit(
             state.catalog, new, state.clock(), state.bank.get(new.question).kind
         )
     except UnknownQuestion as exc:  # as the student route answers it
         raise Refused(404, str(exc)) from None
     except BadInput as exc:
         raise Refused(422, str(exc)) from None
+    seeded = variants.seeding(state.sessions, state.bank, state.catalog, admitted.new)
+    return dataclasses.replace(admitted, new=seeded)
 
 
 def _seen(session: Session, client_id: int, msg_id: str) -> Submission | None:

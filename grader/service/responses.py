@@ -284,6 +284,16 @@ class QuestionBase(Closed):
     tags: list[str]
     difficulty: Difficulty
     points: float = Field(description="Marks for a fully correct answer.")
+    varies: bool = Field(
+        default=False,
+        description="True when each student answers their own variant of it (its own numbers, "
+        "shapes or option order): `GET /v1/items/{id}/variant` shows a student theirs.",
+    )
+    seed: int | None = Field(
+        default=None,
+        description="Which variant this is (in `GET /v1/questions`, seed 0: an example); null "
+        "for a question that does not vary.",
+    )
 
 
 class ChoiceView(Closed):

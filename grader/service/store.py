@@ -4,6 +4,15 @@ Every state change is one conditional UPDATE, so two workers racing on a submiss
 Celery task, a restarted server) cannot both write a report: the first `finish` wins, the second
 changes nothing and returns False.
 
+Claims are queue work on PostgreSQL too, with several servers on one database: `claim_next` picks
+the next submission (students in turns), then claims it with `UPDATE ... WHERE status = 'queued'`.
+A second server claiming the same row waits for the first one's row lock and, the row no longer
+`queued`, changes nothing and picks again: the conditional UPDATE does what `FOR UPDATE SKIP
+LOCKED` would, and keeps the turn order, which is an aggregate over students that `FOR UPDATE`
+cannot lock. A transaction PostgreSQL gives up for another's sake (a serialization failure under
+SERIALIZABLE, a deadlock) runs again (`rerun`). tests/service/test_store.py proves each promise
+on both stores, with processes claiming at once.
+
 Attempts at an item of an assignment are counted by the store itself: each submission takes the
 next attempt number, and the unique (student, assignment, question, attempt) constraint lets only
 one of two racing requests commit a number; the other counts again. No lock, no SELECT ... FOR
@@ -19,21 +28,28 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, case, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.service.db import Delivery, LmsClient, ReportVersion, Submission, now
 from grader.service.errors import AttemptsUsedUp, Refused, StudentBusy
 
 log = logging.getLogger("grader.service")
+T = TypeVar("T")
 
 #: Tries at taking the next attempt number: a try fails only when another submission of the same
 #: student and item committed in between, so only a flood of them gets this far.
 ATTEMPT_TRIES = 20
+#: PostgreSQL's codes for a transaction that lost a race and may simply run again: a serialization
+#: failure (how a server whose transactions are SERIALIZABLE reports two inserts of one attempt
+#: number) and a deadlock. SQLite and PostgreSQL's default, READ COMMITTED, raise a unique
+#: violation (IntegrityError) instead.
+RETRY_SQLSTATES = frozenset({"40001", "40P01"})
 
 
 def new_id(prefix: str) -> str:
@@ -55,6 +71,9 @@ class NewSubmission:
     callback_url: str | None = None
     assignment: str | None = None
     late_penalty: float | None = None
+    #: The variant's seed given the attempt number, for an item that varies (set at intake by
+    #: grader.service.variants; the attempt is known only here, as the row is written).
+    seeding: Callable[[int | None], int | None] | None = None
 
 
 def add_submission(
@@ -77,7 +96,12 @@ def add_submission(
         if limit is not None and used >= limit:
             raise AttemptsUsedUp(used, limit)
         attempt = used + 1
-    row = Submission(id=new_id("sub"), status="queued", attempts=0, attempt=attempt, **new.__dict__)
+    fields = dict(new.__dict__)
+    seeding = fields.pop("seeding")
+    seed = seeding(attempt) if seeding is not None else None
+    row = Submission(
+        id=new_id("sub"), status="queued", attempts=0, attempt=attempt, seed=seed, **fields
+    )
     session.add(row)
     if cap is not None:
         session.flush()
@@ -127,9 +151,38 @@ def add_counted(
                 row = add_submission(session, new, limit, cap)
                 session.commit()
                 return row
-            except IntegrityError:
+            except DBAPIError as exc:
                 session.rollback()
+                if not lost_race(exc):
+                    raise
     raise Refused(409, "too many submissions of this item at once; send it again")
+
+
+def lost_race(exc: DBAPIError) -> bool:
+    """Whether `exc` says another transaction took the attempt number first: a unique violation,
+    or a transaction to run again (`must_rerun`)."""
+    return isinstance(exc, IntegrityError) or must_rerun(exc)
+
+
+def must_rerun(exc: DBAPIError) -> bool:
+    """Whether PostgreSQL gave up this transaction for another's sake (`RETRY_SQLSTATES`): run
+    again, it re-reads what the other one committed."""
+    return getattr(exc.orig, "sqlstate", None) in RETRY_SQLSTATES  # sqlite3's errors have none
+
+
+def rerun(session: Session, work: Callable[[], T]) -> T:
+    """`work()`, which ends in a commit, run again after a rollback each time PostgreSQL gives it
+    up for another transaction's sake (`must_rerun`; a server whose transactions are SERIALIZABLE
+    does so where READ COMMITTED, its default, waits and re-reads). Each run re-checks its
+    conditions on what was committed meanwhile, so the outcome is the one a wait would give."""
+    for _ in range(ATTEMPT_TRIES - 1):
+        try:
+            return work()
+        except DBAPIError as exc:
+            session.rollback()
+            if not must_rerun(exc):
+                raise
+    return work()
 
 
 def claim(session: Session, submission_id: str, worker: str) -> bool:
@@ -140,8 +193,13 @@ def claim(session: Session, submission_id: str, worker: str) -> bool:
 def _mark_running(
     session: Session, submission_id: str, worker: str, condition: ColumnElement[bool]
 ) -> bool:
-    """One conditional UPDATE to `running` (another attempt, by `worker`); True if it applied."""
-    result = session.execute(
+    """One conditional UPDATE to `running` (another attempt, by `worker`); True if it applied.
+
+    Two claims of one row at once: on SQLite one waits for the other's commit; on PostgreSQL the
+    second UPDATE waits for the first's row lock, then re-checks `condition` on the committed row
+    and changes nothing (READ COMMITTED), or is given up and run again (`rerun`). Either way
+    exactly one claim applies, and the loser moves on."""
+    claimed = (
         update(Submission)
         .where(Submission.id == submission_id, condition)
         .values(
@@ -151,8 +209,13 @@ def _mark_running(
             graded_by=worker,
         )
     )
-    session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def once() -> bool:
+        result = session.execute(claimed)
+        session.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    return rerun(session, once)
 
 
 def next_queued(session: Session) -> str | None:
@@ -223,8 +286,22 @@ def finish(
     before a regrade never stands in for the regrade. A regrade keeps an instructor's override:
     the score that counts stays theirs. A regrade the grader could not complete (an `error`
     report) keeps the report it had, and its fingerprint: the item still counts as changed, so
-    the next regrade tries it again.
+    the next regrade tries it again. Racing writes of one submission: the first to commit wins
+    (`rerun`: a write PostgreSQL gives up runs again and finds it done).
     """
+    return rerun(
+        session, lambda: _finish_once(session, submission_id, report, fingerprint, version)
+    )
+
+
+def _finish_once(
+    session: Session,
+    submission_id: str,
+    report: dict[str, Any],
+    fingerprint: str | None,
+    version: int | None,
+) -> bool:
+    """One try at `finish`, in one transaction."""
     row = session.get(Submission, submission_id)
     previous = row.report if row is not None else None
     failed_regrade = previous is not None and report.get("status") == "error"

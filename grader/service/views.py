@@ -76,8 +76,7 @@ def shown(courses: Courses, session: Session, row: Submission) -> Shown:
     entry = assignment.entry(row.question) if assignment is not None else None
     if assignment is None or entry is None:
         return fallback(row)  # the assignment changed under the submission: show the least
-    item = courses.bank.items.get(row.question)
-    kind = item.kind if item is not None else ""
+    kind = kind_of(courses.bank, row.question)
     level = rules.level_now(
         courses.catalog.assignments.values(),
         assignment,
@@ -87,6 +86,13 @@ def shown(courses: Courses, session: Session, row: Submission) -> Shown:
         courses.clock(),
     )
     return _cut(row, kind, level, entry)
+
+
+def kind_of(bank: Bank, question: str) -> str:
+    """The kind of the item `question` names (a former id, or a fixed variant's, included): what
+    the reveal rules go by; "" when the bank no longer has it."""
+    item = bank.items.get(bank.aliases.get(question, question))
+    return item.kind if item is not None else ""
 
 
 def fallback(row: Submission) -> Shown:

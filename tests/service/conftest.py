@@ -1,14 +1,20 @@
 """Fixtures for the course server, in process by default and as a real process where that matters.
 
 In process (`make_app`, `app`): the app from `create_app` under FastAPI's TestClient, its store a
-SQLite file in tmp_path, graded by the real in-process pool (`LocalPool`) with a fake sandbox,
-or inline as each submission is dispatched (`grading="inline"`: a read right after a submit sees
-the report); with `deliveries=True` the real delivery sender posts LMS callbacks. A test of an
-assignment's rules gives the app a `catalog` and sets `state.clock`.
+SQLite file in tmp_path (or PostgreSQL: below), graded by the real in-process pool (`LocalPool`)
+with a fake sandbox, or inline as each submission is dispatched (`grading="inline"`: a read right
+after a submit sees the report); with `deliveries=True` the real delivery sender posts LMS
+callbacks. A test of an assignment's rules gives the app a `catalog` and sets `state.clock`.
 
 A real `grader serve` (`live_server`, `make_server`; grader/ops/loopback.py) only where the
 process is the point: a SIGKILL or a SIGTERM, a restart, `grader submit` end to end, a body on
 uvicorn's own socket.
+
+The store is SQLite unless a test is parametrised over `store_kind` (`@both_stores`): then it runs
+once more on the machine's PostgreSQL (`GRADER_TEST_PG_URL`), each store a scratch database no
+other run sees. The Celery tests' broker likewise: a private redis-server, or a private virtual
+host on the machine's RabbitMQ (`GRADER_TEST_AMQP_URL`). A server that does not answer skips the
+test with the reason, and fails it under GRADER_TEST_STRICT=1 (`make ci`).
 """
 
 from __future__ import annotations
@@ -23,14 +29,23 @@ from typing import Any, Literal
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from grader.bank import Bank, load_bank
 from grader.courses.catalog import Catalog
-from grader.ops.loopback import RedisServer, ServerProcess
+from grader.ops.loopback import (
+    STORES,
+    Broker,
+    PostgresServer,
+    RabbitVhost,
+    RedisServer,
+    ServerProcess,
+)
 from grader.service import grading, tokens
 from grader.service.app import create_app
-from grader.service.db import Submission, open_store
+from grader.service.db import Submission, open_store, upgrade
 from grader.service.deliveries import DeliverySender
 from grader.service.dispatch import Dispatcher
 from grader.service.pool import LocalPool
@@ -44,6 +59,61 @@ with warnings.catch_warnings():  # Starlette warns on import that it prefers htt
 
 MakeServer = Callable[..., ServerProcess]
 Grading = Literal["pool", "inline"]
+StoreUrl = Callable[..., str]
+
+#: Run a test on SQLite and on PostgreSQL: where what the store does is the point.
+both_stores = pytest.mark.parametrize("store_kind", STORES, indirect=True)
+#: Run a Celery test on each broker, each with a store: Redis with SQLite as one machine runs
+#: it, RabbitMQ with PostgreSQL as a fleet of hosts does (worker processes sharing one database).
+both_brokers = pytest.mark.parametrize(
+    ("broker", "store_kind"),
+    [("redis", "sqlite"), ("rabbitmq", "postgres")],
+    indirect=True,
+    ids=["redis-sqlite", "rabbitmq-postgres"],
+)
+
+
+class PostgresStores:
+    """Scratch databases on the test server at the newest schema, each lent to one test at a time
+    and emptied as it is lent: a store costs a TRUNCATE (about 20 ms) rather than a database and
+    its migrations (about 400 ms). `blank()` is a database with no schema, for the migrations."""
+
+    def __init__(self, server: PostgresServer) -> None:
+        self.server = server
+        self.free: list[str] = []
+
+    def lend(self) -> str:
+        url = self.free.pop() if self.free else self._new()
+        _empty(url)
+        return url
+
+    def give_back(self, url: str) -> None:
+        self.free.append(url)
+
+    def blank(self) -> str:
+        return self.server.create()
+
+    def _new(self) -> str:
+        url = self.server.create()
+        upgrade(url)
+        return url
+
+
+def _empty(url: str) -> None:
+    """Delete every row of every table but Alembic's, and restart the ids."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as db:
+            db.execute(text("SET LOCAL lock_timeout = '10s'"))  # a leftover holder: fail, not hang
+            tables = db.scalars(
+                text(
+                    "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = "
+                    "current_schema() AND tablename <> 'alembic_version'"
+                )
+            ).all()
+            db.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
 
 
 class InlineGrading:
@@ -111,14 +181,61 @@ def course_bank() -> Bank:
     return load_bank()
 
 
+@pytest.fixture(scope="session")
+def postgres_stores() -> Iterator[PostgresStores]:
+    """The test session's scratch databases on the machine's PostgreSQL, dropped at its end."""
+    try:
+        server = PostgresServer()
+    except RuntimeError as exc:
+        pytest.skip(f"no PostgreSQL for the store tests: {exc}")
+    yield PostgresStores(server)
+    server.close()
+
+
 @pytest.fixture
-def make_app(tmp_path: Path, course_bank: Bank) -> Iterator[Callable[..., InProcess]]:
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Which store the test runs on: `sqlite` unless parametrised (`both_stores`)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def store_url(
+    store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[StoreUrl]:
+    """`store_url(blank=False)`: a new store's URL of the test's kind, no row of any other test
+    or run in it. SQLite: a new file in tmp_path. PostgreSQL: an emptied scratch database at the
+    newest schema, or with `blank` one with no schema at all."""
+    made = 0
+    lent: list[str] = []
+    blanks: list[str] = []
+    pool: PostgresStores | None = None
+    if store_kind == "postgres":
+        pool = request.getfixturevalue("postgres_stores")
+
+    def new(blank: bool = False) -> str:
+        nonlocal made
+        made += 1
+        if pool is None:
+            return f"sqlite:///{tmp_path / f'grader-{made}.db'}"
+        url = pool.blank() if blank else pool.lend()
+        (blanks if blank else lent).append(url)
+        return url
+
+    yield new
+    if pool is not None:
+        for url in lent:
+            pool.give_back(url)
+        for url in blanks:
+            pool.server.drop(url)
+
+
+@pytest.fixture
+def make_app(store_url: StoreUrl, course_bank: Bank) -> Iterator[Callable[..., InProcess]]:
     """Build the app in process: `make_app(grading=..., deliveries=..., catalog=...,
     handler=..., **settings)`, where `settings` are `ServiceSettings` fields (`student_burst=2`)
     and `handler` answers the pool's fake sandboxes (default: an empty result). All stop
     afterwards."""
     with ExitStack() as stack:
-        made = 0
 
         def make(
             grading: Grading = "pool",
@@ -127,9 +244,7 @@ def make_app(tmp_path: Path, course_bank: Bank) -> Iterator[Callable[..., InProc
             handler: Handler | None = None,
             **settings: Any,
         ) -> InProcess:
-            nonlocal made
-            made += 1
-            db_url = f"sqlite:///{tmp_path / f'grader-{made}.db'}"
+            db_url = store_url()
             config = ServiceSettings(db_url=db_url, **settings)
             sessions = open_store(db_url)
             stack.callback(sessions.kw["bind"].dispose)
@@ -173,14 +288,15 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
 
 
 @pytest.fixture
-def make_server(tmp_path: Path) -> Iterator[MakeServer]:
-    """Start a real server with a test's own settings (`env`, extra `args`); all stop after."""
+def make_server(tmp_path: Path, store_url: StoreUrl) -> Iterator[MakeServer]:
+    """Start a real server with a test's own settings (`env`, extra `args`) on a new store of the
+    test's kind (`store_url`); all stop after."""
     started: list[ServerProcess] = []
 
     def make(env: Mapping[str, str] | None = None, args: Sequence[str] = ()) -> ServerProcess:
         folder = tmp_path / f"server-{len(started)}"
         folder.mkdir()
-        server = ServerProcess(folder, env, args)
+        server = ServerProcess(folder, env, args, db_url=store_url())
         started.append(server)
         return server.start()
 
@@ -199,3 +315,26 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         pytest.skip(f"no Redis for the Celery tests: {exc}")
     yield server
     server.close()
+
+
+@pytest.fixture(scope="module")
+def rabbit_vhost() -> Iterator[RabbitVhost]:
+    """A private virtual host on the machine's RabbitMQ for a module's Celery tests (skipped, or
+    failed under GRADER_TEST_STRICT, where it does not answer)."""
+    try:
+        vhost = RabbitVhost()
+    except RuntimeError as exc:
+        pytest.skip(f"no RabbitMQ for the Celery tests: {exc}")
+    yield vhost
+    vhost.close()
+
+
+BROKER_FIXTURES = {"redis": "redis_server", "rabbitmq": "rabbit_vhost"}
+
+
+@pytest.fixture
+def broker(request: pytest.FixtureRequest) -> Broker:
+    """The Celery test's broker, every queue empty: Redis unless parametrised (`both_brokers`)."""
+    found: Broker = request.getfixturevalue(BROKER_FIXTURES[getattr(request, "param", "redis")])
+    found.flush()
+    return found

@@ -339,7 +339,7 @@ def test_questions_are_public_views_without_keys(app: InProcess) -> None:
     assert [q["id"] for q in listed] == sorted(bank.items)
     for view in listed:
         item = bank.get(view["id"])
-        assert view == item.public()
+        assert view == {"varies": False, "seed": None} | item.public()
         assert not {"answer", "explanation", "tolerance", "verify"} & set(view)
         text = json.dumps(view)
         assert item.explanation.strip()[:60] not in text
@@ -372,3 +372,47 @@ def test_health_and_openapi(app: InProcess) -> None:
         paths = http.get("/openapi.json").json()["paths"]
     assert {"/v1/submissions", "/v1/submissions/{submission_id}", "/v1/questions"} <= set(paths)
     assert "/v1/lms/submissions" in paths
+
+
+# -- held reads (long poll) -----------------------------------------------------------------
+
+
+def _slow_job(request: Any) -> Any:
+    """A sandbox run that takes a while, so a read right after the submit finds it unfinished."""
+    import time
+
+    from sandbox.fake import result
+
+    time.sleep(0.6)
+    return result()
+
+
+def test_a_held_read_answers_when_the_report_is_written(
+    make_app: Callable[..., InProcess],
+) -> None:
+    app = make_app(handler=_slow_job)
+    with client_of(app, app.token(student())) as alice:
+        created = post(alice, question=CODE, files={"file": ("s.py", REFERENCE.read_bytes())})
+        assert created.status_code == 202, created.text
+        where = f"/v1/submissions/{created.json()['id']}"
+        at_once = alice.get(where)
+        held = alice.get(where, params={"wait": 5})
+    assert at_once.json()["status"] != "done"  # without `wait` the read does not wait
+    assert held.status_code == 200 and held.json()["status"] == "done"
+    assert held.json()["report"] is not None
+
+
+def test_a_held_read_of_another_students_submission_is_404_at_once(app: InProcess) -> None:
+    with client_of(app, app.token(student())) as alice:
+        created = post(alice, question=MCQ, choice="A")
+    with client_of(app, app.token(student())) as mallory:
+        theirs = mallory.get(f"/v1/submissions/{created.json()['id']}", params={"wait": 5})
+    assert theirs.status_code == 404
+
+
+@pytest.mark.parametrize("wait", ["-1", "5.5", "soon"])
+def test_a_wait_outside_0_to_5_seconds_is_422(app: InProcess, wait: str) -> None:
+    with client_of(app, app.token(student())) as alice:
+        created = post(alice, question=MCQ, choice="A")
+        response = alice.get(f"/v1/submissions/{created.json()['id']}", params={"wait": wait})
+    assert response.status_code == 422

@@ -31,7 +31,7 @@ from grader.courses.catalog import load_catalog
 from grader.models import McqItem
 from grader.service import lms_clients
 from grader.service.db import MIGRATIONS, Submission, open_store
-from tests.service.conftest import InProcess, TestClient, bearer
+from tests.service.conftest import InProcess, StoreUrl, TestClient, bearer, both_stores
 from tests.service.test_lms import Served, lms_body, post
 from tests.support.receiver import Receiver
 
@@ -262,6 +262,7 @@ def test_the_attempt_that_reaches_the_limit_and_the_one_after(make_course):
     assert course.submit(course.token(), "0.5", question=NUMERIC).status_code == 202  # another
 
 
+@both_stores
 def test_ten_at_once_take_exactly_three_attempts(make_course):
     course = make_course(student_burst=50)
     token = course.token()
@@ -551,8 +552,9 @@ def test_a_broken_assignment_file_stops_the_server(
     assert not (tmp_path / "grader.db").exists()  # stopped before the store was touched
 
 
-def test_migration_0003_downgrades_and_upgrades(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'grader.db'}"
+@both_stores
+def test_migration_0003_downgrades_and_upgrades(store_url: StoreUrl):
+    url = store_url(blank=True)
     sessions = open_store(url)
     sessions.kw["bind"].dispose()
     config = Config()

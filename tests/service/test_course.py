@@ -31,7 +31,7 @@ from grader.service import grading, lms_clients, store, tokens, versions
 from grader.service.db import Delivery, Submission
 from grader.service.deliveries import EVENT_TYPE, REGRADE_TYPE, payload
 from sandbox.fake import FakeSandbox, result
-from tests.service.conftest import InProcess, TestClient, bearer
+from tests.service.conftest import InProcess, TestClient, bearer, both_stores
 from tests.service.test_assignments import (
     COURSE,
     HIDDEN,
@@ -166,6 +166,7 @@ def fix_item(room: Classroom) -> Iterator[Callable[..., None]]:
     saved: dict[str, Any] = {}
 
     def fix(item_id: str, **changes: Any) -> None:
+        item_id = room.app.state.bank.aliases.get(item_id, item_id)  # a fixed variant's item
         saved.setdefault(item_id, items[item_id])
         items[item_id] = items[item_id].model_copy(update=changes)
 
@@ -603,6 +604,7 @@ def test_an_override_rearms_the_lms_delivery_for_the_new_version(room):
 # -- regrades ------------------------------------------------------------------------------------
 
 
+@both_stores
 def test_a_regrade_queues_only_what_the_items_fix_changed(room, fix_item):
     alice, bob, carol = room.student("alice"), room.student("bob"), room.student("carol")
     a_wrong = room.submit(alice, WRONG)
@@ -710,6 +712,7 @@ def test_a_regrade_names_exactly_one_known_thing(room, body, status, reason):
     assert room.app.row(submission).version == 1
 
 
+@both_stores
 def test_an_override_survives_a_regrade(room, fix_item):
     alice = room.student()
     submission = room.submit(alice, WRONG)
@@ -750,6 +753,7 @@ def test_a_regrade_the_grader_cannot_complete_keeps_the_report_and_tries_again(
     assert (row.version, row.verdict, row.report["explanation"]) == (2, "PASSED", "Reworded.")
 
 
+@both_stores
 def test_a_regrade_rearms_the_lms_delivery_as_regraded(room, fix_item):
     submission = lms_submission(room, FREE_WRONG)
     first = the_delivery(room, submission)
@@ -783,6 +787,7 @@ def test_another_courses_student_of_the_same_name_is_someone_else(room):
     assert [row["id"] for row in room.ok("/v1/submissions", alice_b)["items"]] == [theirs]
 
 
+@both_stores
 def test_a_grading_left_over_from_before_a_regrade_is_not_written_as_it(room, fix_item):
     """Workers A and B both held the first grading (a redelivered task); A wrote version 1, the
     item was fixed and regraded; B's late report (begun at version 0) must not become the
@@ -834,6 +839,7 @@ def test_a_delivered_report_is_owed_again_whole_for_a_new_version(room):
     assert again.version == 2
 
 
+@both_stores
 def test_a_regrade_asked_twice_at_once_queues_once(room, fix_item):
     """The second request read the row before the first regraded it: it queues nothing."""
     sub = room.submit(room.student(), WRONG)
