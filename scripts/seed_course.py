@@ -33,9 +33,10 @@ import time
 from pathlib import Path
 
 from grader.bank import Bank, load_bank
+from grader.cli.client import fetch_variant
 from grader.models import McqItem
 from grader.ops.loopback import ServerProcess, run_grader, wait_until
-from grader.ops.seed import Plan, answers, assignment_yaml, send_all
+from grader.ops.seed import Plan, SeedOf, answers, assignment_yaml, send_all
 from grader.settings import GraderSettings
 
 COURSE = "pytorch-101"
@@ -114,6 +115,16 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         server.stop()
 
 
+def _seeds_from(server: ServerProcess, tokens: dict[str, str], plan: Plan) -> SeedOf:
+    """Each student's seed of a varying item, as the server draws it for their next attempt."""
+
+    def seed_of(student: str, item_id: str) -> int | None:
+        view = fetch_variant(server.url, tokens[student], item_id, assignment=plan.assignment)
+        return view.get("seed")
+
+    return seed_of
+
+
 def _measure(
     args: argparse.Namespace,
     folder: Path,
@@ -131,7 +142,7 @@ def _measure(
     tokens = {row["student"]: row["token"] for row in csv.DictReader(out.read_text().splitlines())}
     made = server.grader("tokens", "create", "--instructor", "ada", "--course", COURSE)
     teacher = made.stdout.strip()
-    drawn = answers(plan, bank, settings.solutions)
+    drawn = answers(plan, bank, settings.solutions, _seeds_from(server, tokens, plan))
     start = time.perf_counter()
     sent = send_all(server.url, tokens, drawn, plan.assignment, args.threads)
     if sent.refused:

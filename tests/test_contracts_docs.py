@@ -43,7 +43,7 @@ DOCS = ROOT / "docs"
 VARIABLE = re.compile(r"\bGRADER_[A-Z0-9]+(?:_[A-Z0-9]+)*\b")
 SETTINGS: tuple[type[BaseSettings], ...] = (GraderSettings, SandboxSettings, ServiceSettings)
 #: Component schemas documented with the report (docs/report.md); the rest in docs/http-api.md.
-REPORT_SCHEMAS = {"StoredReport", "CheckResult", "Status", "Verdict"}
+REPORT_SCHEMAS = {"StoredReport", "CheckResult", "Status", "Verdict", "ReportVariant"}
 HEADING = re.compile(r"^(#+)\s+(.*?)\s*$")
 
 

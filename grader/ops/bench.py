@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from grader.bank import Bank, load_bank
+from grader.bank.solutions import solution_source
 from grader.errors import BadInput
 from grader.grading import Grader
 from grader.grading.submission import Source
@@ -191,7 +192,8 @@ def code_job(bank: Bank, item_id: str, settings: GraderSettings) -> Job:
     item = bank.get(item_id)
     if not isinstance(item, CodeItem):
         raise BadInput(f"bench item {item_id!r} is not a code item")
-    source = Source((settings.solutions / item_id / "reference.py").read_text())
+    # Rendered for the item as loaded (its variant of seed 0, when it varies).
+    source = Source(solution_source(item, settings.solutions / item_id / "reference.py"))
 
     def grade(sandbox: Sandbox) -> bool:
         return Grader(bank, sandbox, settings).grade(item, source).passed
@@ -269,7 +271,7 @@ def floor(bank: Bank, settings: GraderSettings, reps: int) -> dict[str, Latency]
     for item_id in CODE:
         item = bank.get(item_id)
         assert isinstance(item, CodeItem)
-        source = (settings.solutions / item_id / "reference.py").read_text()
+        source = solution_source(item, settings.solutions / item_id / "reference.py")
         plan = build_plan(item.checks)
         data = bank.data_files(item)
         requests.append((item_id, harness_request(source, plan, limits_for(item), data)))

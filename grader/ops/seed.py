@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 
 from grader.bank import Bank
+from grader.bank.solutions import solution_source
 from grader.models import CodeItem, Item, McqItem, NumericItem
 
 SLOPE = 1.7
@@ -69,14 +70,23 @@ def assignment_yaml(plan: Plan, bank: Bank) -> str:
         "due": (now + timedelta(days=30)).isoformat(),
         "attempts": 3,
         "counts": "best",
-        "items": [{"id": i, "points": bank.items[i].points} for i in plan.items],
+        "items": [{"id": i, "points": bank.get(i).points} for i in plan.items],
         "reveal": {"mcq": {"key": "always"}, "numeric": {"key": "always"}},
     }
     return json.dumps(body, indent=2)
 
 
-def answers(plan: Plan, bank: Bank, solutions: Path) -> dict[str, list[Answer]]:
-    """Each student's answers, in the order they send them (first attempts, then retries)."""
+#: The seed of a student's variant of an item (`GET /v1/items/{id}/variant`), asked only for
+#: items that vary; None for one that does not.
+SeedOf = Callable[[str, str], int | None]
+
+
+def answers(
+    plan: Plan, bank: Bank, solutions: Path, seed_of: SeedOf | None = None
+) -> dict[str, list[Answer]]:
+    """Each student's answers, in the order they send them (first attempts, then retries). An
+    item that varies is answered on the student's own variant (`seed_of`, as the server draws
+    it), so a right answer is right for that student."""
     rng = random.Random(plan.seed)
     difficulty = {item: rng.uniform(-2.0, 2.0) for item in plan.items}
     drawn: dict[str, list[Answer]] = {}
@@ -84,15 +94,28 @@ def answers(plan: Plan, bank: Bank, solutions: Path) -> dict[str, list[Answer]]:
         ability = rng.gauss(0.0, 1.0)
         mine: list[Answer] = []
         for item_id in plan.items:
-            item = bank.items[item_id]
+            item = _their_item(bank, item_id, student, seed_of)
             for attempt in range(2):
                 right = rng.random() < _chance(ability - difficulty[item_id] + attempt * 0.5)
                 misled = item_id == plan.misleading and rng.random() < _chance(ability)
-                mine.append(_answer(student, item, right and not misled, misled, rng, solutions))
+                mine.append(
+                    _answer(student, item_id, item, right and not misled, misled, rng, solutions)
+                )
                 if (right and not misled) or rng.random() >= plan.retry:
                     break
         drawn[student] = mine
     return drawn
+
+
+def _their_item(bank: Bank, item_id: str, student: str, seed_of: SeedOf | None) -> Item:
+    """The item as `student` is asked it: an alias names its item (a fixed variant: its own
+    key); a varying item is the student's variant."""
+    item = bank.get(item_id)
+    if not item.varies:
+        return item
+    if seed_of is None:
+        raise ValueError(f"{item_id} varies per student: give `seed_of` to answer it")
+    return bank.variant(item_id, seed_of(student, item_id))
 
 
 def _chance(logit: float) -> float:
@@ -100,22 +123,31 @@ def _chance(logit: float) -> float:
 
 
 def _answer(
-    student: str, item: Item, right: bool, misled: bool, rng: random.Random, solutions: Path
+    student: str,
+    item_id: str,
+    item: Item,
+    right: bool,
+    misled: bool,
+    rng: random.Random,
+    solutions: Path,
 ) -> Answer:
+    """An answer sent under `item_id`, the id the plan names (a fixed alias is graded as its own
+    variant, so the answer goes to that id, not to the item's)."""
     if isinstance(item, McqItem):
         wrong = [letter for letter in item.letters if letter != item.answer]
         if misled:
-            return Answer(student, item.id, choice=wrong[0])
+            return Answer(student, item_id, choice=wrong[0])
         pick = item.answer if right else rng.choice(wrong[:-1] or wrong)
-        return Answer(student, item.id, choice=pick)
+        return Answer(student, item_id, choice=pick)
     if isinstance(item, NumericItem):
         key = float(item.answer or 0.0)
-        return Answer(student, item.id, choice=repr(key if right else key * 1.5 + 1.0))
+        return Answer(student, item_id, choice=repr(key if right else key * 1.5 + 1.0))
     if isinstance(item, CodeItem):
         folder = solutions / item.id
         files = [folder / "reference.py"] if right else sorted(folder.glob("wrong_*.py"))
         path = rng.choice(files)
-        return Answer(student, item.id, file=(f"{item.id}.py", path.read_bytes()))
+        source = solution_source(item, path).encode()
+        return Answer(student, item.id, file=(f"{item.id}.py", source))
     raise ValueError(f"{item.id}: the simulation answers mcq, numeric and code items only")
 
 

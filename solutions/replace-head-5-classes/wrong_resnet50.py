@@ -4,5 +4,5 @@ from torchvision import models
 
 def build_model():
     model = models.resnet50(weights=None)
-    model.fc = nn.Linear(model.fc.in_features, 5)
+    model.fc = nn.Linear(model.fc.in_features, {{ classes }})
     return model

@@ -10,27 +10,43 @@ import pytest
 
 from grader.bank import load_bank
 from grader.cli.app import main
-from grader.models import CodeItem, McqItem
+from grader.models import CodeItem, McqItem, NumericItem
 from sandbox.settings import REPO_ROOT
 
 BANK = load_bank([REPO_ROOT / "questions"])
 
-#: Former id -> id. Servers store submissions and assignments under the former ids.
-RENAMED = {
-    "metrics-000-accuracy": "accuracy-tp85-fp15-fn10",
-    "metrics-000-f1": "f1-tp85-fp15-fn10",
-    "metrics-000-precision": "precision-tp85-fp15-fn10",
-    "metrics-000-recall": "recall-tp85-fp15-fn10",
-    "metrics-001-f1": "f1-tp85-fp10-fn15",
-    "metrics-001-precision": "precision-tp85-fp10-fn15",
-    "metrics-001-recall": "recall-tp85-fp10-fn15",
-    "metrics-003-accuracy": "accuracy-tp80-fp10-fn20",
-    "metrics-003-f1": "f1-tp80-fp10-fn20",
-    "metrics-003-precision": "precision-tp80-fp10-fn20",
-    "metrics-004-dog-recall": "recall-dog-positive",
-    "metrics-004-f1": "f1-cat-positive",
-    "metrics-004-precision": "precision-cat-positive",
-    "metrics-004-recall": "recall-cat-positive",
+#: Former id -> (item, key). Servers store submissions and assignments under the former ids: the
+#: page-numbered ones, then the ids of the static confusion-matrix items that became parameterised
+#: items. Each names a fixed variant of that item with the former item's numbers and key.
+FORMER = {
+    "accuracy-tp80-fp10-fn20": ("confusion-accuracy", 0.850),
+    "accuracy-tp85-fp15-fn10": ("confusion-accuracy", 0.875),
+    "f1-cat-positive": ("confusion-f1", 0.842),
+    "f1-tp80-fp10-fn20": ("confusion-f1", 0.842),
+    "f1-tp85-fp10-fn15": ("confusion-f1", 0.872),
+    "f1-tp85-fp15-fn10": ("confusion-f1", 0.872),
+    "metrics-000-accuracy": ("confusion-accuracy", 0.875),
+    "metrics-000-f1": ("confusion-f1", 0.872),
+    "metrics-000-precision": ("confusion-precision", 0.850),
+    "metrics-000-recall": ("confusion-recall", 0.895),
+    "metrics-001-f1": ("confusion-f1", 0.872),
+    "metrics-001-precision": ("confusion-precision", 0.895),
+    "metrics-001-recall": ("confusion-recall", 0.850),
+    "metrics-003-accuracy": ("confusion-accuracy", 0.850),
+    "metrics-003-f1": ("confusion-f1", 0.842),
+    "metrics-003-precision": ("confusion-precision", 0.889),
+    "metrics-004-dog-recall": ("confusion-recall", 0.818),
+    "metrics-004-f1": ("confusion-f1", 0.842),
+    "metrics-004-precision": ("confusion-precision", 0.800),
+    "metrics-004-recall": ("confusion-recall", 0.889),
+    "precision-cat-positive": ("confusion-precision", 0.800),
+    "precision-tp80-fp10-fn20": ("confusion-precision", 0.889),
+    "precision-tp85-fp10-fn15": ("confusion-precision", 0.895),
+    "precision-tp85-fp15-fn10": ("confusion-precision", 0.850),
+    "recall-cat-positive": ("confusion-recall", 0.889),
+    "recall-dog-positive": ("confusion-recall", 0.818),
+    "recall-tp85-fp10-fn15": ("confusion-recall", 0.850),
+    "recall-tp85-fp15-fn10": ("confusion-recall", 0.895),
 }
 #: How the bank's origin leaks into what students read: "the page's answer (B)", "page 001",
 #: "we changed the prompt".
@@ -53,15 +69,22 @@ def student_texts(item_id: str) -> list[str]:
     return texts
 
 
-@pytest.mark.parametrize(("former", "new"), sorted(RENAMED.items()))
-def test_a_renamed_item_is_found_by_its_former_id(former: str, new: str) -> None:
-    assert former not in BANK.items and BANK.get(former).id == new
-    assert (REPO_ROOT / "questions" / "metrics" / f"{new}.yaml").is_file()
+@pytest.mark.parametrize(("former", "item_id", "key"), [(f, *v) for f, v in sorted(FORMER.items())])
+def test_a_former_id_names_a_fixed_variant_with_its_old_key(
+    former: str, item_id: str, key: float
+) -> None:
+    assert former not in BANK.items
+    item = BANK.variant(former, 12345)
+    assert isinstance(item, NumericItem) and item.id == item_id and item.answer == key
+    assert not item.varies
+    assert BANK.variant(former, 0) == item == BANK.get(former)  # the same whatever the seed
+    assert (REPO_ROOT / "questions" / "metrics" / f"{item_id}.yaml").is_file()
 
 
 def test_an_answer_to_a_former_id_is_graded_as_the_item(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["answer", "metrics-000-precision", "85%"]) == 0
-    assert "PASSED  precision-tp85-fp15-fn10" in capsys.readouterr().out
+    assert "PASSED  confusion-precision" in capsys.readouterr().out
+    assert main(["answer", "precision-tp85-fp15-fn10", "0.895"]) == 1
 
 
 def test_no_id_is_named_after_a_page_number() -> None:

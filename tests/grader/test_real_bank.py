@@ -39,7 +39,7 @@ def test_required_ids_exist(item_id: str) -> None:
 
 def test_metrics_items_and_verify_snippets() -> None:
     numeric = [i for i in BANK.items.values() if isinstance(i, NumericItem)]
-    assert len(numeric) >= 6
+    assert len(numeric) >= 4  # precision, recall, F1 and accuracy, each a matrix per student
     verified = [i for i in BANK.items.values() if isinstance(i, McqItem) and i.verify]
     assert len(verified) >= 8, [i.id for i in verified]
 

@@ -37,7 +37,7 @@ PLAN = Plan(
 
 
 def correct(bank: Bank, answer: Answer) -> bool:
-    item = bank.items[answer.item]
+    item = bank.get(answer.item)  # a former id names a fixed variant
     if isinstance(item, McqItem):
         return answer.choice == item.answer
     assert isinstance(item, NumericItem) and answer.choice is not None
@@ -48,9 +48,7 @@ def expected_totals(bank: Bank, drawn: dict[str, list[Answer]]) -> dict[str, flo
     """Best counts, every item is worth its points: a student's total is the points of the items
     they got right at some attempt."""
     return {
-        student: float(
-            sum(bank.items[i].points for i in {a.item for a in mine if correct(bank, a)})
-        )
+        student: float(sum(bank.get(i).points for i in {a.item for a in mine if correct(bank, a)}))
         for student, mine in drawn.items()
     }
 
@@ -137,3 +135,21 @@ def test_gradebook_stats_and_a_regrade_of_a_seeded_course(seeded, tmp_path):
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {teacher}"}) as http:
         some = http.get(f"/v1/course/submissions/{first['submissions'][0]}").json()
     assert [v["change"] for v in some["history"]] == ["graded", "regrade"]
+
+
+def test_the_simulation_answers_a_varying_item_on_each_students_variant() -> None:
+    from grader.grading.answers import grade_answer
+
+    bank = load_bank()
+    plan = Plan(course="c", assignment="a", items=["confusion-precision"], students=40, retry=0)
+    seeds = {student: index * 7 + 1 for index, student in enumerate(plan.student_ids())}
+    drawn = answers(plan, bank, GraderSettings().solutions, lambda s, i: seeds[s])
+    passed = 0
+    for student, sent in drawn.items():
+        (answer,) = sent
+        theirs = bank.variant(answer.item, seeds[student])
+        assert isinstance(theirs, NumericItem) and answer.choice is not None
+        passed += grade_answer(theirs, answer.choice).passed
+    assert 0 < passed < len(drawn)  # right answers are right for the student who sent them
+    with pytest.raises(ValueError, match="varies"):
+        answers(plan, bank, GraderSettings().solutions)
