@@ -64,6 +64,13 @@ class Bank:
     aliases: dict[str, str] = field(default_factory=dict)
     fixed: dict[str, Item] = field(default_factory=dict)
 
+    def names_of(self, question: str) -> frozenset[str]:
+        """Every id that names the item `question` names: its id, its former ids and its fixed
+        variants' ids. What guards one of them (an assignment's reveal rules, practice closed)
+        guards them all, or the same item's key would be one rename away."""
+        item_id = self.aliases.get(question, question)
+        return frozenset({item_id, *(a for a, owner in self.aliases.items() if owner == item_id)})
+
     def get(self, item_id: str) -> Item:
         """The item (by its id or a former id; a varying item's variant of seed 0, a fixed
         alias's fixed variant), or `UnknownQuestion` / `BankError` when its file is invalid."""

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader.cli.options import add_backend_option, settings_for
+from grader.cli.options import add_backend_option, positive, settings_for
 from grader.cli.output import console, emit, progress, styled
 from grader.cli.views import item_bank, report_problems
 from grader.errors import BadInput
@@ -36,20 +36,10 @@ def add_batch_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("id", metavar="ITEM")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=".py, .ipynb, folder, .zip")
     p.add_argument("--out", type=Path, help="scores.csv and reports/ (default: ./grades-ITEM/)")
-    p.add_argument("--jobs", type=_positive, help="submissions at once (default: the pool size)")
+    p.add_argument("--jobs", type=positive, help="submissions at once (default: the pool size)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_backend_option(p)
     p.set_defaults(func=cmd_grade)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
 
 
 def cmd_grade(args: argparse.Namespace) -> int:

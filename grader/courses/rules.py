@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from grader.models import CheckResult, Report
+from grader.models import CheckResult, Report, ReportVariant
 from grader.models.assignment import AfterAttempts, Assignment, Level, RevealRule, When
 
 UNIT = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
@@ -92,33 +93,39 @@ def closed(assignment: Assignment, now: datetime) -> bool:
 def level_now(
     assignments: Iterable[Assignment],
     own: Assignment,
-    item_id: str,
+    names: AbstractSet[str],
     kind: str,
     history: History,
     now: datetime,
 ) -> Level:
     """The level `own`'s rule gives this attempt, capped by every other assignment that lists
-    the item: a looser one (a warm-up, last term's, another course's) must not show what a
-    stricter one still hides. Another assignment's conditions on a student's own attempts never
-    hold here (its students are others), so only its time-based ones can raise its cap."""
+    the item (under any of its `names`: `Bank.names_of`): a looser one (a warm-up, last term's,
+    another course's) must not show what a stricter one still hides. Another assignment's
+    conditions on a student's own attempts never hold here (its students are others), so only
+    its time-based ones can raise its cap."""
     shown = level(rule_for(own, kind), history, closed(own, now))
     for other in assignments:
-        if other.id != own.id and other.entry(item_id) is not None:
+        if other.id != own.id and lists(other, names):
             cap = level(rule_for(other, kind), History(0, False), closed(other, now))
             shown = min(shown, cap)
     return shown
 
 
 def practice_open(
-    assignments: Iterable[Assignment], item_id: str, kind: str, now: datetime
+    assignments: Iterable[Assignment], names: AbstractSet[str], kind: str, now: datetime
 ) -> bool:
-    """Practice shows a whole report at once: only when every assignment listing the item would
-    show its whole report to anyone now."""
+    """Practice shows a whole report at once: only when every assignment listing the item
+    (under any of its `names`) would show its whole report to anyone now."""
     return all(
         level(rule_for(a, kind), History(0, False), closed(a, now)) is Level.KEY
         for a in assignments
-        if a.entry(item_id) is not None
+        if lists(a, names)
     )
+
+
+def lists(assignment: Assignment, names: AbstractSet[str]) -> bool:
+    """Whether `assignment` lists the item under any of its names."""
+    return any(assignment.entry(name) is not None for name in names)
 
 
 def holds(when: When, history: History, due_passed: bool) -> bool:
@@ -140,7 +147,17 @@ def reveal(report: Report, kind: str, shown: Level) -> Report:
     if shown >= Level.KEY:
         return report
     checks = [_check(c, kind, shown) for c in report.checks]
-    return report.model_copy(update={"checks": checks, "explanation": None})
+    return report.model_copy(
+        update={"checks": checks, "explanation": None, "variant": _variant(report)}
+    )
+
+
+def _variant(report: Report) -> ReportVariant | None:
+    """Below KEY a report names its variant by seed only: the drawn values may include one only
+    a key reads (a tolerance, a hidden check's input), and the option ids may name the key."""
+    if report.variant is None:
+        return None
+    return ReportVariant(seed=report.variant.seed)
 
 
 def _check(check: CheckResult, kind: str, shown: Level) -> CheckResult:

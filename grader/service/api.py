@@ -174,9 +174,7 @@ def submit(
         assignment=assignment or None,
     )
     new = intake.checked_submission(state.bank, new)
-    admitted = assignments.admit(
-        state.catalog, new, state.clock(), state.bank.get(new.question).kind
-    )
+    admitted = assignments.admit(state.catalog, state.bank, new, state.clock())
     seeded = variants.seeding(state.sessions, state.bank, state.catalog, admitted.new)
     cap = state.settings.student_inflight
     row = store.add_counted(state.sessions, seeded, admitted.limit, cap)

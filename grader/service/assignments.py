@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from grader.bank import Bank
 from grader.courses import rules
 from grader.courses.catalog import Catalog
 from grader.errors import BadInput
@@ -37,13 +39,14 @@ class Admitted:
     limit: int | None = None
 
 
-def admit(catalog: Catalog, new: NewSubmission, at: datetime, kind: str) -> Admitted:
+def admit(catalog: Catalog, bank: Bank, new: NewSubmission, at: datetime) -> Admitted:
     """`new` with its late penalty, if its assignment takes it at `at`; practice work as it is.
 
     An unknown assignment raises `UnknownQuestion` (a `BadInput`); the rest `Refused`/`BadInput`.
     """
     if new.assignment is None:
-        _practice_allowed(catalog, new.question, kind, at)
+        kind = bank.get(new.question).kind
+        _practice_allowed(catalog, bank.names_of(new.question), new.question, kind, at)
         return Admitted(new)
     assignment = catalog.get(new.assignment)
     _same_course(assignment, new.course)
@@ -57,13 +60,15 @@ def admit(catalog: Catalog, new: NewSubmission, at: datetime, kind: str) -> Admi
     return Admitted(penalised, assignment.attempt_limit(new.question))
 
 
-def _practice_allowed(catalog: Catalog, item_id: str, kind: str, at: datetime) -> None:
+def _practice_allowed(
+    catalog: Catalog, names: AbstractSet[str], item_id: str, kind: str, at: datetime
+) -> None:
     """Practice shows everything at once, so an item some assignment still guards (on this
-    server, whatever the course: a student of another course could pass the key on) is taken
-    only as that assignment's work (`rules.practice_open`)."""
-    if rules.practice_open(catalog.assignments.values(), item_id, kind, at):
+    server, whatever the course: a student of another course could pass the key on), under any
+    of its `names`, is taken only as that assignment's work (`rules.practice_open`)."""
+    if rules.practice_open(catalog.assignments.values(), names, kind, at):
         return
-    guarding = [a.id for a in catalog.assignments.values() if a.entry(item_id) is not None]
+    guarding = [a.id for a in catalog.assignments.values() if rules.lists(a, names)]
     first = guarding[0]
     raise BadInput(
         f"{item_id!r} is part of assignment {first!r}: submit it with `--assignment {first}` "

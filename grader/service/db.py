@@ -240,14 +240,21 @@ def upgrade(url: str) -> None:
     """Bring the database at `url` to the newest schema (Alembic `upgrade head`); a URL that
     cannot be used is `BadInput` (`check_url`)."""
     from alembic import command
-    from alembic.config import Config
 
     check_url(url)
+    with _store_errors(url):
+        command.upgrade(alembic_config(url), "head")
+
+
+def alembic_config(url: str) -> Any:
+    """Alembic's configuration for the store at `url`: the migrations here (`%` escaped, as
+    Alembic's config file syntax needs)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    with _store_errors(url):
-        command.upgrade(config, "head")
+    return config
 
 
 def open_store(url: str) -> sessionmaker[Any]:

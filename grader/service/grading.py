@@ -38,10 +38,19 @@ def grade_stored(bank: Bank, row: Submission, sandbox: Sandbox) -> Report:
     """The report for a stored submission; errors of the grader become a `status: error` report.
 
     The item graded is the variant the row was stored with (`row.seed`, set at intake and kept by
-    every regrade: grader.service.variants); a row without a seed grades the item as it is.
+    every regrade: grader.service.variants); a row without a seed grades an item that does not
+    vary. A row without a seed of an item that varies (stored before the item had params) is
+    not graded against some variant the student never saw: it fails closed as an `error` report
+    (a regrade then keeps the report it had: `store.finish`).
     """
     try:
         item = bank.variant(row.question, row.seed)
+        if row.seed is None and item.varies:
+            raise GraderError(
+                f"{row.question!r} now varies per student and this submission was stored "
+                "before it did (no variant seed); it cannot be graded against the question "
+                "its student saw"
+            )
         return _grade(item, row, bank, sandbox)
     except (GraderError, SandboxError) as exc:
         why = f"the grader could not grade this submission: {exc}"

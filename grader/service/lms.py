@@ -209,9 +209,7 @@ def _checked(state: ServiceState, form: LmsSubmissionBody, client_id: int) -> as
     )
     try:
         new = intake.checked_submission(state.bank, new)
-        admitted = assignments.admit(
-            state.catalog, new, state.clock(), state.bank.get(new.question).kind
-        )
+        admitted = assignments.admit(state.catalog, state.bank, new, state.clock())
     except UnknownQuestion as exc:  # as the student route answers it
         raise Refused(404, str(exc)) from None
     except BadInput as exc:

@@ -80,7 +80,7 @@ def shown(courses: Courses, session: Session, row: Submission) -> Shown:
     level = rules.level_now(
         courses.catalog.assignments.values(),
         assignment,
-        row.question,
+        courses.bank.names_of(row.question),
         kind,
         history(session, row),
         courses.clock(),

@@ -249,8 +249,8 @@ def test_after_due_waits_for_the_last_moment_late_work_is_taken() -> None:
     cutoff = DUE + timedelta(days=2)
     rules_ = with_reveal("q", {}, late={"accept": "with_penalty", "penalty": 0.1, "cutoff": cutoff})
     first = History(1, False)
-    assert level_now([rules_], rules_, "pick", "mcq", first, DUE + SECOND) is Level.VERDICT
-    assert level_now([rules_], rules_, "pick", "mcq", first, cutoff + SECOND) is Level.KEY
+    assert level_now([rules_], rules_, {"pick"}, "mcq", first, DUE + SECOND) is Level.VERDICT
+    assert level_now([rules_], rules_, {"pick"}, "mcq", first, cutoff + SECOND) is Level.KEY
 
 
 def test_a_looser_assignment_listing_the_item_cannot_show_more() -> None:
@@ -259,9 +259,9 @@ def test_a_looser_assignment_listing_the_item_cannot_show_more() -> None:
     )
     exam = with_reveal("exam", {})
     both = [warmup, exam]
-    assert level_now([warmup], warmup, "pick", "mcq", History(1, False), DUE) is Level.KEY
-    assert level_now(both, warmup, "pick", "mcq", History(1, False), DUE) is Level.VERDICT
-    assert level_now(both, warmup, "pick", "mcq", History(1, False), DUE + SECOND) is Level.KEY
+    assert level_now([warmup], warmup, {"pick"}, "mcq", History(1, False), DUE) is Level.KEY
+    assert level_now(both, warmup, {"pick"}, "mcq", History(1, False), DUE) is Level.VERDICT
+    assert level_now(both, warmup, {"pick"}, "mcq", History(1, False), DUE + SECOND) is Level.KEY
 
 
 @pytest.mark.parametrize(
@@ -273,9 +273,9 @@ def test_practice_reopens_only_where_everything_would_be_shown(
     reveal: dict[str, object], open_after_close: bool
 ) -> None:
     rules_ = with_reveal("q", reveal)
-    assert not practice_open([rules_], "pick", "code", DUE)
-    assert practice_open([rules_], "pick", "code", DUE + SECOND) is open_after_close
-    assert practice_open([rules_], "not-listed", "code", DUE)
+    assert not practice_open([rules_], {"pick"}, "code", DUE)
+    assert practice_open([rules_], {"pick"}, "code", DUE + SECOND) is open_after_close
+    assert practice_open([rules_], {"not-listed"}, "code", DUE)
 
 
 def test_two_assignment_files_with_one_id_are_a_problem(tmp_path: Path) -> None:

@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 import pytest
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import select
 
 import grader.cli.client
@@ -30,7 +29,7 @@ from grader.cli.app import main
 from grader.courses.catalog import load_catalog
 from grader.models import McqItem
 from grader.service import lms_clients
-from grader.service.db import MIGRATIONS, Submission, open_store
+from grader.service.db import Submission, alembic_config, open_store
 from tests.service.conftest import InProcess, StoreUrl, TestClient, bearer, both_stores
 from tests.service.test_lms import Served, lms_body, post
 from tests.support.receiver import Receiver
@@ -557,8 +556,6 @@ def test_migration_0003_downgrades_and_upgrades(store_url: StoreUrl):
     url = store_url(blank=True)
     sessions = open_store(url)
     sessions.kw["bind"].dispose()
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", url)
+    config = alembic_config(url)
     command.downgrade(config, "0002")
     command.upgrade(config, "head")

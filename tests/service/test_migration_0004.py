@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import inspect, text
 
 from grader.service import tokens
-from grader.service.db import MIGRATIONS, make_engine, open_store
+from grader.service.db import alembic_config, make_engine, open_store
 from grader.service.versions import history
 from tests.service.conftest import StoreUrl, both_stores
 
@@ -22,19 +21,12 @@ pytestmark = both_stores
 REPORT = {"question": "q", "status": "passed", "verdict": "PASSED", "score": 1.0, "max_score": 1.0}
 
 
-def config(url: str) -> Config:
-    found = Config()
-    found.set_main_option("script_location", str(MIGRATIONS))
-    found.set_main_option("sqlalchemy.url", url)
-    return found
-
-
 @pytest.fixture
 def at_0003(store_url: StoreUrl) -> str:
     """A store at 0003 holding a student's token, a graded submission whose callback is owed, and
     a queued one."""
     url = store_url(blank=True)
-    command.upgrade(config(url), "0003")
+    command.upgrade(alembic_config(url), "0003")
     engine = make_engine(url)
     with engine.begin() as db:
         db.execute(
@@ -132,7 +124,7 @@ def test_downgrade_keeps_the_reports_and_drops_the_tokens_it_cannot_hold_back(at
             assert tokens.revoke(session, student="carol") == 1
     finally:
         sessions.kw["bind"].dispose()
-    command.downgrade(config(url), "0003")
+    command.downgrade(alembic_config(url), "0003")
     engine = make_engine(url)
     names = inspect(engine).get_table_names()
     engine.dispose()
@@ -140,7 +132,7 @@ def test_downgrade_keeps_the_reports_and_drops_the_tokens_it_cannot_hold_back(at
     assert rows(url, "SELECT student FROM tokens") == [{"student": "alice"}]
     [done] = rows(url, "SELECT report, status FROM submissions WHERE id = 'sub_done'")
     assert (stored_json(done["report"]), done["status"]) == (REPORT, "done")
-    command.upgrade(config(url), "head")
+    command.upgrade(alembic_config(url), "head")
     assert rows(url, "SELECT submission_id, version FROM report_versions") == [
         {"submission_id": "sub_done", "version": 1}
     ]

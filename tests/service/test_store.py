@@ -20,7 +20,6 @@ from typing import TypeVar
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select
@@ -28,11 +27,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from grader.service import lms_clients, store
 from grader.service.db import (
-    MIGRATIONS,
     Base,
     Delivery,
     ReportVersion,
     Submission,
+    alembic_config,
     make_engine,
     open_store,
 )
@@ -255,9 +254,7 @@ def test_attempts_taken_at_once_never_pass_the_limit(sessions, separate):
 @both_stores
 def test_every_migration_goes_down_to_nothing_and_up_to_the_models_schema(store_url):
     url = store_url(blank=True)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", url)
+    config = alembic_config(url)
     revisions = [script.revision for script in ScriptDirectory.from_config(config).walk_revisions()]
     command.upgrade(config, "head")
     for _ in revisions:  # one step at a time, newest first: each downgrade must run on its own

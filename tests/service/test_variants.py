@@ -24,7 +24,6 @@ from typing import Any
 import httpx
 import pytest
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import inspect, select, text
 
 from grader.bank import Bank, load_bank
@@ -33,7 +32,13 @@ from grader.courses.catalog import Catalog, load_catalog
 from grader.errors import BadInput
 from grader.models.assignment import Assignment
 from grader.service import lms_clients, store, variants
-from grader.service.db import MIGRATIONS, ServerSecret, Submission, make_engine, open_store
+from grader.service.db import (
+    ServerSecret,
+    Submission,
+    alembic_config,
+    make_engine,
+    open_store,
+)
 from grader.service.store import NewSubmission
 from grader.service.webhooks import signed_headers
 from tests.service.conftest import InProcess, StoreUrl, TestClient, bearer, both_stores
@@ -443,19 +448,12 @@ def test_the_store_keeps_a_32_bit_seed_made_from_the_attempt_number(store_url: S
     assert told == [1, 2] and seeds == [2**32 - 2, 2**32 - 3]
 
 
-def config(url: str) -> Config:
-    found = Config()
-    found.set_main_option("script_location", str(MIGRATIONS))
-    found.set_main_option("sqlalchemy.url", url)
-    return found
-
-
 @pytest.fixture
 def at_0005(tmp_path: Path) -> Iterator[str]:
     """A SQLite store at 0005 with a graded LMS submission whose callback is owed (a row other
     tables point at, which a rebuild of `submissions` must keep)."""
     url = f"sqlite:///{tmp_path / 'grader.db'}"
-    command.upgrade(config(url), "0005")
+    command.upgrade(alembic_config(url), "0005")
     engine = make_engine(url)
     with engine.begin() as db:
         db.execute(
@@ -491,7 +489,7 @@ def columns(url: str) -> tuple[list[str], list[str]]:
 
 def test_migration_0006_up_and_down(at_0005: str) -> None:
     url = at_0005
-    command.upgrade(config(url), "0006")
+    command.upgrade(alembic_config(url), "0006")
     tables, submission_columns = columns(url)
     assert "server_secrets" in tables and "seed" in submission_columns
     engine = make_engine(url)
@@ -500,7 +498,7 @@ def test_migration_0006_up_and_down(at_0005: str) -> None:
         db.execute(text("UPDATE submissions SET seed = 4294967295"))  # 2**32 - 1: any seed fits
         assert db.execute(text("SELECT seed FROM submissions")).scalar_one() == 2**32 - 1
     engine.dispose()
-    command.downgrade(config(url), "0005")
+    command.downgrade(alembic_config(url), "0005")
     tables, submission_columns = columns(url)
     assert "server_secrets" not in tables and "seed" not in submission_columns
     engine = make_engine(url)
@@ -513,5 +511,44 @@ def test_migration_0006_up_and_down(at_0005: str) -> None:
         )
         assert kept.all() == [("sub_1", "msg_1")]
     engine.dispose()
-    command.upgrade(config(url), "head")
+    command.upgrade(alembic_config(url), "head")
     assert "seed" in columns(url)[1]
+
+
+# -- what the attack review found: each would let a student's answer stand without their variant
+
+
+@pytest.mark.parametrize("name", [RENAMED, OLD_ID])
+def test_practice_under_another_name_of_a_guarded_item_is_closed(
+    quiz_course: Course, name: str
+) -> None:
+    """An assignment guards the item under every id that names it: a former id or a fixed
+    variant's would otherwise open practice, whose whole report gives the key away."""
+    alice = quiz_course.student("alice")
+    for question in (ITEM, name):
+        data = {"question": question, "choice": "1"}
+        refused = quiz_course.http.post("/v1/submissions", data=data, headers=bearer(alice))
+        assert refused.status_code == 422 and "part of assignment" in refused.text, question
+
+
+def test_a_row_stored_without_a_seed_of_an_item_that_now_varies_fails_closed(
+    course_bank: Bank,
+) -> None:
+    from grader.service.grading import grade_stored
+    from sandbox.fake import FakeSandbox, result
+
+    row = SimpleNamespace(
+        id="sub_old", question=ITEM, seed=None, choice="1", content=None, filename=None
+    )
+    report = grade_stored(course_bank, row, FakeSandbox(lambda request: result()))  # type: ignore[arg-type]
+    assert (report.status, report.verdict) == ("error", "INTERNAL_ERROR")
+    assert "stored before" in (report.message or "")
+
+
+def test_below_the_key_level_a_report_names_its_variant_by_seed_only(quiz_course: Course) -> None:
+    """The drawn values may include one only a key reads, and option ids may name the key."""
+    alice = quiz_course.student("alice")
+    shown = quiz_course.variant(alice, assignment="each-student")
+    graded = quiz_course.submit(alice, right_answer(shown), assignment="each-student")
+    assert graded["revealed"] != "key"
+    assert graded["report"]["variant"] == {"seed": shown["seed"], "values": {}, "choices": None}
