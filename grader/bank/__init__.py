@@ -64,11 +64,16 @@ class Bank:
     aliases: dict[str, str] = field(default_factory=dict)
     fixed: dict[str, Item] = field(default_factory=dict)
 
+    def item_of(self, question: str) -> str:
+        """The id of the item `question` names: a former id (plain, or a fixed variant's) is its
+        item's; any other id is itself (known to the bank or not)."""
+        return self.aliases.get(question, question)
+
     def names_of(self, question: str) -> frozenset[str]:
         """Every id that names the item `question` names: its id, its former ids and its fixed
         variants' ids. What guards one of them (an assignment's reveal rules, practice closed)
         guards them all, or the same item's key would be one rename away."""
-        item_id = self.aliases.get(question, question)
+        item_id = self.item_of(question)
         return frozenset({item_id, *(a for a, owner in self.aliases.items() if owner == item_id)})
 
     def get(self, item_id: str) -> Item:

@@ -20,7 +20,7 @@ from grader.models import CodeItem
 
 def item_fingerprint(bank: Bank, item_id: str, solutions: Path) -> str | None:
     """The item's fingerprint; None when it cannot be read (it then always counts as changed)."""
-    item = bank.items.get(bank.aliases.get(item_id, item_id))  # a former id: its item's
+    item = bank.items.get(bank.item_of(item_id))  # a former id: its item's
     if item is None:
         return None
     digest = hashlib.sha256(item.model_dump_json().encode("utf-8"))

@@ -7,7 +7,7 @@ assignment work alike. The score is the report's own share (an override's score 
 an assignment's scaling and late penalties, which are about the student, not the item.
 
 An item's statistics are of all its work: every variant of it, and its old ids (a plain alias, a
-fixed variant's), count as the item (`variants.item_of`). A shuffled mcq's options are counted
+fixed variant's), count as the item (`Bank.item_of`). A shuffled mcq's options are counted
 by the file's letters, whatever order each student saw them in.
 """
 
@@ -26,7 +26,6 @@ from grader.courses.stats import Attempt, CourseStats, ItemInfo, item_stats
 from grader.models import Item, McqItem, Verdict
 from grader.service.db import Submission
 from grader.service.gradebook import own_assignment
-from grader.service.variants import item_of
 from grader.service.views import Courses
 
 
@@ -43,13 +42,13 @@ def for_course(
         query = query.where(Submission.assignment == assignment_id)
     rows = list(session.scalars(query.order_by(Submission.created_at, Submission.id)))
     if assignment_id is None:
-        listed = sorted({item_of(courses.bank, row.question) for row in rows})
-    items = dict.fromkeys(item_of(courses.bank, item) for item in listed)  # in order, once each
+        listed = sorted({courses.bank.item_of(row.question) for row in rows})
+    items = dict.fromkeys(courses.bank.item_of(item) for item in listed)  # in order, once each
     return item_stats(attempts(rows, courses.bank), [info(courses, item) for item in items])
 
 
 def attempts(rows: Iterable[Submission], bank: Bank) -> list[Attempt]:
-    """Each graded row as an attempt, numbered per student and item (`item_of`) in the order
+    """Each graded row as an attempt, numbered per student and item (`Bank.item_of`) in the order
     given."""
     seen: dict[tuple[str, str], int] = defaultdict(int)
     found = []
@@ -57,7 +56,7 @@ def attempts(rows: Iterable[Submission], bank: Bank) -> list[Attempt]:
         report: dict[str, Any] = row.report or {}
         if row.verdict is None or row.verdict == Verdict.INTERNAL_ERROR.value:
             continue
-        item = item_of(bank, row.question)
+        item = bank.item_of(row.question)
         seen[row.student, item] += 1
         choice = _choice(row, report, file_ids(bank.items.get(item)))
         found.append(_attempt(row, item, report, seen[row.student, item], choice))

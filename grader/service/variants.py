@@ -63,12 +63,6 @@ def stored_secret(sessions: sessionmaker[Session]) -> bytes:
     raise RuntimeError(f"no variant secret in the store after {SECRET_TRIES} tries")
 
 
-def item_of(bank: Bank, question: str) -> str:
-    """The bank item a question id names: an old id (a plain alias, or a fixed variant's) is its
-    item's. Seeds are of the item, so a student meets the same variant under either id."""
-    return bank.aliases.get(question, question)
-
-
 def varies(bank: Bank, item_id: str) -> bool:
     """Whether `item_id` names an item that varies: not a static item, not a fixed alias."""
     return bank.variant(item_id, 0).varies
@@ -86,7 +80,7 @@ def seed_for(
     the item does not vary."""
     if not varies(bank, item_id):
         return None
-    return _seed(variant_secret(sessions), course, student, item_of(bank, item_id), attempt)
+    return _seed(variant_secret(sessions), course, student, bank.item_of(item_id), attempt)
 
 
 def _seed(
@@ -116,7 +110,7 @@ def seeding(
     # Read before the store's transaction begins: the seed itself is then pure arithmetic.
     secret = variant_secret(sessions)
 
-    item = item_of(bank, new.question)
+    item = bank.item_of(new.question)
 
     def seed(attempt: int | None) -> int:
         return _seed(secret, new.course, new.student, item, attempt if counted else None)

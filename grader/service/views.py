@@ -91,7 +91,7 @@ def shown(courses: Courses, session: Session, row: Submission) -> Shown:
 def kind_of(bank: Bank, question: str) -> str:
     """The kind of the item `question` names (a former id, or a fixed variant's, included): what
     the reveal rules go by; "" when the bank no longer has it."""
-    item = bank.items.get(bank.aliases.get(question, question))
+    item = bank.items.get(bank.item_of(question))
     return item.kind if item is not None else ""
 
 
