@@ -29,7 +29,8 @@ PROCESS_WARM = (
     "nodes, programs other than `python [-I] -c|SCRIPT`, or before the pool is ready"
 )
 DOCKER_WARM = (
-    "pre-started containers (torch imported), one job each, then removed; a pool "
+    "long-lived containers (torch imported), one job at a time in a fresh child under fresh "
+    "uids, swept after each, replaced after GRADER_DOCKER_JOBS_PER_CONTAINER jobs; a pool "
     "per limits profile, torch's memory on top of the limit; cold for GPU runs (the CUDA image "
     "stays cold), network, stdin over 1 MiB, programs other than `python [-I] -c|SCRIPT`, "
     "or when no container is ready or starting"
@@ -106,7 +107,7 @@ class WarmRow:
     """The warm-pool settings and which runs take the warm path (the others start cold)."""
 
     enabled: bool
-    pool_size: int
+    pool_size: int | None  # None: sized to the work (one per grading worker, at least 2)
     idle_s: float
     imports: list[str]
     docker_pool: DockerPoolRow
@@ -313,9 +314,13 @@ def _docker_lines(docker: DockerRow) -> list[str]:
     return lines
 
 
+def _size(pool_size: int | None) -> str:
+    return str(pool_size) if pool_size is not None else "one per grading worker (at least 2)"
+
+
 def _warm_lines(warm: WarmRow) -> list[str]:
     lines = [
-        f"warm pools: {'on' if warm.enabled else 'off'}, size {warm.pool_size}, idle "
+        f"warm pools: {'on' if warm.enabled else 'off'}, size {_size(warm.pool_size)}, idle "
         f"{warm.idle_s} s, imports {','.join(warm.imports)}",
         f"  process: {warm.process}",
         f"  docker: {warm.docker}",

@@ -9,9 +9,10 @@
 | GRADER_GPU_IMAGE | the Docker sandbox image (CUDA) | grader-sandbox:cuda |
 | GRADER_REQUIRE_ISOLATION | `Isolation` fields a run must have (comma list, or `all`) | (none) |
 | GRADER_WARM | warm pools: `1` on, `0` every run cold | 1 |
-| GRADER_POOL_SIZE | warm sandboxes kept ready per backend (and per limits profile on Docker) | 2 |
+| GRADER_POOL_SIZE | warm sandboxes kept (per limits profile on Docker) | 1 per worker, >= 2 |
 | GRADER_POOL_IDLE_S | seconds a warm sandbox may wait unused before it is shut down | 600 |
 | GRADER_WARM_IMPORTS | modules warm sandboxes import ahead of demand | torch,torchvision |
+| GRADER_DOCKER_JOBS_PER_CONTAINER | jobs a warm Docker container serves, one at a time | 50 |
 
 A host that cannot give a required isolation refuses to run rather than run weaker. A value that
 does not parse (`GRADER_POOL_SIZE=two`) is an error naming the variable, never a silent default.
@@ -54,9 +55,17 @@ class SandboxSettings(BaseSettings):
     gpu_image: str = "grader-sandbox:cuda"
     require_isolation: Annotated[frozenset[str], NoDecode] = frozenset()
     warm: bool = True
-    pool_size: int = Field(default=2, ge=1)
+    #: Warm sandboxes kept; None (the default) sizes the pool to the work (`pool_for`).
+    pool_size: int | None = Field(default=None, ge=1)
     pool_idle_s: float = Field(default=600.0, gt=0)
     warm_imports: Annotated[tuple[str, ...], NoDecode] = ("torch", "torchvision")
+    docker_jobs_per_container: int = Field(default=50, ge=1, le=10_000)
+
+    def pool_for(self, concurrency: int) -> int:
+        """The warm pool's size for `concurrency` runs in flight: the setting when given, else
+        one per run and at least 2, so a run finds a sandbox ready while the last one's is still
+        being cleaned up."""
+        return self.pool_size if self.pool_size is not None else max(2, concurrency)
 
     @field_validator("require_isolation", mode="before")
     @classmethod

@@ -36,7 +36,11 @@ def add_batch_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("id", metavar="ITEM")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=".py, .ipynb, folder, .zip")
     p.add_argument("--out", type=Path, help="scores.csv and reports/ (default: ./grades-ITEM/)")
-    p.add_argument("--jobs", type=positive, help="submissions at once (default: the pool size)")
+    p.add_argument(
+        "--jobs",
+        type=positive,
+        help="submissions at once (default: GRADER_POOL_SIZE, else the cores)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_backend_option(p)
     p.set_defaults(func=cmd_grade)
@@ -45,7 +49,15 @@ def add_batch_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[
 def cmd_grade(args: argparse.Namespace) -> int:
     from grader.cli.grading import sigterm_interrupts
     from grader.grading import Grader
-    from grader.ops.batch import Outbox, check_out, collect, default_jobs, grade_batch, prepare
+    from grader.ops.batch import (
+        Outbox,
+        check_out,
+        collect,
+        default_jobs,
+        grade_batch,
+        prepare,
+        sized_for,
+    )
 
     bank, problems = item_bank(args.bank, args.id)
     report_problems(problems)
@@ -57,8 +69,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise BadInput("no .py or .ipynb submission in the PATHs given")
     out: Path = args.out or Path(f"grades-{item.id}")
     check_out(out)
-    with sigterm_interrupts(), Grader(bank, settings=settings_for(args)) as grader:
-        jobs = args.jobs or default_jobs(grader)
+    settings = settings_for(args)
+    jobs = args.jobs or default_jobs(settings.sandbox)
+    with sigterm_interrupts(), Grader(bank, settings=sized_for(settings, jobs)) as grader:
         started = time.perf_counter()
         with progress(f"starting the {grader.backend} sandbox …", not args.json):
             prepare(grader, item)

@@ -16,6 +16,8 @@ import hmac
 import json
 import os
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ from sandbox.base import Sandbox
 
 #: Seeds per item: a student run draws one; the reference run computes them all.
 POOL = 8
+#: Item objects whose reference plan key is remembered (`ReferenceStore._plan_key`).
+_PLANS_KEPT = 256
 
 
 #: The data files an item's runs are given (`Bank.data_files`); none by default.
@@ -57,6 +61,10 @@ class ReferenceStore:
         self.data = data
         self._read: dict[Path, Observations] = {}  # cache files already parsed, by path
         self._key: bytes | None = None
+        #: The reference plan's content key by item object (the item held, so its id stays its
+        #: own): building the plan is most of the host's own work per graded submission.
+        self._plans: OrderedDict[int, tuple[CodeItem, str]] = OrderedDict()
+        self._plans_lock = threading.Lock()
 
     def reference_source(self, item: CodeItem) -> str:
         """The reference as it runs for `item` (a varying item's rendered for its variant)."""
@@ -125,8 +133,7 @@ class ReferenceStore:
 
     def observations(self, item: CodeItem) -> Observations:
         source = self.reference_source(item)
-        plan = reference_plan(item.checks, self.seeds(item))
-        parts = [source, plan.content_key(), harness_digest(), *_variant_key(item)]
+        parts = [source, self._plan_key(item), harness_digest(), *_variant_key(item)]
         key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
         cached = self.cache / f"{item.id}-{key}.json"
         if cached in self._read:
@@ -134,6 +141,7 @@ class ReferenceStore:
         if cached.is_file():
             self._read[cached] = Observations(json.loads(cached.read_text()), done=True)
             return self._read[cached]
+        plan = reference_plan(item.checks, self.seeds(item))
         run = run_harness(self.sandbox, item, source, self.data(item), plan)
         if not run.observations.done:
             raise BankError(
@@ -151,6 +159,21 @@ class ReferenceStore:
         self.cache.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps(run.observations.by_probe))
         return run.observations
+
+    def _plan_key(self, item: CodeItem) -> str:
+        """`reference_plan(...).content_key()` for the item, remembered for the last
+        `_PLANS_KEPT` item objects (a server grading many variants keeps a bounded few)."""
+        with self._plans_lock:
+            held = self._plans.get(id(item))
+            if held is not None and held[0] is item:
+                self._plans.move_to_end(id(item))
+                return held[1]
+        key = reference_plan(item.checks, self.seeds(item)).content_key()
+        with self._plans_lock:
+            self._plans[id(item)] = (item, key)
+            while len(self._plans) > _PLANS_KEPT:
+                self._plans.popitem(last=False)
+        return key
 
 
 def _variant_key(item: CodeItem) -> list[str]:

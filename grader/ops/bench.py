@@ -3,11 +3,13 @@
 The mix: an mcq answer (no sandbox at all), `binary-metrics` and `replace-head-5-classes` (their
 reference solutions, graded end to end by `grade_code`), and `predict-resnet18-batch-shape`
 (its snippet run uncached, then the answer judged). Per backend and mode: p50 and p95 latency
-per item, throughput at concurrency 1 and 2 (`binary-metrics` jobs per second), the warm/cold
-ratio, and the floor: the same harness work timed in-process with no sandbox
-(`bench_floor.py`, in the sandbox runtime). Latency runs wait for a full warm pool first; the
-throughput runs do not (on Docker they then also show the pool's refill rate). Figures, not
-verdicts: nothing here asserts a time.
+per item, then `binary-metrics` back to back at concurrency 1, 2 and 4 (cold: 1 and 2): p50 and
+p95 of each run and runs per second, the warm/cold ratio, the floor (the same harness work timed
+in-process with no sandbox, `bench_floor.py`, in the sandbox runtime), p95 at concurrency 4 over
+p95 at 1, and Docker's warm rate over the process backend's. The warm pool is sized for the
+highest concurrency (`SandboxSettings.pool_for`). Latency runs wait for a full warm pool first;
+the load runs do not (so they also show a pool's refill rate). Figures, not verdicts: nothing
+here asserts a time.
 
 The figures are frozen dataclasses (`BenchReport` down to `Latency`); `BenchReport.to_json()` is
 the JSON `grader bench` prints and writes to `.cache/bench.json`.
@@ -42,9 +44,14 @@ MCQ = "finetuning-purpose"
 CODE = ("binary-metrics", "replace-head-5-classes")
 PREDICT = ("predict-resnet18-batch-shape", "[8, 1000]")
 THROUGHPUT_ITEM = "binary-metrics"
+#: Runs in flight for the load figures (warm; cold stops at 2).
+CONCURRENCY = (1, 2, 4)
 MODES = ("cold", "warm")
 #: Backends with a warm pool; the others are measured cold only.
 WARM_BACKENDS = ("process", "docker")
+#: Back-to-back `THROUGHPUT_ITEM` jobs per concurrency, at least: enough that a pool which only
+#: refills (one job per instance) shows its refill rate, not the instances it started with.
+SUSTAINED_JOBS = 40
 
 Job = Callable[[Sandbox], bool]
 
@@ -62,31 +69,47 @@ class Latency:
 
 
 @dataclass(frozen=True)
+class Load:
+    """`THROUGHPUT_ITEM` graded back to back with `concurrency` runs in flight: the latency each
+    run saw, and graded runs per second (sustained: the pool refills while it runs)."""
+
+    latency: Latency
+    per_s: float
+
+    def to_json(self) -> dict[str, float]:
+        return {**self.latency.to_json(), "per_s": self.per_s}
+
+
+@dataclass(frozen=True)
 class ModeFigures:
-    """One backend in one mode (cold or warm): latency by item, and graded runs per second of
-    `THROUGHPUT_ITEM` by concurrency."""
+    """One backend in one mode (cold or warm): latency by item with a ready pool, and the load
+    figures by concurrency."""
 
     latency: dict[str, Latency]
-    throughput_per_s: dict[int, float]
+    load: dict[int, Load]
 
     def to_json(self) -> dict[str, object]:
         return {
             "latency": {item: figures.to_json() for item, figures in self.latency.items()},
-            "throughput_per_s": {str(c): rate for c, rate in self.throughput_per_s.items()},
+            "concurrency": {str(c): load.to_json() for c, load in self.load.items()},
         }
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """Per item: warm p50 over cold p50, and warm p50 minus the floor's p50 (ms)."""
+    """Per item: warm p50 over cold p50, and warm p50 minus the floor's p50 (ms); and the warm
+    p95 at the highest concurrency over the p95 at concurrency 1 (how much waiting for a
+    sandbox adds under load)."""
 
     warm_cold_ratio: dict[str, float]
     warm_over_floor_ms: dict[str, float]
+    p95_load_ratio: float
 
     def to_json(self) -> dict[str, object]:
         return {
             "warm_cold_ratio": dict(self.warm_cold_ratio),
             "warm_over_floor_ms": dict(self.warm_over_floor_ms),
+            "p95_load_ratio": self.p95_load_ratio,
         }
 
 
@@ -168,7 +191,19 @@ class BenchReport:
             "mcq": self.mcq.to_json(),
             "floor": {item: figures.to_json() for item, figures in self.floor.items()},
             "backends": {name: figures.to_json() for name, figures in self.backends.items()},
+            "docker_over_process": self.docker_over_process(),
         }
+
+    def docker_over_process(self) -> dict[str, float] | None:
+        """Docker warm runs per second over the process backend's, per concurrency; None unless
+        both were measured warm."""
+        docker, process = self.backends.get("docker"), self.backends.get("process")
+        if not isinstance(docker, BackendFigures) or not isinstance(process, BackendFigures):
+            return None
+        if docker.warm is None or process.warm is None:
+            return None
+        ours, theirs = docker.warm.load, process.warm.load
+        return {str(c): round(ours[c].per_s / theirs[c].per_s, 3) for c in ours if c in theirs}
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -218,7 +253,7 @@ def predict_job(bank: Bank, item_id: str, answer: str, settings: GraderSettings)
 def timed(job: Job, sandbox: Sandbox, reps: int) -> list[float]:
     """Seconds per graded run, after one untimed run; a run that does not pass is an error.
     Each run starts with the warm pool refilled (a Docker container serves one job, and its
-    replacement starts in the background): latency with a ready pool; the throughput figures
+    replacement starts in the background): latency with a ready pool; the load figures
     show what back-to-back runs get."""
     times = []
     for index in range(reps + 1):
@@ -233,20 +268,33 @@ def timed(job: Job, sandbox: Sandbox, reps: int) -> list[float]:
     return times
 
 
-def throughput(job: Job, sandbox: Sandbox, jobs: int, concurrency: int) -> float:
-    """Graded runs per second with `concurrency` runs in flight."""
+def under_load(job: Job, sandbox: Sandbox, jobs: int, concurrency: int) -> Load:
+    """`jobs` graded runs with `concurrency` in flight: each one's latency, and runs per second."""
+    times: list[float] = []
+
+    def one(_: int) -> bool:
+        started = time.perf_counter()
+        passed = job(sandbox)
+        times.append(time.perf_counter() - started)
+        return passed
+
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        results = list(pool.map(lambda _: job(sandbox), range(jobs)))
+        results = list(pool.map(one, range(jobs)))
     took = time.perf_counter() - started
     if not all(results):
         raise RuntimeError(f"a bench run did not pass on {sandbox.name}")
-    return round(jobs / took, 2)
+    return Load(summary(times), round(jobs / took, 2))
 
 
-def open_mode(backend: str, mode: str, wait_s: float = 300.0) -> Sandbox:
-    """The backend with warm pools on or off; a warm one is waited for until its pool is full."""
-    settings = SandboxSettings().model_copy(update={"warm": mode == "warm"})
+def open_mode(backend: str, mode: str, concurrency: int, wait_s: float = 300.0) -> Sandbox:
+    """The backend with warm pools on or off, the pool sized for `concurrency` runs in flight
+    (unless GRADER_POOL_SIZE says otherwise); a warm one is waited for until its pool is full."""
+    settings = SandboxSettings()
+    warm = mode == "warm"
+    settings = settings.model_copy(
+        update={"warm": warm, "pool_size": settings.pool_for(concurrency)}
+    )
     sandbox = open_sandbox(backend, settings)
     wait_warm(sandbox, wait_s)
     return sandbox
@@ -255,14 +303,26 @@ def open_mode(backend: str, mode: str, wait_s: float = 300.0) -> Sandbox:
 def bench_mode(
     backend: str, mode: str, jobs: dict[str, Job], reps: int, count: int | None = None
 ) -> ModeFigures:
-    sandbox = open_mode(backend, mode)
+    """Latency per item with a ready pool, then `THROUGHPUT_ITEM` at each concurrency (warm:
+    `CONCURRENCY`; cold: 1 and 2, since a cold run is seconds of CPU on a small machine)."""
+    levels = CONCURRENCY if mode == "warm" else CONCURRENCY[:2]
+    sandbox = open_mode(backend, mode, max(levels))
     try:
         latency = {name: summary(timed(job, sandbox, reps)) for name, job in jobs.items()}
-        count = count or max(4, reps)
-        rates = {c: throughput(jobs[THROUGHPUT_ITEM], sandbox, count, c) for c in (1, 2)}
+        load = {
+            c: under_load(jobs[THROUGHPUT_ITEM], sandbox, count or _load_jobs(mode, reps, c), c)
+            for c in levels
+        }
     finally:
         sandbox.close()
-    return ModeFigures(latency, rates)
+    return ModeFigures(latency, load)
+
+
+def _load_jobs(mode: str, reps: int, concurrency: int) -> int:
+    """Jobs per load figure: warm, enough to show a sustained rate; cold, `reps` per lane."""
+    if mode == "warm":
+        return max(SUSTAINED_JOBS, reps, 8 * concurrency)
+    return max(2, reps) * concurrency
 
 
 def floor(bank: Bank, settings: GraderSettings, reps: int) -> dict[str, Latency]:
@@ -315,13 +375,15 @@ def mcq_latency(bank: Bank, reps: int) -> Latency:
 
 
 def compare(cold: ModeFigures, warm: ModeFigures, floors: dict[str, Latency]) -> Comparison:
-    """warm/cold p50 ratio and warm p50 over the floor, per item."""
+    """warm/cold p50 ratio and warm p50 over the floor, per item; p95 under load over p95 alone."""
     colds, warms = cold.latency, warm.latency
+    alone, loaded = warm.load[min(warm.load)], warm.load[max(warm.load)]
     return Comparison(
         warm_cold_ratio={k: round(warms[k].p50_ms / colds[k].p50_ms, 3) for k in warms},
         warm_over_floor_ms={
             k: round(warms[k].p50_ms - floors[k].p50_ms, 1) for k in warms if k in floors
         },
+        p95_load_ratio=round(loaded.latency.p95_ms / alone.latency.p95_ms, 2),
     )
 
 
@@ -395,11 +457,14 @@ def bench_text(result: BenchReport) -> str:
                 f"{warm.p50_ms:>8} /{warm.p95_ms:>8}  {result.floor[item].p50_ms:>9}  "
                 f"{compared.warm_over_floor_ms[item]:>10}  {compared.warm_cold_ratio[item]:>9}"
             )
-        cold_rates, warm_rates = figures.cold.throughput_per_s, figures.warm.throughput_per_s
+        lines += _load_lines(backend, figures.cold, figures.warm)
         lines.append(
-            f"{backend:<8} throughput {THROUGHPUT_ITEM} (jobs/s): cold c=1 {cold_rates[1]}, "
-            f"c=2 {cold_rates[2]}; warm c=1 {warm_rates[1]}, c=2 {warm_rates[2]}"
+            f"{backend:<8} p95 at c={max(CONCURRENCY)} / p95 at c=1: {compared.p95_load_ratio}"
         )
+    ratio = result.docker_over_process()
+    if ratio is not None:
+        shown = ", ".join(f"c={c} {r}" for c, r in ratio.items())
+        lines.append(f"docker warm / process warm, {THROUGHPUT_ITEM} jobs/s: {shown}")
     return "\n".join(lines)
 
 
@@ -410,8 +475,18 @@ def _cold_only(backend: str, cold: ModeFigures, floors: dict[str, Latency]) -> l
         f"{'(no warm pool)':>18}  {floors[item].p50_ms:>9}"
         for item, figures in cold.latency.items()
     ]
-    rates = cold.throughput_per_s
-    lines.append(
-        f"{backend:<8} throughput {THROUGHPUT_ITEM} (jobs/s): cold c=1 {rates[1]}, c=2 {rates[2]}"
-    )
+    return lines + _load_lines(backend, cold, None)
+
+
+def _load_lines(backend: str, cold: ModeFigures, warm: ModeFigures | None) -> list[str]:
+    """Per mode and concurrency: p50/p95 of each run and runs per second."""
+    lines = []
+    for mode, figures in (("cold", cold), ("warm", warm)):
+        if figures is None:
+            continue
+        shown = "; ".join(
+            f"c={c} {load.latency.p50_ms}/{load.latency.p95_ms} ms, {load.per_s}/s"
+            for c, load in figures.load.items()
+        )
+        lines.append(f"{backend:<8} {mode} under load, {THROUGHPUT_ITEM} (p50/p95): {shown}")
     return lines

@@ -168,17 +168,23 @@ class RunCgroups:
     def kill_all(self) -> None:
         """SIGKILL every process in the groups until they are empty (bounded wait). Safe from
         another thread than the run's (a sandbox closing while a job still runs)."""
+        deadline = time.monotonic() + _EMPTY_WAIT_S
+        while self.signal_all() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def signal_all(self) -> bool:
+        """SIGKILL every process in the groups once, without waiting for them to die; whether
+        any was there."""
         for path in list(self.dirs.values()):
             kill = path / "cgroup.kill"  # cgroup v2 (Linux >= 5.14): the kernel kills them all
             if kill.exists():
                 with contextlib.suppress(OSError):
                     kill.write_text("1")
-        deadline = time.monotonic() + _EMPTY_WAIT_S
-        while (pids := self.pids()) and time.monotonic() < deadline:
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.01)
+        pids = self.pids()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return bool(pids)
 
     def remove(self) -> None:
         for path in list(self.dirs.values()):

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -29,6 +31,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +65,8 @@ START_S = 180.0
 _STATUS_CAP = 64 * 1024
 #: A zygote's own lifetime cap (the launcher's backstop alarm); the pool retires idle ones.
 _LIFETIME_S = 7 * 24 * 3600
+log = logging.getLogger(__name__)
+
 #: Seconds a closing runner waits for the owners of killed zygotes to reap them.
 _REAP_WAIT_S = 5.0
 
@@ -218,11 +224,13 @@ def shared_runner(
     settings: SandboxSettings, runtime: Runtime, controllers: frozenset[str], seccomp: bytes | None
 ) -> WarmRunner:
     """One pool per grader process and settings, however many sandboxes share it (a service
-    opens one per worker thread): GRADER_POOL_SIZE zygotes in all, not per worker."""
+    opens one per worker thread): GRADER_POOL_SIZE zygotes in all, not per worker, or by default
+    one per sandbox sharing it (`SandboxSettings.pool_for`)."""
     key = (settings, runtime, controllers, seccomp)
     with _shared_lock:
         runner, users = _shared.get(key) or (WarmRunner(settings, runtime, controllers, seccomp), 0)
         _shared[key] = (runner, users + 1)
+        runner.pool.resize(settings.pool_for(users + 1))
         if users == 0:
             atexit.register(runner.close)
     return runner
@@ -235,6 +243,7 @@ def release_runner(runner: WarmRunner) -> None:
             if held is runner:
                 if users > 1:
                     _shared[key] = (held, users - 1)
+                    held.pool.resize(held.settings.pool_for(users - 1))
                     return
                 del _shared[key]
     runner.close()
@@ -255,7 +264,7 @@ class WarmRunner:
         self.zygotes: Live[Zygote] = Live("warm pool")
         self.pool: WarmPool[Zygote] = WarmPool(
             lambda: Zygote(settings, runtime, controllers, self.zygotes),
-            settings.pool_size,
+            settings.pool_for(1),
             settings.pool_idle_s,
             "process",
         )
@@ -272,34 +281,54 @@ class WarmRunner:
         return warm_program.plan(request.argv) is not None
 
     def run(self, request: RunRequest, live: Live[Killable]) -> tuple[Finished, Rlimits] | None:
-        """The job's `Finished` and the rlimits it ran under; None when no zygote is ready
-        (before the pool is warm, or with more runs in flight than zygotes: the run then goes
-        cold rather than wait); raises `SandboxFailure`. The job is held in `live` (its
-        sandbox's) while it runs."""
-        zygote = self.pool.try_take()
+        """The job's `Finished` and the rlimits it ran under; None when no zygote came ready
+        within about the time a cold run takes to start (`WarmPool.take_soon`): the run then
+        goes cold; raises `SandboxFailure`. The job is held in `live` (its sandbox's) while it
+        runs."""
+        zygote = self.pool.take_soon()
         if zygote is None:
             return None
-        reuse = False
+        reclaiming = False
         try:
             job = self._job(request)
             cgroups, zygote.cgroups = zygote.cgroups, None
             if cgroups is None:
                 raise SandboxFailure("a warm zygote was handed out without its job's cgroups")
-            with cgroups:
+            with _removed_on_error(cgroups):
                 cgroups.limit(request.limits.memory_bytes, request.limits.processes)
                 warm_job = WarmJob(request, job, zygote, cgroups)
                 with live.track(warm_job):
                     finished = warm_job.run()
-                # The child was in the job's cgroups before its job arrived: when they are
-                # empty, it is dead and its zygote free; otherwise the zygote goes too.
-                reuse = not cgroups.pids()
-            if reuse:
-                zygote.prepare()
+            self._reclaim_later(zygote, cgroups)
+            reclaiming = True
         except OSError as exc:
             raise SandboxFailure(f"process sandbox I/O error (warm): {exc}") from exc
         finally:
-            self.pool.give_back(zygote, reuse)
+            if not reclaiming:
+                self.pool.give_back(zygote, reuse=False)
         return finished, job.rlimits
+
+    def _reclaim_later(self, zygote: Zygote, cgroups: RunCgroups) -> None:
+        """Off the job's path: wait for its processes to be gone (the child's address space
+        torn down), remove its cgroups, and give the zygote back, ready for the next job."""
+        name = f"{self.pool.name}-reclaim"
+        threading.Thread(target=self._reclaim, args=(zygote, cgroups), name=name).start()
+
+    def _reclaim(self, zygote: Zygote, cgroups: RunCgroups) -> None:
+        reuse = False
+        try:
+            with cgroups:
+                cgroups.kill_all()
+                # The child joined the job's cgroups before its job arrived: when they are
+                # empty, it is dead and its zygote free; otherwise the zygote goes too.
+                reuse = not cgroups.pids() and zygote.alive()
+            if reuse:
+                zygote.prepare()
+        except (OSError, SandboxFailure) as exc:
+            log.warning("a warm zygote could not be made ready again: %s", exc)
+            reuse = False
+        finally:
+            self.pool.give_back(zygote, reuse)
 
     def _job(self, request: RunRequest) -> WarmJobSpec:
         limits = request.limits
@@ -334,6 +363,16 @@ class WarmRunner:
             process_staging.remove(zygote.staging)  # its owner is stuck: reaped at exit
 
 
+@contextlib.contextmanager
+def _removed_on_error(cgroups: RunCgroups) -> Iterator[None]:
+    """A job that failed takes its cgroups with it (a finished one leaves them to `_reclaim`)."""
+    try:
+        yield
+    except BaseException:
+        cgroups.__exit__(None, None, None)
+        raise
+
+
 class WarmJob:
     """One job in a zygote's child: send the descriptors and payload, pump, kill, collect."""
 
@@ -350,10 +389,11 @@ class WarmJob:
         limits = self.request.limits
         cgroups = self.cgroups
         deadline = time.monotonic() + limits.wall_s
-        pipes = {name: os.pipe() for name in ("stdin", "stdout", "stderr", "channel", "status")}
+        names = ("stdin", "stdout", "stderr", "channel", "status", "ended")
+        pipes = {name: os.pipe() for name in names}
         payload_r, payload_w = os.pipe()
         theirs = [pipes["status"][1], payload_r, pipes["stdin"][0]]
-        theirs += [pipes[name][1] for name in ("stdout", "stderr", "channel")]
+        theirs += [pipes[name][1] for name in ("stdout", "stderr", "channel", "ended")]
         try:
             self.zygote.send(theirs)
         finally:
@@ -365,9 +405,11 @@ class WarmJob:
             pipes["stderr"][0]: Capture("stderr", limits.output_bytes),
             pipes["channel"][0]: Capture("channel", limits.channel_bytes),
             pipes["status"][0]: Capture("status", _STATUS_CAP),
+            pipes["ended"][0]: Capture("ended", _STATUS_CAP),
         }
         status = captures[pipes["status"][0]]
-        return self._follow(cgroups, pipes["stdin"][1], captures, status, deadline)
+        ended = captures[pipes["ended"][0]]
+        return self._follow(cgroups, pipes["stdin"][1], captures, Statuses(status, ended), deadline)
 
     def _send_payload(self, fd: int) -> None:
         try:
@@ -381,31 +423,34 @@ class WarmJob:
         cgroups: RunCgroups,
         stdin_w: int,
         captures: dict[int, Capture],
-        status: Capture,
+        statuses: Statuses,
         deadline: float,
     ) -> Finished:
         limits = self.request.limits
         ended = False
 
         def exited() -> bool:
-            return b"\n" in status.data or not self.zygote.alive()
+            return statuses.said() is not None or not self.zygote.alive()
 
         def check() -> str | None:
             nonlocal ended
             if not ended and exited():
                 ended = True
-                cgroups.kill_all()  # the program ended: whatever it left behind goes now
+                cgroups.signal_all()  # the program ended: whatever it left behind goes now
             used = cgroups.cpu_s()
             return "cpu" if used is not None and used > limits.cpu_s else None
 
         pump = Pump(captures, stdin_w, self.request.stdin, deadline, exited)
         pump.check = check
         outcome = pump.run()
-        cgroups.kill_all()
-        report = _last_report(status)
-        for line in bytes(status.data).splitlines():  # the child's setup error comes first
+        if statuses.said() is None:
+            cgroups.kill_all()  # stopped by the host: the job dies before its result is made
+        else:
+            cgroups.signal_all()  # leftovers die; waiting for them is `_reclaim`'s, off the path
+        for line in bytes(statuses.status.data).splitlines():  # the setup error comes first
             if line.startswith(b'{"error"'):
                 raise SandboxFailure(f"process sandbox setup failed: {json.loads(line)['error']}")
+        report = statuses.said() or _last_report(statuses.status)
         code, sig = _status(report, outcome.stop)
         return Finished(
             outcome=outcome,
@@ -416,6 +461,37 @@ class WarmJob:
             rusage_peak_bytes=int(report.get("peak_bytes", 0)),
             usage=cgroups.usage(),
         )
+
+
+@dataclass
+class Statuses:
+    """How a job's end is told: the zygote's report after the child was reaped (`status`), or,
+    sooner, the program's own word that it ended and its output is complete (`ended`: its exit
+    code only, read strictly; anything else there is ignored and the zygote's report awaited)."""
+
+    status: Capture
+    ended: Capture
+
+    def said(self) -> dict[str, Any] | None:
+        """The end as reported, once a whole line is in; None before. The program's word comes
+        first: once it is said, the host kills what is left, which may reach the program itself
+        in its last instructions, and the zygote would then report that kill."""
+        line = bytes(self.ended.data).split(b"\n", 1)
+        if len(line) == 2:
+            with contextlib.suppress(ValueError):
+                said = json.loads(line[0])
+                if isinstance(said, dict) and type(said.get("exit_code")) is int:
+                    cpu = said.get("cpu_s")
+                    return {"exit_code": said["exit_code"] & 0xFF, "cpu_s": _seconds(cpu)}
+        if b"\n" in self.status.data:
+            return _last_report(self.status)
+        return None
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value) if 0 <= value < 1e9 else 0.0
 
 
 def _status(report: dict[str, Any], stop: str | None) -> tuple[int | None, int | None]:

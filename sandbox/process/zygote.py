@@ -18,7 +18,9 @@ The child serves exactly one job: it reads the job (argv, env, files, limits) fr
 pipe, enters new mount, ipc, net and uts namespaces, mounts a fresh tmpfs home, /tmp and /dev/shm,
 writes the files, joins the job's cgroups, sets rlimits, drops to the job's own uid with
 no_new_privs and the seccomp filter, and runs the program in this warm interpreter
-(`warm_program`). It then exits; the host kills whatever it left through the job's cgroups.
+(`warm_program`). It says its exit status on the job's `ended` pipe once its output is complete
+(so the host need not wait for this address space's teardown), then exits; the host kills
+whatever it left through the job's cgroups.
 Standard library only, besides the modules it was told to import.
 """
 
@@ -47,7 +49,7 @@ SCRATCH = "/run/grader"
 #: The fixed descriptor the program's channel gets (`SANDBOX_CHANNEL=fd:3`).
 CHANNEL_FD = 3
 #: Order of the descriptors the host sends with a job.
-FDS = ("status", "payload", "stdin", "stdout", "stderr", "channel")
+FDS = ("status", "payload", "stdin", "stdout", "stderr", "channel", "ended")
 
 #: A job is the host's `sandbox.process.spec.WarmJobSpec`, read back from JSON as a plain dict
 #: (this file runs in the jail on the standard library alone).
@@ -140,7 +142,7 @@ def serve(link: socket.socket) -> None:
         os.write(fds["status"], json.dumps({"error": f"warm setup: {exc}"}).encode() + b"\n")
         os._exit(1)
     os.close(fds["status"])
-    warm_program.run(job["program"], job["env"], job["cwd"])
+    warm_program.run(job["program"], job["env"], job["cwd"], ended_fd=fds["ended"])
 
 
 def prefork(control: socket.socket) -> tuple[int, socket.socket]:

@@ -1,10 +1,16 @@
 """A pool of warm sandbox instances, started ahead of demand and refilled in the background.
 
 Both backends keep one: the process backend's instances are zygotes (reused; each job is a forked
-child that is discarded), the Docker backend's are pre-started containers (used once, then
-removed). The pool keeps `size` instances ready, starting them one at a time on a background
-thread (so the first is ready as soon as possible on a small machine), and shuts down instances
-left unused for `idle_s`; the next demand starts them again.
+child that is discarded), the Docker backend's are pre-started containers (each serves jobs
+one at a time, each job in a fresh child under fresh uids, and is replaced after N jobs or any
+anomaly: `sandbox.container.warm`). The pool keeps `size` instances ready, starting them one at
+a time on a background thread (so the first is ready as soon as possible on a small machine),
+and shuts down instances left unused for `idle_s`; the next demand starts them again.
+
+A run that finds no instance ready may wait for one (`take_soon`) rather than start cold: when
+every instance is busy or still starting, one will come free in about the time a cold start
+takes at most, so the wait is bounded by the pool's own measured start time. The size may
+follow the work (`resize`): the process backend sizes it to the sandboxes sharing the pool.
 """
 
 from __future__ import annotations
@@ -46,8 +52,13 @@ class _Idle(Generic[T]):
 class WarmPool(Generic[T]):
     """Ready instances made by `start()` (which blocks until the instance is warm)."""
 
+    #: What a start is assumed to take before one has been measured (an interpreter importing
+    #: torch on a small machine).
+    START_GUESS_S = 3.0
+
     def __init__(self, start: Callable[[], T], size: int, idle_s: float, name: str) -> None:
         self._start, self.size, self.idle_s, self.name = start, size, idle_s, name
+        self.start_s = self.START_GUESS_S
         self._ready: list[_Idle[T]] = []
         self._busy = 0
         self._starting = 0
@@ -81,6 +92,36 @@ class WarmPool(Generic[T]):
                     raise SandboxFailure(f"no warm {self.name} sandbox ready in {timeout:.0f} s")
                 self._cond.wait(min(left, 1.0))
 
+    def take_soon(self) -> T | None:
+        """A ready instance, waiting at most about one start's time for one to come free or
+        finish starting; None when none does (or starts fail): the run then goes cold, which
+        would not have been faster."""
+        deadline = time.monotonic() + self.start_s
+        with self._cond:
+            while not self._closed:
+                if (instance := self._pop_ready()) is not None:
+                    return instance
+                if self._failure and not self._starting:
+                    self._failure = None  # demand again: a failed start may be retried
+                    break
+                self._wake()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(min(left, 1.0))
+        return None
+
+    def resize(self, size: int) -> None:
+        """Keep `size` instances from now on (more start at the next demand; extra ready ones
+        are shut down)."""
+        with self._cond:
+            self.size = max(1, size)
+            extra = max(0, len(self._ready) + self._busy - self.size)
+            gone, self._ready = self._ready[:extra], self._ready[extra:]
+            self._cond.notify_all()
+        for idle in gone:
+            idle.instance.close()
+
     def _pop_ready(self) -> T | None:
         """The longest-ready live instance, now busy (dead ones are closed); None if none. Holds
         the lock."""
@@ -106,7 +147,8 @@ class WarmPool(Generic[T]):
         """Return a used instance: ready again (a zygote) or shut down (a used container)."""
         with self._cond:
             self._busy -= 1
-            keep = reuse and not self._closed and instance.alive()
+            room = len(self._ready) + self._busy < self.size  # the pool may have shrunk
+            keep = reuse and room and not self._closed and instance.alive()
             if keep:
                 self._ready.append(_Idle(instance, time.monotonic()))
             self._wake()
@@ -165,8 +207,10 @@ class WarmPool(Generic[T]):
     def _start_one(self) -> bool:
         """Start one instance; False when it failed (the filler then stops)."""
         instance: T | None = None
+        began = time.monotonic()
         try:
             instance = self._start()
+            self.start_s = (self.start_s + time.monotonic() - began) / 2  # a running mean
         except Exception as exc:  # noqa: BLE001 - any start failure is reported to the takers
             if not self._closed:  # a start cut short by close() is not worth a warning
                 log.warning("warm %s sandbox failed to start: %s", self.name, exc)

@@ -12,7 +12,9 @@ interpreter flags) runs cold. Standard library only: both sandboxes load it by p
 from __future__ import annotations
 
 import atexit
+import json
 import os
+import resource
 import sys
 import threading
 import traceback
@@ -20,6 +22,8 @@ import types
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+#: Past every descriptor a run may hold (`announce` closes up to here).
+_MAX_FD = 1 << 20
 #: Interpreter flags a warm run can honour; `-I` is how every warm interpreter was started.
 _FLAGS = {"-I"}
 
@@ -110,12 +114,33 @@ def _finish(code: int) -> int:
     return code
 
 
-def run(program: dict[str, Any], env: dict[str, str], cwd: str) -> NoReturn:
-    """Become the program and exit with its status; never returns."""
+def announce(fd: int, code: int) -> None:
+    """Close every descriptor but `fd`, then say the exit status on it: the output is complete,
+    so the host may take the result now instead of after this address space's teardown (tens
+    of milliseconds for a forked interpreter holding torch). Said by the program itself, it is
+    worth what its exit status is: the host only ever stops waiting earlier on it."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu_s = sum(u.ru_utime + u.ru_stime for u in usage)
+    os.closerange(0, fd)
+    os.closerange(fd + 1, _MAX_FD)
+    try:
+        os.write(fd, json.dumps({"exit_code": code, "cpu_s": round(cpu_s, 6)}).encode() + b"\n")
+    except OSError:
+        pass  # the host stopped listening: it ended the run
+    os.close(fd)
+
+
+def run(
+    program: dict[str, Any], env: dict[str, str], cwd: str, ended_fd: int | None = None
+) -> NoReturn:
+    """Become the program and exit with its status; never returns. With `ended_fd`, the status
+    is said there first (`announce`)."""
     code = 1
     try:
         _prepare(program, env, cwd)
         code = _finish(_execute(program))
+        if ended_fd is not None:
+            announce(ended_fd, code)
     except BaseException:  # noqa: BLE001 - a failure of this runner: say it, exit 1
         traceback.print_exc()
         sys.stderr.flush()

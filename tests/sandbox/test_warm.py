@@ -20,6 +20,7 @@ from grader.ops.bench import (
     BenchReport,
     Comparison,
     Latency,
+    Load,
     Machine,
     McqFigures,
     ModeFigures,
@@ -161,17 +162,39 @@ def test_bench_text_lays_out_every_item_and_unavailable_backends() -> None:
         floor={"binary-metrics": figures},
         backends={
             "process": BackendFigures(
-                cold=ModeFigures(latency, {1: 1, 2: 2}),
-                warm=ModeFigures(latency, {1: 9, 2: 8}),
-                compared=Comparison({"binary-metrics": 1.0}, {"binary-metrics": 0.0}),
+                cold=ModeFigures(latency, {1: Load(figures, 1), 2: Load(figures, 2)}),
+                warm=ModeFigures(latency, {1: Load(figures, 9), 4: Load(figures, 8)}),
+                compared=Comparison({"binary-metrics": 1.0}, {"binary-metrics": 0.0}, 1.5),
             ),
             "docker": Unavailable("no engine"),
         },
     )
     text = bench_text(result)
     assert "process  binary-metrics" in text
-    assert "warm c=1 9, c=2 8" in text
+    assert "warm under load, binary-metrics (p50/p95): c=1 10.0/12.0 ms, 9/s; c=4" in text
+    assert "p95 at c=4 / p95 at c=1: 1.5" in text
     assert "docker: unavailable (no engine)" in text
+    assert result.to_json()["docker_over_process"] is None
+
+
+def test_docker_is_compared_with_the_process_backend_at_each_concurrency() -> None:
+    figures = Latency(p50_ms=10.0, p95_ms=12.0, n=3)
+
+    def backend(rate: float) -> BackendFigures:
+        mode = ModeFigures({}, {1: Load(figures, rate), 2: Load(figures, 2 * rate)})
+        return BackendFigures(cold=mode, warm=mode, compared=Comparison({}, {}, 1.0))
+
+    result = BenchReport(
+        machine=Machine(cpus=2, platform="test"),
+        reps=Reps(warm=3, cold=1),
+        mcq=McqFigures("q", figures),
+        floor={},
+        backends={"process": backend(20.0), "docker": backend(10.0)},
+    )
+    assert result.docker_over_process() == {"1": 0.5, "2": 0.5}
+    assert "docker warm / process warm, binary-metrics jobs/s: c=1 0.5, c=2 0.5" in bench_text(
+        result
+    )
 
 
 @needs_root
@@ -186,10 +209,17 @@ def test_bench_smoke_gives_every_figure() -> None:
     assert set(result.floor) == items
     for mode in (figures.cold, figures.warm):
         assert set(mode.latency) == items
-        assert set(mode.throughput_per_s) == {1, 2}
+        assert set(mode.load) <= {1, 2, 4} and {1, 2} <= set(mode.load)
         assert all(v.n == 1 and v.p50_ms > 0 for v in mode.latency.values())
     assert set(figures.compared.warm_cold_ratio) == items
     assert result.mcq.latency.n == 1
     written = json.loads(json.dumps(result.to_json()))["backends"]["process"]
-    assert list(written) == ["available", "cold", "warm", "warm_cold_ratio", "warm_over_floor_ms"]
+    assert list(written) == [
+        "available",
+        "cold",
+        "warm",
+        "warm_cold_ratio",
+        "warm_over_floor_ms",
+        "p95_load_ratio",
+    ]
     assert "process  binary-metrics" in bench_text(result)

@@ -9,8 +9,8 @@ One `Grader` serves the whole batch: its sandbox is opened, its warm pool filled
 reference observations computed before the first submission is graded, so every job takes the
 warm path and no two threads compute the reference at once. The sandboxes are safe to share
 between threads (the course server and `grader bench` do it): each run takes its own zygote or
-container, and a run that finds none ready goes cold, which is why `--jobs` defaults to the pool
-size. Submissions are read on the calling thread, one at a time, a few ahead of the graders
+container, and the pool is sized to `jobs` (`sized_for`) so each thread finds one ready.
+Submissions are read on the calling thread, one at a time, a few ahead of the graders
 (so a zip is read by one thread and memory holds a handful of files, not the batch).
 
 Nothing a submission is stops the batch: a file that cannot be read as one (not UTF-8, not a
@@ -34,7 +34,9 @@ from grader.grading.submission import Source
 from grader.models import CodeItem, Report, Status, Verdict
 from grader.ops.batch.outbox import UNREADABLE, Outbox, Row, Summary, check_out, report_names
 from grader.ops.batch.sources import Entry, Reader, collect, one_line, student_of
+from grader.settings import GraderSettings
 from sandbox.errors import SandboxError
+from sandbox.settings import SandboxSettings
 
 __all__ = [
     "BadInput",
@@ -48,15 +50,23 @@ __all__ = [
     "default_jobs",
     "grade_batch",
     "prepare",
+    "sized_for",
     "student_of",
 ]
 
 
-def default_jobs(grader: Grader) -> int:
-    """Runs in flight: the warm pool's size (a run finding no warm sandbox ready goes cold,
-    seconds slower), else the host's cores."""
-    sandbox = grader.settings.sandbox
-    return sandbox.pool_size if sandbox.warm else max(1, len(os.sched_getaffinity(0)))
+def default_jobs(sandbox: SandboxSettings) -> int:
+    """Runs in flight: the warm pool's size when one is set, else the host's cores."""
+    if sandbox.warm and sandbox.pool_size is not None:
+        return sandbox.pool_size
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def sized_for(settings: GraderSettings, jobs: int) -> GraderSettings:
+    """The settings with a warm pool sized to `jobs` runs in flight (unless one is set)."""
+    sandbox = settings.sandbox
+    pool = sandbox.model_copy(update={"pool_size": sandbox.pool_for(jobs)})
+    return settings.model_copy(update={"sandbox": pool})
 
 
 def prepare(grader: Grader, item: CodeItem) -> None:
