@@ -23,6 +23,9 @@ def _clean_grader_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("GRADER_"):
             monkeypatch.delenv(name)
+    # `grader check` would start the user's daemon (grader/daemon/); tests/grader/test_daemon.py
+    # turns it on under a private GRADER_HOME.
+    monkeypatch.setenv("GRADER_DAEMON", "0")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -3,7 +3,8 @@
 `check` and `answer` grade one answer and exit: their sandbox runs cold, as with
 `GRADER_WARM=0`, since a warm pool would be started for nothing (its zygotes import torch while
 the one run goes cold anyway). `selftest`, `hostile`, `bench` and the server grade many and keep
-the warm path.
+the warm path. `check` asks the user's warm daemon first (grader/cli/daemon.py, grader/daemon/),
+which grades as `check_file` does here; this is the one-shot path it falls back to.
 
 `answer` imports only what grading its item needs: no sandbox, no settings for an mcq or numeric
 item (grader/grading/grader.py); the self-test's machinery is imported by `selftest` alone.

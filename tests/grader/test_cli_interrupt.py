@@ -48,7 +48,7 @@ def test_an_interrupted_check_leaves_nothing_behind(tmp_path: Path, sig: signal.
     submission.write_bytes(BURN)
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    env = clean_env({"TMPDIR": str(tmpdir), "GRADER_BACKEND": "process"})
+    env = clean_env({"TMPDIR": str(tmpdir), "GRADER_BACKEND": "process", "GRADER_DAEMON": "0"})
     check = subprocess.Popen(
         [*GRADER, "check", "binary-metrics", str(submission)],
         cwd=grader_home(),
