@@ -5,7 +5,8 @@
     attach.py      the attach socket: send the tar, read stdout/stderr with caps
     supervisor.py  the supervisor inside the container (stdlib only)
     errors.py      Docker SDK errors -> SandboxUnavailable / SandboxFailure, in one place
-    warm.py        the warm path: pre-started containers (torch imported), one job each
+    warm.py        the warm path: long-lived containers (torch imported), one job at a time
+    zygote.py      a warm container's zygote, server, job child and sweeper (stdlib only)
     images.py      build the images offline (dockerfiles/), describe them for the doctor
     health.py      what `grader doctor` asks: engine, image, warm containers left on the engine
 
@@ -139,7 +140,8 @@ class ContainerSandbox:
             with docker_errors("running a warm sandbox container"):
                 wire, state = container.run(request, token, request.limits.wall_s)
         finally:
-            pool.give_back(container, reuse=False)  # one job per container: removed now
+            # Fit for the next job, or recycled now (`warm.py` says when).
+            pool.give_back(container, reuse=container.reusable)
         return self._result(request.limits, wire, state, token)
 
     def close(self) -> None:

@@ -6,6 +6,11 @@ with a cap, so a flood ends the run at once and the host never holds more than t
 
 stdout carries, in order: the supervisor's "started" marker, the program's own output, then the
 "result" marker, a JSON header line and the channel bytes (see `supervisor.py`).
+
+A warm container serves many jobs on one socket (`zygote.py`), so its exchange (`keep_open`)
+never closes the container's stdin and ends not at end of stream but once the result is whole
+and the `end` marker came on stderr (the engine copies the two streams apart, so stderr may
+trail stdout); the marker is cut from the program's stderr.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ class Wire:
     stop: str | None = None
     started_at: float | None = None
     ended_at: float = 0.0
+    #: keep_open: the result and the `end` marker came (the container may take the next job)
+    complete: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,14 +66,17 @@ class Exchange:
     channel_cap: int
     wall_s: float
     start_s: float
+    keep_open: bool = False
     wire: Wire = field(default_factory=Wire)
     _pending: bytearray = field(default_factory=bytearray)
     _scanned: int = 0
     _result_at: int | None = None
+    _ended: bool = False
 
     def __post_init__(self) -> None:
         self.started = marker(self.token, "started")
         self.result = marker(self.token, "result")
+        self.end = marker(self.token, "end")
         self.stdout_cap = (
             len(self.started) + self.output_cap + len(self.result) + HEADER_CAP + self.channel_cap
         ) + 1
@@ -77,7 +87,7 @@ class Exchange:
         self.sock.setblocking(False)
         with selectors.DefaultSelector() as selector:
             selector.register(self.sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
-            while self.wire.stop is None:
+            while self.wire.stop is None and not self.wire.complete:
                 deadline = self._deadline(deadline)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -114,6 +124,8 @@ class Exchange:
         self.payload = self.payload[sent:]
         if not self.payload:
             selector.modify(self.sock, selectors.EVENT_READ)
+            if self.keep_open:
+                return  # the container's next job comes on the same stdin
             try:
                 self.sock.shutdown(socket.SHUT_WR)  # EOF on the container's stdin
             except OSError:
@@ -135,22 +147,35 @@ class Exchange:
     def _frames(self) -> None:
         """Move whole frames from the pending bytes to their stream's capture."""
         while len(self._pending) >= _HEADER.size and self.wire.stop is None:
+            if self.wire.complete:
+                return  # anything after the job's end is not this job's
             stream, size = _HEADER.unpack_from(self._pending)
             if len(self._pending) < _HEADER.size + size:
                 return
             data = bytes(self._pending[_HEADER.size : _HEADER.size + size])
             del self._pending[: _HEADER.size + size]
             self._take(stream, data)
+            if self.keep_open and self._ended and self._result_at is not None:
+                whole = _result_whole(self.wire.stdout, self._result_at + len(self.result))
+                self.wire.complete = whole
 
     def _take(self, stream: int, data: bytes) -> None:
         if stream == 2:
-            self.wire.stderr += data[: self.output_cap + 1 - len(self.wire.stderr)]
-            if len(self.wire.stderr) > self.output_cap:
-                self.wire.stop = "stderr"
+            self._take_stderr(data)
             return
         self.wire.stdout += data[: self.stdout_cap - len(self.wire.stdout)]
         if self._program_length() > self.output_cap or len(self.wire.stdout) >= self.stdout_cap:
             self.wire.stop = "stdout"
+
+    def _take_stderr(self, data: bytes) -> None:
+        """Capped; with `keep_open`, cut at the `end` marker (room is kept for the marker)."""
+        room = len(self.end) if self.keep_open and not self._ended else 0
+        self.wire.stderr += data[: self.output_cap + 1 + room - len(self.wire.stderr)]
+        if room and (position := self.wire.stderr.find(self.end)) != -1:
+            del self.wire.stderr[position:]
+            self._ended = True
+        if len(self.wire.stderr) > self.output_cap + (0 if self._ended else room):
+            self.wire.stop = "stderr"
 
     def _program_length(self) -> int:
         """The program's part of stdout so far: up to the result marker, or at least this much."""
@@ -162,6 +187,19 @@ class Exchange:
                 return _partial_start(raw, self.result) - len(self.started)
             self._result_at = position
         return self._result_at - len(self.started)
+
+
+def _result_whole(raw: bytearray, start: int) -> bool:
+    """Whether the header line and the channel bytes it announces all came (a header that
+    cannot be read counts as whole: nothing more is coming that would mend it)."""
+    newline = raw.find(b"\n", start)
+    if newline == -1:
+        return len(raw) - start > HEADER_CAP
+    try:
+        size = json.loads(raw[start:newline]).get("channel_len")
+    except (ValueError, AttributeError):
+        return True
+    return not isinstance(size, int) or len(raw) - newline - 1 >= size
 
 
 def _partial_start(raw: bytearray, mark: bytes) -> int:

@@ -7,13 +7,19 @@ CAP_SETUID and CAP_SETGID, and its first act takes the unprivileged uid (and the
 second uid as its real uid), which leaves no capability at all (see `supervisor.py`). Files and
 stdin travel in one tar on the container's stdin (see `supervisor.py`), never through a bind
 mount of a host path the program could write through.
+
+A warm container (`warm.py`, `zygote.py`) keeps the same hardening but serves many jobs, one at a
+time: its zygote keeps CAP_SETUID and CAP_SETGID (and nothing else) for the container's life, to
+give each job's child uids no earlier job of the container had; it never reads a job's bytes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
+import secrets
 import tarfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
@@ -38,11 +44,25 @@ LOG_MAX_SIZE = "1m"
 NOFILE = 1024
 LABEL = "org.grader.sandbox"
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
+ZYGOTE = Path(__file__).with_name("zygote.py")
+#: A warm container's jobs each make this folder afresh under their own uid (`zygote.py`).
+JOB_WORKDIR = f"{WORKDIR}/job"
+#: Where a warm container's job uids are drawn: far above the images' users and the process
+#: sandbox's 200000-299999, so that no two live containers are likely to share one.
+JOB_UIDS = (1_000_000, 2_000_000_000)
 _SLACK = 64 * 1024
 #: The stdin a warm container has room for (its channel tmpfs is sized when it is created).
 WARM_STDIN_BYTES = 1024 * 1024
-#: What a warm supervisor holds before its job: torch and torchvision imported (~440 MiB RSS,
-#: ~375 MiB of it anonymous, measured in grader-sandbox:cpu), with some room to spare.
+#: The least channel a warm container has room for: what the grader's probe runs ask for
+#: (`grader.probe.plan.CHANNEL_BYTES`), so runs asking for less (the default `Limits`, which the
+#: sandbox's `prestart` fills) share their containers. Each job's channel is still read with
+#: its own cap (`attach.Exchange`) and a longer one is reported exceeded, as a cold run's.
+WARM_CHANNEL_BYTES = 8 * 1024 * 1024
+#: The descriptor a warm job's channel is on (`zygote.py`).
+WARM_CHANNEL_FD = 3
+#: What a warm container's zygote holds before any job: torch and torchvision imported (~440 MiB
+#: RSS, ~375 MiB of it anonymous, measured in grader-sandbox:cpu), with some room to spare. Also
+#: the most anonymous memory a warm container may hold after a job's sweep (else it is recycled).
 WARM_MEMORY_BYTES = 512 * 1024 * 1024
 
 
@@ -82,12 +102,13 @@ def environment(extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def tmpfs(limits: Limits, stdin_bytes: int) -> dict[str, str]:
-    """Sized tmpfs mounts: the workdir and the channel directory belong to the sandbox uid."""
+def tmpfs(limits: Limits, stdin_bytes: int, warm: bool = False) -> dict[str, str]:
+    """Sized tmpfs mounts: the workdir and the channel directory belong to the sandbox uid (in a
+    warm container the workdir's mount is root's, and each job makes its own folder in it)."""
     owned = f"uid={UID},gid={UID},mode=0700,nosuid,nodev"
     # The workdir is sticky and open to the second uid, like /tmp: the runner reads the staged
     # files and writes its own, and can neither change nor remove the program's.
-    shared = f"uid={UID},gid={UID},mode=1777,nosuid,nodev"
+    shared = "mode=1777,nosuid,nodev" if warm else f"uid={UID},gid={UID},mode=1777,nosuid,nodev"
     channel = _pages(2 * limits.channel_bytes + stdin_bytes + _SLACK)
     return {
         WORKDIR: f"size={_pages(limits.workdir_bytes)},{shared}",
@@ -118,13 +139,15 @@ def host_config(
 ) -> dict[str, Any]:
     """Keyword arguments for the engine's host config of one run."""
     limits = request.limits
-    return _host_config(limits, len(request.stdin), weights_dir, gpus, ulimits(limits), 0)
+    return _host_config(
+        limits, tmpfs(limits, len(request.stdin)), weights_dir, gpus, ulimits(limits), 0
+    )
 
 
 def warm_host_config(limits: Limits, weights_dir: Path | None) -> dict[str, Any]:
     """A warm container's host config: the same hardening; room for `WARM_STDIN_BYTES` of stdin;
-    no CPU-time or file-size rlimit (the warm child sets those, after the supervisor's import);
-    `WARM_MEMORY_BYTES` more memory, which the supervisor's imports use before any job (the
+    no CPU-time or file-size rlimit (each job's child sets those, after the zygote's import);
+    `WARM_MEMORY_BYTES` more memory, which the zygote's imports use before any job (the
     program's own allocations get the limit, as a process-warm child's do)."""
     import docker.types
 
@@ -132,7 +155,14 @@ def warm_host_config(limits: Limits, weights_dir: Path | None) -> dict[str, Any]
         docker.types.Ulimit(name="nofile", soft=NOFILE, hard=NOFILE),
         docker.types.Ulimit(name="core", soft=0, hard=0),
     ]
-    return _host_config(limits, WARM_STDIN_BYTES, weights_dir, (), kept, WARM_MEMORY_BYTES)
+    room = dataclasses.replace(limits, channel_bytes=warm_channel_bytes(limits))
+    mounts = tmpfs(room, WARM_STDIN_BYTES, warm=True)
+    return _host_config(limits, mounts, weights_dir, (), kept, WARM_MEMORY_BYTES)
+
+
+def warm_channel_bytes(limits: Limits) -> int:
+    """The channel a warm container for `limits` has room for (fixed when it is created)."""
+    return max(limits.channel_bytes, WARM_CHANNEL_BYTES)
 
 
 def child_rlimits(limits: Limits) -> dict[str, tuple[int, int]]:
@@ -143,7 +173,7 @@ def child_rlimits(limits: Limits) -> dict[str, tuple[int, int]]:
 
 def _host_config(
     limits: Limits,
-    stdin_bytes: int,
+    mounts: dict[str, str],
     weights_dir: Path | None,
     gpus: tuple[str, ...],
     rlimits: list[Any],
@@ -155,10 +185,11 @@ def _host_config(
     config: dict[str, Any] = {
         "network_mode": "bridge" if limits.network else "none",
         "read_only": True,
-        "tmpfs": tmpfs(limits, stdin_bytes),
+        "tmpfs": mounts,
         "cap_drop": ["ALL"],
-        # Only for the supervisor's first step: it takes its uids (see `supervisor.py`), which
-        # clears every capability before it reads a byte of the job.
+        # Cold: only for the supervisor's first step: it takes its uids (see `supervisor.py`),
+        # which clears every capability before it reads a byte of the job. Warm: the zygote
+        # keeps them to give each job fresh uids, and reads no job's bytes (`zygote.py`).
         "cap_add": ["SETUID", "SETGID"],
         "security_opt": ["no-new-privileges"],
         "privileged": False,
@@ -189,18 +220,13 @@ def container_config(
     image: str, warm_args: tuple[str, ...] = (), labels: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """Keyword arguments for `create_container`, less the host config: the supervisor, stdin;
-    `warm_args` start it in warm mode (see `supervisor.py`)."""
+    with `warm_args` (`warm_args()`) the warm zygote instead (see `zygote.py`)."""
+    supervisor = SUPERVISOR.read_text()
+    cold = [supervisor, str(UID), str(SECOND_UID)]
+    entry = [ZYGOTE.read_text(), supervisor] if warm_args else cold
     return {
         "image": image,
-        "entrypoint": [
-            PYTHON,
-            "-I",
-            "-c",
-            SUPERVISOR.read_text(),
-            str(UID),
-            str(SECOND_UID),
-            *warm_args,
-        ],
+        "entrypoint": [PYTHON, "-I", "-c", *entry, *warm_args],
         "command": [],
         "user": "0:0",
         "working_dir": WORKDIR,
@@ -214,8 +240,24 @@ def container_config(
     }
 
 
+def warm_args(program_source: str, imports: tuple[str, ...], jobs: int) -> tuple[str, ...]:
+    """A warm zygote's arguments: the program runner's source, the imports, a fresh base for its
+    job uids (drawn per container) and how many jobs it takes."""
+    low, high = JOB_UIDS
+    base = low + 2 * secrets.randbelow((high - low) // 2 - jobs)
+    return (program_source, ",".join(imports), str(base), str(jobs))
+
+
+def warm_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """A warm job's environment: a cold run's, with its own workdir and the channel on fd 3."""
+    env = environment(extra)
+    env["HOME"] = JOB_WORKDIR
+    env[CHANNEL_ENV] = f"fd:{WARM_CHANNEL_FD}"
+    return env
+
+
 def payload(request: RunRequest, token: str, warm: Mapping[str, Any] | None = None) -> bytes:
-    """The tar the supervisor reads on stdin: meta.json, stdin, files/<name>; a warm supervisor
+    """The tar the supervisor reads on stdin: meta.json, stdin, files/<name>; a warm server
     also gets `warm` (the program's plan, environment and rlimits) in the meta."""
     argv = list(request.argv)
     if argv and argv[0] == "python":

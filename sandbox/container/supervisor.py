@@ -21,20 +21,14 @@ Why not `put_archive` / `get_archive`: the workdir, /tmp and the channel live on
 which Docker's archive API cannot reach (before start and after exit they do not exist; while
 running, the daemon sees the rootfs under them, which is read-only). The markers carry a random
 token that only the host and this process know, so the program cannot forge a result by printing.
-Warm mode (`python -I -c <this text> warm IMPORTS WARM_PROGRAM_SOURCE`, see `warm.py`):
-the supervisor imports IMPORTS (torch and torchvision; importing torch never initialises CUDA,
-and nothing here calls into torch.cuda) and forks the program's child BEFORE it reads anything
-from stdin, so neither the token nor the job's bytes are ever in the child's memory. It then says
-`READY` on stdout and waits for the host's tar; the child waits on a pipe for its program (argv
-plan, env, rlimits), which it runs in this warm interpreter (`warm_program`). The CPU-time and
-file-size rlimits are set in the child (the supervisor's own import would count against them).
-Standard library only (and the warm imports).
+A warm container runs `zygote.py` instead, which loads this file's helpers (`marker`,
+`take_uids`, `oom_kills`, ...) from its source and serves many jobs, one at a time.
+Standard library only.
 """
 
 from __future__ import annotations
 
 import ctypes
-import importlib
 import json
 import os
 import resource
@@ -44,13 +38,12 @@ import subprocess
 import sys
 import tarfile
 import time
-import types
-from typing import IO, Any, NoReturn
+from typing import IO, Any
 
 PR_SET_DUMPABLE = 4
 _ORPHAN_WAIT_S = 2.0
-#: What a warm supervisor writes on stdout once it waits for its job (no student code has run
-#: in the container yet, so this needs no secret).
+#: What a warm container's zygote writes on stdout once it waits for jobs (no student code has
+#: run in the container yet, so this needs no secret).
 READY = b"\0grader:warm:ready\0"
 
 
@@ -224,8 +217,6 @@ def _dumpable(flag: int) -> None:
 
 def main() -> int:
     take_uids(int(sys.argv[1]), int(sys.argv[2]))
-    if sys.argv[3:4] == ["warm"]:
-        main_warm(sys.argv[4], sys.argv[5])
     _dumpable(0)
     meta, stdin = unpack(sys.stdin.buffer)
     out = sys.stdout.buffer
@@ -238,74 +229,6 @@ def main() -> int:
     out.write(report(meta, returncode))
     out.flush()
     return 0
-
-
-def main_warm(imports: str, program_source: str) -> NoReturn:
-    """Import, fork the waiting child, say READY, then serve exactly one job."""
-    _dumpable(0)
-    for name in filter(None, imports.split(",")):
-        importlib.import_module(name)
-    runner = types.ModuleType("warm_program")
-    exec(compile(program_source, "warm_program.py", "exec"), runner.__dict__)  # noqa: S102
-    go_r, go_w = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    child = os.fork()
-    if child == 0:
-        os.close(go_w)
-        _warm_child(go_r, runner)
-    os.close(go_r)
-    drop_second()
-    out = sys.stdout.buffer
-    out.write(READY)
-    out.flush()
-    meta, stdin = unpack(sys.stdin.buffer)
-    stdin_path = os.path.join(os.path.dirname(meta["channel"]), "stdin")
-    with open(stdin_path, "wb") as handle:
-        handle.write(stdin)
-    out.write(marker(meta["token"], "started"))
-    out.flush()
-    job = {key: meta[key] for key in ("program", "env", "workdir", "rlimits")}
-    with os.fdopen(go_w, "wb") as go:
-        go.write(json.dumps({**job, "stdin": stdin_path}).encode())
-    _, status = os.waitpid(child, 0)
-    returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-    kill_others()
-    out.write(report(meta, returncode))
-    out.flush()
-    os._exit(0)  # the interpreter's teardown of torch takes a second and serves nothing
-
-
-def _warm_child(go_r: int, runner: types.ModuleType) -> None:
-    """The forked child: nothing of the job until the supervisor sends it; then the program."""
-    code = 1
-    try:
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)  # the container's stdin (the host's tar) is the supervisor's alone
-        os.close(null)
-        with os.fdopen(go_r, "rb") as go:
-            raw = go.read()
-        if not raw:
-            os._exit(0)  # the supervisor went away without a job
-        job = json.loads(raw)
-        _child_setup()
-        _dumpable(1)  # nothing secret here; the program's own /proc entries stay its own
-        fd = os.open(job["stdin"], os.O_RDONLY | os.O_NOFOLLOW)
-        os.dup2(fd, 0)
-        os.close(fd)
-        os.unlink(job["stdin"])
-        for name, value in job["rlimits"].items():
-            limit = getattr(resource, f"RLIMIT_{name.upper()}")
-            resource.setrlimit(limit, (int(value[0]), int(value[1])))
-        os.chdir(job["workdir"])
-        runner.run(job["program"], job["env"], job["workdir"])
-    except BaseException:  # noqa: BLE001 - a failure of this setup: say it, exit 1
-        import traceback
-
-        traceback.print_exc()
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,31 @@
-"""The warm path of the docker sandbox: pre-started containers with torch imported, one job each.
+"""The warm path of the docker sandbox: long-lived containers with torch imported, many jobs each.
 
-A `WarmContainer` is created with the same hardening as a cold run (`spec.py`), started,
-and attached; its supervisor (`supervisor.py` in warm mode) imports torch and torchvision,
-forks the program's child, says READY and waits for one job. A job is the cold run's tar on the
-same attach socket, read back with the same caps and deadlines (`container_io.Exchange`); then
-the container is killed and removed on a background thread, off the job's path. A container
-serves exactly one submission: nothing of one student (files, /tmp, processes, interpreter
-state) can reach the next, which gets a container of its own.
+A `WarmContainer` is created with the same hardening as a cold run (`spec.py`), started and
+attached; its zygote (`zygote.py`) imports torch and torchvision, says READY and serves jobs one
+at a time: each is the cold run's tar, length-prefixed, on the same attach socket, read back with
+the same caps and deadlines (`attach.Exchange`, `keep_open`). Each job runs in a fresh child of
+the zygote under uids no earlier job of the container had, in a workdir made afresh; after it,
+a sweeper under those uids kills whatever they left running and removes their files (workdir,
+/tmp, /dev/shm) and IPC objects, and checks that nothing is left. Nothing of one student (files,
+/tmp, processes, interpreter state, memory) reaches the next.
+
+The container is recycled (killed and removed on a background thread, off the job's path; the
+pool starts another) after `GRADER_DOCKER_JOBS_PER_CONTAINER` jobs (fewer for the first of a
+pool's fill, so its containers are not all replaced at once: `Budgets`) or on any anomaly: a sweep
+that left something, an OOM kill (the container's memory limit is one job's plus the imports',
+so a job that fills it is the one killed), anonymous memory above `WARM_MEMORY_BYTES` after the
+sweep, a time or output limit (the host kills the container, as a cold run's), a result that
+did not come whole, a zygote or server that ended.
 
 Containers are pooled (`WarmPool`) per limits profile, since memory, pids and tmpfs sizes are
-fixed when a container is created: a request whose profile has no ready container waits for
-one that is already starting, or runs cold (and the pool starts filling). What runs cold: GPU
-runs (the CUDA image stays cold, so no warm process ever exists where CUDA could be touched
-before a job), network runs, programs other than `python [-I] -c|SCRIPT`, stdin over
-`WARM_STDIN_BYTES`. The container's memory limit is the run's plus `WARM_MEMORY_BYTES`, what
-the supervisor's imports hold before the job, so a program gets its limit for its own use.
+fixed when a container is created (the channel's room has a floor, `spec.WARM_CHANNEL_BYTES`, so
+the default limits that `prestart` fills and the grader's probe runs share one pool): a request
+whose profile has no ready container waits for one that is already starting, or runs cold (and
+the pool starts filling). What runs cold: GPU runs (the CUDA image stays cold, so no warm
+process ever exists where CUDA could be touched before a job), network runs, programs other
+than `python [-I] -c|SCRIPT`, stdin over `WARM_STDIN_BYTES`. The container's memory limit is
+the run's plus `WARM_MEMORY_BYTES`, what the zygote's imports hold before any job, so a program
+gets its limit for its own use.
 
 Each container carries its owner's id in a label; a pool that starts removes labelled
 containers whose owner is gone (a grader that crashed) or that are older than any live pool
@@ -25,6 +36,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import select
 import socket
@@ -36,7 +48,7 @@ from typing import Any
 
 from sandbox.base import Limits, RunRequest
 from sandbox.container import spec
-from sandbox.container.attach import Exchange, Wire
+from sandbox.container.attach import Exchange, Wire, outcome
 from sandbox.container.errors import docker_client, docker_errors
 from sandbox.container.supervisor import READY
 from sandbox.errors import SandboxFailure
@@ -48,20 +60,25 @@ from sandbox.warm.pool import WarmPool
 OWNER_LABEL = "org.grader.owner"
 #: Seconds a warm container may take to import the warm modules and say READY.
 START_S = 180.0
-#: Seconds a warm supervisor may take from the job's tar to the "started" marker.
+#: Seconds a warm container's server may take from the job's tar to the "started" marker.
 JOB_START_S = 30.0
 #: Distinct limits profiles with a pool at once; the least recently used one is closed.
 MAX_PROFILES = 4
 _EXIT_WAIT_S = 30
 _FRAME = struct.Struct(">BxxxL")
+_LENGTH = struct.Struct(">Q")
 _SOURCE = Path(warm_program.__file__).read_text()
 
 Profile = tuple[int, int, int, int]
 
+log = logging.getLogger(__name__)
+
 
 def profile(limits: Limits) -> Profile:
-    """What a container fixes at creation (CPU time and file size are set per job)."""
-    return (limits.memory_bytes, limits.processes, limits.workdir_bytes, limits.channel_bytes)
+    """What a container fixes at creation (CPU time and file size are set per job; the channel's
+    room has a floor, `spec.warm_channel_bytes`, so the default limits and the grader's share)."""
+    channel = spec.warm_channel_bytes(limits)
+    return (limits.memory_bytes, limits.processes, limits.workdir_bytes, channel)
 
 
 def owner_id() -> str:
@@ -137,17 +154,44 @@ class Remover:
             thread.join()
 
 
+class Budgets:
+    """The job budgets of one pool's containers. Started together with equal budgets, they
+    would also be replaced together, and a batch would find none ready for a whole start (its
+    runs waiting, or going cold); so a fill from empty staggers them (`jobs`, `jobs - jobs /
+    size`, ...) and replacements get the full budget, which keeps the stagger."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self._filled = 0  # containers started since the pool was last empty
+        self._lock = threading.Lock()
+
+    def next(self, size: int, held: int) -> int:
+        """The budget of the container starting now, when the pool holds `held` others (at
+        least 1: `jobs - floor(k * jobs / size)` with k < size)."""
+        with self._lock:
+            self._filled = 0 if held == 0 else self._filled
+            k, self._filled = self._filled, self._filled + 1
+        return self.jobs - k * self.jobs // size if k < size else self.jobs
+
+
 class WarmContainer:
-    """One pre-started container whose supervisor waits for exactly one job."""
+    """One long-lived container whose zygote serves jobs one at a time (`zygote.py`)."""
 
     def __init__(
-        self, client: Any, settings: SandboxSettings, limits: Limits, owner: str, remover: Remover
+        self,
+        client: Any,
+        settings: SandboxSettings,
+        limits: Limits,
+        owner: str,
+        remover: Remover,
+        jobs: int,
     ) -> None:
         self.client, self.remover = client, remover
         self.cid: str | None = None
-        self.used = False
+        self.jobs_left = jobs
+        self.reusable = False  # whether the last job left it fit for the next
         weights = settings.weights_dir if settings.weights_dir.is_dir() else None
-        warm_args = ("warm", ",".join(settings.warm_imports), _SOURCE)
+        warm_args = spec.warm_args(_SOURCE, settings.warm_imports, self.jobs_left)
         labels = {spec.LABEL: "warm", OWNER_LABEL: owner}
         with docker_errors("starting a warm sandbox container"):
             created = client.api.create_container(
@@ -161,6 +205,7 @@ class WarmContainer:
             except BaseException:
                 self.close()
                 raise
+        log.debug("warm container %.12s started for %d job(s)", self.cid, jobs)
 
     def _attach_and_start(self) -> None:
         params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
@@ -191,30 +236,46 @@ class WarmContainer:
             self.sock.settimeout(None)
 
     def alive(self) -> bool:
-        """Unused, and its supervisor still waiting (its socket has nothing to say yet)."""
-        if self.used or self.cid is None or self.sock.fileno() == -1:
+        """Started, jobs left, and its zygote still waiting (the socket has nothing to say)."""
+        if self.jobs_left <= 0 or self.cid is None or self.sock.fileno() == -1:
             return False
         readable, _, _ = select.select([self.sock], [], [], 0)
+        if readable:
+            log.debug("warm container %.12s recycled: it spoke between jobs", self.cid)
         return not readable
 
     def run(self, request: RunRequest, token: str, wall_s: float) -> tuple[Wire, dict[str, Any]]:
-        """The job on the open socket; the container's final state when its result is missing."""
-        self.used = True
+        """The job on the open socket, and the container's final state when it had to end
+        (an empty state while it lives on); sets `reusable`."""
+        self.jobs_left -= 1
+        self.reusable = False
         limits = request.limits
         warm = {
             "program": warm_program.plan(request.argv),
-            "env": spec.environment(request.env),
+            "env": spec.warm_environment(request.env),
             "rlimits": spec.child_rlimits(limits),
         }
         data = spec.payload(request, token, warm)
         args = (token, limits.output_bytes, limits.channel_bytes)
-        try:
-            wire = Exchange(self.sock, data, *args, wall_s=wall_s, start_s=JOB_START_S).run()
-        finally:
-            self._close_socket()
-        if wire.stop is not None:
-            with contextlib.suppress(Exception):  # it ended by itself meanwhile
-                self.client.api.kill(self.cid)
+        framed = _LENGTH.pack(len(data)) + data
+        exchange = Exchange(self.sock, framed, *args, wall_s, JOB_START_S, keep_open=True)
+        wire = exchange.run()
+        if wire.complete and wire.stop is None:
+            reason = unfit_for_next(wire, token, limits) or (
+                "its jobs are used up" if self.jobs_left <= 0 else None
+            )
+            self.reusable = reason is None
+            if reason is not None:
+                log.debug("warm container %.12s recycled: %s", self.cid, reason)
+            return wire, {}
+        log.debug(
+            "warm container %.12s recycled: %s",
+            self.cid,
+            f"{wire.stop} limit" if wire.stop else "the result did not come whole",
+        )
+        self._close_socket()
+        with contextlib.suppress(Exception):  # it ended by itself meanwhile
+            self.client.api.kill(self.cid)
         self.client.api.wait(self.cid, timeout=_EXIT_WAIT_S)
         state: dict[str, Any] = self.client.api.inspect_container(self.cid)["State"]
         return wire, state
@@ -226,12 +287,29 @@ class WarmContainer:
 
     def close(self) -> None:
         """Kill and remove it in the background; safe to call twice."""
-        self.used = True
+        self.jobs_left = 0
         if getattr(self, "sock", None) is not None:
             self._close_socket()
         cid, self.cid = self.cid, None
         if cid is not None:
             self.remover.remove(cid)
+
+
+def unfit_for_next(wire: Wire, token: str, limits: Limits) -> str | None:
+    """Why the container may not take another job (None: it may): the job's leftovers are not
+    gone (`clean`), an OOM kill, or it holds more memory than its imports'
+    (`spec.WARM_MEMORY_BYTES`)."""
+    header = outcome(wire.stdout, token, limits.output_bytes, limits.channel_bytes).header
+    if header is None:
+        return "no result header"
+    if header.get("clean") is not True:
+        return f"the sweep left something ({header.get('clean')!r})"
+    if header.get("oom_kills") != 0:
+        return f"OOM kills: {header.get('oom_kills')!r}"
+    held = header.get("memory_bytes")
+    if not isinstance(held, int) or held > spec.WARM_MEMORY_BYTES:
+        return f"it holds {held!r} bytes of memory (at most {spec.WARM_MEMORY_BYTES})"
+    return None
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes:
@@ -271,16 +349,7 @@ class DockerWarm:
         """The profile's pool (made on first use; the least recently used one goes)."""
         key = profile(limits)
         with self._lock:
-            pool = self.pools.pop(key, None)
-            if pool is None:
-                pool = WarmPool(
-                    lambda: WarmContainer(
-                        self.client, self.settings, limits, self.owner, self.remover
-                    ),
-                    self.settings.pool_size,
-                    self.settings.pool_idle_s,
-                    "docker",
-                )
+            pool = self.pools.pop(key, None) or self._new_pool(limits)
             self.pools[key] = pool  # most recently used last
             evicted = list(self.pools)[:-MAX_PROFILES]
             old = [self.pools.pop(k) for k in evicted]
@@ -288,21 +357,40 @@ class DockerWarm:
             gone.close()
         return pool
 
+    def _new_pool(self, limits: Limits) -> WarmPool[WarmContainer]:
+        budgets = Budgets(self.settings.docker_jobs_per_container)
+
+        def start() -> WarmContainer:
+            counts = pool.counts()
+            jobs = budgets.next(pool.size, counts["ready"] + counts["busy"])
+            return WarmContainer(self.client, self.settings, limits, self.owner, self.remover, jobs)
+
+        pool = WarmPool(start, self.settings.pool_for(1), self.settings.pool_idle_s, "docker")
+        return pool
+
     def take(self, limits: Limits) -> tuple[WarmPool[WarmContainer], WarmContainer | None]:
-        """A ready container; or one already starting, when no other run waits for it; or None
-        (the run goes cold, and the pool starts filling)."""
+        """A ready container; or one already starting, when no other run waits for it; or one
+        that comes free or ready within about a start's time (`WarmPool.take_soon`: a cold run,
+        which starts a container and imports torch too, would not be faster, and would take
+        the CPU the starts need); or None (the run goes cold, and the pool starts filling)."""
         pool = self.pool(limits)
         found = pool.try_take()
         if found is not None:
             return pool, found
         key = profile(limits)
         with self._lock:
-            if pool.counts()["starting"] <= self._waiting.get(key, 0):
-                return pool, None
-            self._waiting[key] = self._waiting.get(key, 0) + 1
+            claimed = pool.counts()["starting"] <= self._waiting.get(key, 0)
+            if not claimed:
+                self._waiting[key] = self._waiting.get(key, 0) + 1
+        if claimed:
+            found = pool.take_soon()
+            if found is None:
+                log.debug("no warm container came for %s: the run goes cold", key)
+            return pool, found
         try:
             return pool, pool.take(START_S)
-        except SandboxFailure:
+        except SandboxFailure as exc:
+            log.debug("no warm container for %s (%s): the run goes cold", key, exc)
             return pool, None  # it failed to start: this run goes cold
         finally:
             with self._lock:

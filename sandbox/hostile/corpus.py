@@ -184,12 +184,14 @@ if len(pids) > 16:
 """
 
 LEFTOVER_PLANT = """
+import ctypes
 for where in (os.getcwd(), "/tmp", "/dev/shm"):
     try:
         with open(os.path.join(where, "leftover-from-run-1"), "w") as handle:
             handle.write("run 1 was here")
     except OSError:
         pass
+ctypes.CDLL(None).shmget(0x5EED1, 4096, 0o1000 | 0o666)  # IPC_CREAT: System V shared memory
 say("PLANTED")
 """
 
@@ -201,6 +203,21 @@ for where in (os.getcwd(), "/tmp", "/dev/shm"):
         continue
     if "leftover-from-run-1" in names:
         leak(f"{where} holds a file from the previous run")
+import ctypes
+if ctypes.CDLL(None).shmget(0x5EED1, 0, 0) != -1:
+    leak("a System V shared memory segment of the previous run")
+say("CHECKED")
+"""
+
+#: The second run of `leftover-process`: the first one's daemon (see `DAEMON`) must be gone.
+DAEMON_LOOK = """
+for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+    try:
+        seen = open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        continue
+    if (sys.argv[1] + "-daemon").encode() in seen:
+        leak(f"process {pid} of the previous run is still running")
 say("CHECKED")
 """
 
@@ -371,6 +388,14 @@ CORPUS: tuple[Attack, ...] = (
         (LEFTOVER_PLANT, LEFTOVER_LOOK),
         Containment(exit_code=0),
         _QUICK,
+    ),
+    Attack(
+        "leftover-process",
+        "reading other students' work",
+        (DAEMON, DAEMON_LOOK),
+        Containment(exit_code=0),
+        _QUICK,
+        probes=("watch",),
     ),
     Attack(
         "symlink-plant",

@@ -1,10 +1,11 @@
-"""The warm path of the docker sandbox: pre-started containers, one job each.
+"""The warm path of the docker sandbox: long-lived containers, one job at a time.
 
 The contract tests and the hostile corpus run on it through the `sandbox` fixture
 (`docker-warm`); here is what only the warm path has: the runs really are warm and nothing
-touched CUDA, one student's state never reaches the next job (each gets a fresh container), the
-pool refills after a job, stale containers of a crashed grader are removed, and what cannot run
-warm still runs (cold). Skipped with the reason when there is no engine or image.
+touched CUDA, one student's state never reaches the next job (which runs in the same container:
+`test_docker_warm_reuse.py` has the rest of that), stale containers of a crashed grader are
+removed, and what cannot run warm still runs (cold). Skipped with the reason when there is no
+engine or image.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ import pytest
 
 from sandbox.base import Limits, MiB, RunRequest, RunResult
 from sandbox.container import spec
-from sandbox.container.warm import OWNER_LABEL, owner_alive, owner_id, profile, remove_stale
+from sandbox.container.warm import (
+    OWNER_LABEL,
+    Budgets,
+    owner_alive,
+    owner_id,
+    profile,
+    remove_stale,
+)
 from sandbox.errors import SandboxUnavailable
 from sandbox.settings import SandboxSettings
 from tests.sandbox.conftest import _wait_warm
@@ -29,7 +37,7 @@ QUICK = Limits(wall_s=20, cpu_s=20)
 
 @pytest.fixture(scope="module")
 def warm() -> Iterator[object]:
-    """Pools of one container, so consecutive jobs would meet if containers were reused."""
+    """Pools of one container, so consecutive jobs meet in it."""
     from sandbox.container import ContainerSandbox
 
     try:
@@ -48,7 +56,7 @@ def run(sandbox: object, code: str, env: dict[str, str] | None = None) -> RunRes
 
     assert isinstance(sandbox, ContainerSandbox)
     result = sandbox.run(RunRequest(argv=("python", "-c", code), limits=QUICK, env=env or {}))
-    _wait_warm(sandbox)  # the next run finds a fresh container ready
+    _wait_warm(sandbox)  # the next run finds the container (or its replacement) ready
     return result
 
 
@@ -82,13 +90,12 @@ def test_one_students_state_never_reaches_the_next_job(warm: object) -> None:
     assert json.loads(looked.stdout) == []
 
 
-def test_each_job_gets_a_fresh_container_and_the_pool_refills(warm: object) -> None:
+def test_jobs_run_in_the_zygotes_children_and_the_container_serves_on(warm: object) -> None:
     before = warm_ids(warm)
     assert len(before) == 1  # pool size 1, ready
-    mode = "import os; print(b'\\0warm\\0' in open(f'/proc/{os.getppid()}/cmdline','rb').read())"
-    assert run(warm, mode).stdout == b"True\n"  # its parent is a warm supervisor
-    after = warm_ids(warm)
-    assert len(after) == 1 and after.isdisjoint(before)  # used one removed, a new one ready
+    mode = "import os; print(b'def zygote(' in open(f'/proc/{os.getppid()}/cmdline','rb').read())"
+    assert run(warm, mode).stdout == b"True\n"  # its parent is the container's zygote
+    assert warm_ids(warm) == before  # the same container takes the next job
 
 
 def test_the_token_never_reaches_the_program(warm: object) -> None:
@@ -139,6 +146,24 @@ def test_owner_ids_tell_live_from_gone() -> None:
 def test_profiles_fix_what_a_container_fixes_at_creation() -> None:
     assert profile(Limits(cpu_s=1, wall_s=1, file_bytes=1)) == profile(Limits())
     assert profile(Limits(memory_bytes=1024 * MiB)) != profile(Limits())
+
+
+def test_the_graders_channel_shares_the_pool_the_sandbox_prestarts() -> None:
+    graders = Limits(channel_bytes=spec.WARM_CHANNEL_BYTES)  # what every probe run asks for
+    assert profile(graders) == profile(Limits())  # `prestart` fills the pool a batch uses
+    assert profile(Limits(channel_bytes=4 * spec.WARM_CHANNEL_BYTES)) != profile(Limits())
+    mounts = spec.warm_host_config(Limits(), None)["tmpfs"]
+    assert mounts == spec.warm_host_config(graders, None)["tmpfs"]  # room for the larger
+
+
+def test_a_fill_staggers_budgets_so_containers_are_not_all_replaced_at_once() -> None:
+    budgets = Budgets(50)
+    assert [budgets.next(2, held) for held in (0, 1)] == [50, 25]  # the fill from empty
+    assert [budgets.next(2, 1) for _ in range(3)] == [50, 50, 50]  # replacements keep it
+    assert [budgets.next(2, held) for held in (0, 1)] == [50, 25]  # empty again: staggered
+    few, single = Budgets(1), Budgets(4)
+    assert [few.next(4, held) for held in range(4)] == [1, 1, 1, 1]  # never 0
+    assert [single.next(1, held) for held in (0, 1, 0)] == [4, 4, 4]  # one container: all
 
 
 def test_the_warm_container_keeps_the_hardening_without_the_cpu_rlimit() -> None:
