@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 GRADER  := $(BIN)/grader
 
-.PHONY: load hostile selftest schema setup setup-all venv wheelhouse runtime docker image weights redis services lint check test ci demo clean load-celery
+.PHONY: load hostile selftest schema setup setup-all venv wheelhouse runtime docker image weights redis services chromium lint check test ci demo clean load-celery
 
 # The embedded default: process sandbox only. setup-all adds the Docker engine and images.
 setup: venv runtime weights
@@ -32,6 +32,11 @@ docker:
 redis:
 	scripts/install-redis.sh
 
+# Debian's chromium for the LTI pages' headless-browser test (playwright drives it; it never
+# downloads a browser). Idempotent; needs root to install.
+chromium:
+	scripts/install-chromium.sh
+
 # The servers the tests and load runs prove the production setup on: PostgreSQL (the store),
 # Redis and RabbitMQ (the brokers). Each must answer on 127.0.0.1; one installed but stopped is
 # started, one missing fails here (never a second server on a taken port). Idempotent.
@@ -56,7 +61,7 @@ check: setup
 	GRADER_TEST_BACKENDS=process-warm $(BIN)/pytest -q -m "not docker and not slow" \
 	  --deselect tests/service/test_celery.py
 
-test: setup-all services
+test: setup-all services chromium
 	$(BIN)/pytest
 
 # The main job on the embedded default: validate the bank, then grade every reference and wrong

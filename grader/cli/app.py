@@ -22,7 +22,9 @@ from grader.cli.authoring import add_authoring_commands
 from grader.cli.bank import add_bank_export_command
 from grader.cli.batch import add_batch_command
 from grader.cli.course import add_course_commands
+from grader.cli.daemon import add_daemon_commands
 from grader.cli.lms import add_lms_commands
+from grader.cli.lti import add_lti_commands
 from grader.cli.ops import add_ops_commands
 from grader.cli.options import (
     DIFFICULTIES,
@@ -104,9 +106,17 @@ def cmd_answer(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from grader.cli.grading import check_file
+    from grader.cli.daemon import checked_by_daemon
 
-    report = check_file(args)
+    checked = checked_by_daemon(args)  # by the user's warm daemon, else None: one-shot
+    if checked is not None and args.format == "text":
+        return checked.emit(args.json)
+    if checked is not None:
+        report = checked.report()
+    else:
+        from grader.cli.grading import check_file
+
+        report = check_file(args)
     if args.format == "gradescope":
         from grader.gradescope.results import write_results
 
@@ -174,8 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_ops_commands(sub)
     add_service_commands(sub)
     add_lms_commands(sub)
+    add_lti_commands(sub)
     add_course_commands(sub)
     add_worker_commands(sub)
+    add_daemon_commands(sub)
     return parser
 
 
@@ -204,6 +216,7 @@ def _add_bank_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--format", choices=["text", "gradescope"], default="text")
     p.add_argument("--output", type=Path, default=Path("results.json"))
+    p.add_argument("--no-daemon", action="store_true", help="grade here, without the daemon")
     add_seed_option(p)
     add_backend_option(p)
     p.set_defaults(func=cmd_check)

@@ -23,6 +23,9 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from grader.errors import BadInput, UnknownQuestion
+from grader.lti.routes import LtiRuntime
+from grader.lti.routes import router as lti_router
+from grader.lti.settings import LtiSettings
 from grader.service import api_docs
 from grader.service.api import router as student_router
 from grader.service.bodycap import BodyCap
@@ -84,6 +87,8 @@ def create_app(state: ServiceState) -> FastAPI:
     app.include_router(student_router)
     app.include_router(course_router)
     app.include_router(lms_router(state), responses=LMS_RESPONSES)
+    app.state.lti = LtiRuntime(LtiSettings())
+    app.include_router(lti_router)
 
     @app.webhooks.post(EVENT_TYPE, responses=CALLBACK_ANSWERS)
     def submission_graded(body: Callback) -> None:

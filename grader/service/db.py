@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Engine,
     Float,
     ForeignKey,
@@ -186,12 +187,17 @@ class Delivery(Base):
     state: pending -> delivered | failed. A new version of the report (a regrade, an override)
     makes the row owe that version: a new `webhook-id`, attempts from 0, pending again, so an
     older version still pending is never sent after it.
+
+    kind `webhook`: a signed callback to an LMS client's URL (`client_id` set). Kind `ags`: a
+    score for an LTI launch's line item (`url` the line item's scores URL, no client; the launch
+    is the submission's `LtiLink`, grader/lti/outbox.py).
     """
 
     __tablename__ = "deliveries"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), unique=True)
-    client_id: Mapped[int] = mapped_column(ForeignKey("lms_clients.id"))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("lms_clients.id"))
+    kind: Mapped[str] = mapped_column(String(20), default="webhook", server_default="webhook")
     url: Mapped[str] = mapped_column(Text)
     webhook_id: Mapped[str] = mapped_column(String(64), unique=True)
     state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
@@ -216,6 +222,98 @@ class Worker(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[float] = mapped_column(Float, default=now)
     last_seen: Mapped[float] = mapped_column(Float, default=now)
+
+
+class LtiKey(Base):
+    """One of our RSA signing keys for LTI (grader/lti/keys.py): the newest signs; the previous
+    one stays in our JWKS so platforms holding a cached copy still verify during a rotation."""
+
+    __tablename__ = "lti_keys"
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_pem: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Float, default=now, index=True)
+
+
+class LtiRegistration(Base):
+    """A platform (an LMS) registered for LTI 1.3: who it is, its URLs, and the server course its
+    launches belong to (grader/lti/registrations.py)."""
+
+    __tablename__ = "lti_registrations"
+    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(200))
+    deployment_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    auth_login_url: Mapped[str] = mapped_column(Text)
+    auth_token_url: Mapped[str] = mapped_column(Text)
+    jwks_url: Mapped[str] = mapped_column(Text)
+    course: Mapped[str | None] = mapped_column(String(200))
+    # The LMS contexts (courses) whose launches are this course's; `any_context`: every one.
+    contexts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    any_context: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Hosts (host[:port]) besides the platform's own URLs that AGS and NRPS URLs may name.
+    service_hosts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Plain http to a loopback host accepted for the platform's service URLs (a local test LMS).
+    allow_http_loopback: Mapped[bool] = mapped_column(Boolean, default=False)
+    # `grader lti refresh-keys`: a JWKS fetched before this time is fetched again.
+    keys_flushed_at: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class LtiLogin(Base):
+    """One OIDC login initiation: the `state` sent to the platform, the `nonce` its id_token must
+    carry, and when the launch used it (single use: grader/lti/oidc.py)."""
+
+    __tablename__ = "lti_logins"
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id"))
+    # What the platform's initiation said, so the "new window" link can start a login again.
+    login_hint: Mapped[str | None] = mapped_column(Text)
+    message_hint: Mapped[str | None] = mapped_column(Text)
+    target_link_uri: Mapped[str | None] = mapped_column(Text)
+    deployment_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[float] = mapped_column(Float, default=now, index=True)
+    used_at: Mapped[float | None] = mapped_column(Float)
+
+
+class LtiSession(Base):
+    """What a launch let its user do, found by the session cookie's SHA-256: see their item,
+    submit it, read their reports (grader/lti/sessions.py)."""
+
+    __tablename__ = "lti_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id"))
+    # The server's student id (grader/lti/identity.py) and the platform's own (`sub`, for AGS).
+    student: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[str] = mapped_column(String(255))
+    user_name: Mapped[str | None] = mapped_column(String(200))
+    context_id: Mapped[str] = mapped_column(String(255))
+    context_title: Mapped[str | None] = mapped_column(String(200))
+    # The new-window link: our login initiation again, with the platform's hints.
+    relaunch_url: Mapped[str | None] = mapped_column(Text)
+    course: Mapped[str | None] = mapped_column(String(200))
+    question: Mapped[str] = mapped_column(String(200))
+    assignment: Mapped[str | None] = mapped_column(String(200))
+    lineitem: Mapped[str | None] = mapped_column(Text)
+    # The origins allowed to frame the tool's pages (CSP frame-ancestors): the platform's.
+    frame_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
+class LtiLink(Base):
+    """A submission made through an LTI launch: where its score goes (AGS), for whom, and the
+    millisecond stamp of the newest score owed, strictly increasing per line item and user."""
+
+    __tablename__ = "lti_links"
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id"))
+    lineitem: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[str] = mapped_column(String(200))
+    stamp_ms: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 def make_engine(url: str) -> Engine:

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import select, update
@@ -36,6 +36,9 @@ from grader.service.lms_clients import client_secrets
 from grader.service.settings import RETRY_SCHEDULE, ServiceSettings
 from grader.service.views import Courses, Shown, fallback, shown
 from grader.service.webhooks import host_allowed, signed_headers
+
+if TYPE_CHECKING:
+    from grader.lti.ags import ScorePoster
 
 log = logging.getLogger("grader.service.deliveries")
 
@@ -126,6 +129,7 @@ class DeliverySender:
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._scores: ScorePoster | None = None  # made on the first LTI score (grader/lti/ags)
 
     def start(self) -> None:
         if self._thread is None:
@@ -139,6 +143,8 @@ class DeliverySender:
             self._thread.join()
             self._thread = None
         self._client.close()
+        if self._scores is not None:
+            self._scores.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -185,6 +191,9 @@ class DeliverySender:
         started = time.monotonic()
         with self.sessions() as session:
             delivery = session.get(Delivery, delivery_id)
+            if delivery is not None and delivery.kind == "ags":
+                self._attempt_score(session, delivery, attempt, now)
+                return
             row = session.get(Submission, delivery.submission_id) if delivery else None
             client = session.get(LmsClient, delivery.client_id) if delivery else None
             if delivery is None or row is None or client is None:
@@ -203,6 +212,29 @@ class DeliverySender:
         # every current secret signs (newest first), so an LMS mid-rotation verifies with either
         headers = signed_headers(secrets, delivery.webhook_id, body, time.time())
         outcome = self._post(delivery.url, body, headers)
+        self._record(delivery, attempt, outcome, now + time.monotonic() - started)
+
+    def _attempt_score(
+        self, session: Session, delivery: Delivery, attempt: int, now: float
+    ) -> None:
+        """An LTI launch's score to its line item (grader/lti/ags.py), recorded like a callback:
+        the same retries, lease and schedule; a score that cannot be sent fails at once."""
+        from grader.lti.ags import ScorePoster, score_due
+
+        started = time.monotonic()
+        row = session.get(Submission, delivery.submission_id)
+        if row is None:
+            return
+        view = fallback(row) if self.courses is None else shown(self.courses, session, row)
+        due = score_due(session, row, view.report, self.courses)
+        session.close()
+        if isinstance(due, str):
+            self._record(delivery, attempt, DeliveryOutcome(None, due), now, final=True)
+            return
+        if self._scores is None:
+            self._scores = ScorePoster(self.sessions, self.settings.delivery_timeout_s)
+        status, error = self._scores.post(due)
+        outcome = DeliveryOutcome(status, error)
         self._record(delivery, attempt, outcome, now + time.monotonic() - started)
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> DeliveryOutcome:

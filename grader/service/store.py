@@ -374,8 +374,12 @@ def record_version(
 
 def owe_callback(session: Session, row: Submission) -> None:
     """For an LMS submission: its delivery now owes the current version (a new `webhook-id`,
-    attempts from 0), so a version still pending is replaced by the newer, never sent after it."""
+    attempts from 0), so a version still pending is replaced by the newer, never sent after it.
+    A submission made through an LTI launch owes its line item the score instead (lti/outbox)."""
     if not row.callback_url or row.client_id is None:
+        from grader.lti.outbox import owe_score
+
+        owe_score(session, row, new_id("msg"))
         return
     client = session.get(LmsClient, row.client_id)
     if client is None or client.deleted_at is not None:

@@ -18,6 +18,7 @@ from grader.ops.bench import (
     BenchReport,
     Comparison,
     Latency,
+    Load,
     ModeFigures,
     Unavailable,
     bench_text,
@@ -32,7 +33,8 @@ TIMES = {
     "cold": {BM: [0.5123, 0.4871, 0.6002], PRED: [1.2, 1.3, 1.25]},
     "warm": {BM: [0.0412, 0.0398, 0.0455], PRED: [0.31, 0.29, 0.3]},
 }
-RATES = {"cold": {1: 1.83, 2: 3.1}, "warm": {1: 20.5, 2: 35.0}}
+RATES = {"cold": {1: 1.83, 2: 3.1}, "warm": {1: 20.5, 2: 35.0, 4: 36.0}}
+LOAD = Latency(40.0, 50.0, 8)
 FLOOR = {BM: [0.0101, 0.0122, 0.0113], PRED: [0.2, 0.21, 0.19]}
 
 LATENCY = {
@@ -45,7 +47,11 @@ LATENCY = {
         PRED: {"p50_ms": 300.0, "p95_ms": 310.0, "n": 3},
     },
 }
-COLD = {"latency": LATENCY["cold"], "throughput_per_s": {"1": 1.83, "2": 3.1}}
+LOADED = {"p50_ms": 40.0, "p95_ms": 50.0, "n": 8}
+COLD = {
+    "latency": LATENCY["cold"],
+    "concurrency": {"1": {**LOADED, "per_s": 1.83}, "2": {**LOADED, "per_s": 3.1}},
+}
 #: What the dict-built `run_bench` gave for these numbers (captured before the dataclasses).
 EXPECTED = {
     "machine": {"cpus": 2, "platform": "Linux-test-x86_64"},
@@ -59,13 +65,22 @@ EXPECTED = {
         "process": {
             "available": True,
             "cold": COLD,
-            "warm": {"latency": LATENCY["warm"], "throughput_per_s": {"1": 20.5, "2": 35.0}},
+            "warm": {
+                "latency": LATENCY["warm"],
+                "concurrency": {
+                    "1": {**LOADED, "per_s": 20.5},
+                    "2": {**LOADED, "per_s": 35.0},
+                    "4": {"p50_ms": 80.0, "p95_ms": 90.0, "n": 32, "per_s": 36.0},
+                },
+            },
             "warm_cold_ratio": {BM: 0.08, PRED: 0.24},
             "warm_over_floor_ms": {BM: 29.9, PRED: 100.0},
+            "p95_load_ratio": 1.8,
         },
         "docker": {"available": False, "why": "no Docker engine"},
         "plain": {"available": True, "cold": COLD},
     },
+    "docker_over_process": None,
 }
 EXPECTED_TEXT = """\
 machine: 2 CPUs; reps warm 3, cold 3
@@ -73,15 +88,18 @@ mcq answer (finetuning-purpose, no sandbox): p50 0.25 ms, p95 0.31 ms
 backend  item                           cold p50/p95 ms     warm p50/p95 ms   floor p50  warm-floor  warm/cold
 process  binary-metrics                    512.3 /   600.2      41.2 /    45.5       11.3        29.9       0.08
 process  predict-resnet18-batch-shape     1250.0 /  1300.0     300.0 /   310.0      200.0       100.0       0.24
-process  throughput binary-metrics (jobs/s): cold c=1 1.83, c=2 3.1; warm c=1 20.5, c=2 35.0
+process  cold under load, binary-metrics (p50/p95): c=1 40.0/50.0 ms, 1.83/s; c=2 40.0/50.0 ms, 3.1/s
+process  warm under load, binary-metrics (p50/p95): c=1 40.0/50.0 ms, 20.5/s; c=2 40.0/50.0 ms, 35.0/s; c=4 80.0/90.0 ms, 36.0/s
+process  p95 at c=4 / p95 at c=1: 1.8
 docker: unavailable (no Docker engine)
 plain    binary-metrics                    512.3 /   600.2      (no warm pool)       11.3
 plain    predict-resnet18-batch-shape     1250.0 /  1300.0      (no warm pool)      200.0
-plain    throughput binary-metrics (jobs/s): cold c=1 1.83, c=2 3.1"""  # noqa: E501
+plain    cold under load, binary-metrics (p50/p95): c=1 40.0/50.0 ms, 1.83/s; c=2 40.0/50.0 ms, 3.1/s"""  # noqa: E501
 
 
 def mode_figures(mode: str) -> ModeFigures:
-    return ModeFigures({k: summary(v) for k, v in TIMES[mode].items()}, RATES[mode])
+    loads = {c: Load(LOAD if c < 4 else Latency(80.0, 90.0, 32), r) for c, r in RATES[mode].items()}
+    return ModeFigures({k: summary(v) for k, v in TIMES[mode].items()}, loads)
 
 
 @pytest.fixture
@@ -116,7 +134,7 @@ def test_the_report_is_typed(report: BenchReport) -> None:
     assert isinstance(process, BackendFigures) and process.available
     assert process.warm is not None and process.compared is not None
     assert process.warm.latency[BM] == Latency(41.2, 45.5, 3)
-    assert process.compared == Comparison({BM: 0.08, PRED: 0.24}, {BM: 29.9, PRED: 100.0})
+    assert process.compared == Comparison({BM: 0.08, PRED: 0.24}, {BM: 29.9, PRED: 100.0}, 1.8)
     assert docker == Unavailable("no Docker engine") and not docker.available
     assert isinstance(plain, BackendFigures) and plain.warm is None and plain.compared is None
     assert report.floor[PRED] == Latency(200.0, 210.0, 3)
@@ -137,7 +155,7 @@ def test_latency_and_comparison_figures() -> None:
     floors = {BM: Latency(40.0, 50.0, 3)}
     compared = compare(mode_figures("cold"), mode_figures("warm"), floors)
     assert compared.warm_over_floor_ms == {BM: 1.2}  # the item without a floor has no entry
-    assert list(compared.to_json()) == ["warm_cold_ratio", "warm_over_floor_ms"]
+    assert list(compared.to_json()) == ["warm_cold_ratio", "warm_over_floor_ms", "p95_load_ratio"]
 
 
 HOSTILE = [
