@@ -6,6 +6,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +49,13 @@ def _logging_as_it_was() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    """A store as `grader serve` leaves it (the operator commands refuse one not there)."""
+    from grader.service.db import open_store
+
+    url = f"sqlite:///{tmp_path / 'grader.db'}"
+    open_store(url).kw["bind"].dispose()
+    return url

@@ -8,31 +8,28 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from grader.cli.columns import columns_text, iso
 
 if TYPE_CHECKING:  # the store's modules load when an action runs, not to build the parser
+    from contextlib import AbstractContextManager
+
     from sqlalchemy.orm import Session
 
     from grader.service.delivery_admin import DeliveryRow
 
 
-@contextmanager
-def _session(args: argparse.Namespace, create: bool | None = None) -> Iterator[Session]:
-    """A session on the store (`create`: the action's `--create`, None where it has none); its
-    engine is disposed after, so no connection outlives it."""
-    from grader.service.store_location import operator_store
+def _session(
+    args: argparse.Namespace, create: bool | None = None
+) -> AbstractContextManager[Session]:
+    """A session on the store at `--db` (`create`: the command's `--create`, None where it has
+    none); its engine is disposed after (`operator_session`)."""
+    from grader.service.store_location import operator_session
 
-    sessions = operator_store(args.db, create)
-    try:
-        with sessions() as session:
-            yield session
-    finally:
-        sessions.kw["bind"].dispose()
+    return operator_session(args.db, create)
 
 
 def cmd_lms_add(args: argparse.Namespace) -> int:

@@ -13,27 +13,26 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the store's modules load when an action runs, not to build the parser
+    from contextlib import AbstractContextManager
+
     from sqlalchemy.orm import Session
 
 DB_HELP = "store URL (default: $GRADER_DB_URL, `db` in the config file, <home>/grader.db)"
 BASE_HELP = "the server's public URL, as the LMS reaches it (default: $GRADER_LTI_PUBLIC_URL)"
 
 
-@contextmanager
-def _session(args: argparse.Namespace, create: bool | None = None) -> Iterator[Session]:
-    from grader.service.store_location import operator_store
+def _session(
+    args: argparse.Namespace, create: bool | None = None
+) -> AbstractContextManager[Session]:
+    """A session on the store at `--db` (`create`: the command's `--create`, None where it has
+    none); its engine is disposed after (`operator_session`)."""
+    from grader.service.store_location import operator_session
 
-    sessions = operator_store(args.db, create)
-    try:
-        with sessions() as session:
-            yield session
-    finally:
-        sessions.kw["bind"].dispose()
+    return operator_session(args.db, create)
 
 
 def _print_values(base_url: str | None) -> None:

@@ -21,6 +21,7 @@ from grader.cli.options import add_backend_option, add_log_options
 from grader.errors import BadInput
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from datetime import datetime
 
     from sqlalchemy.orm import Session
@@ -49,18 +50,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextmanager
-def _store(args: argparse.Namespace, create: bool | None = None) -> Iterator[Session]:
+def _store(args: argparse.Namespace, create: bool | None = None) -> AbstractContextManager[Session]:
     """A session on the store at `--db` (`create`: the command's `--create`, None where it has
-    none); its engine is disposed after."""
-    from grader.service.store_location import operator_store
+    none); its engine is disposed after (`operator_session`)."""
+    from grader.service.store_location import operator_session
 
-    sessions = operator_store(args.db, create)
-    try:
-        with sessions() as session:
-            yield session
-    finally:
-        sessions.kw["bind"].dispose()
+    return operator_session(args.db, create)
 
 
 def expiry(text: str | None, now: datetime | None = None) -> float | None:

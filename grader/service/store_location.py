@@ -11,12 +11,14 @@ than start a second, empty store whose tokens and clients the server would never
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from grader.errors import BadInput
 from grader.service.db import check_url, open_store, shown_url
@@ -93,3 +95,15 @@ def operator_store(given: str | None, create: bool | None = None) -> sessionmake
     sessions = open_store(location.url)
     say(location, "new, created" if new else "")
     return sessions
+
+
+@contextmanager
+def operator_session(given: str | None, create: bool | None = None) -> Iterator[Session]:
+    """One session on the operator's store (`operator_store`); its engine is disposed after, so
+    no connection outlives the command."""
+    sessions = operator_store(given, create)
+    try:
+        with sessions() as session:
+            yield session
+    finally:
+        sessions.kw["bind"].dispose()

@@ -21,16 +21,7 @@ from grader.courses import stats_html, stats_text
 from grader.courses.stats import Attempt, ItemInfo, item_stats
 from grader.errors import BadInput, ServerUnavailable
 from grader.models import Report
-from grader.service.db import open_store
 from tests.grader.test_cli import one_error_line, run
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    """A store as `grader serve` leaves it: the operator commands refuse one not there."""
-    url = f"sqlite:///{tmp_path / 'grader.db'}"
-    open_store(url).kw["bind"].dispose()
-    return url
 
 
 def tokens_list(capsys: pytest.CaptureFixture[str], db: str, *argv: str) -> list[dict[str, object]]:

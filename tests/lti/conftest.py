@@ -21,15 +21,14 @@ from grader.bank import Bank, load_bank
 from grader.courses.catalog import Catalog
 from grader.lti import identity, registrations
 from grader.models.assignment import Assignment
-from grader.service import grading
 from grader.service.app import create_app
 from grader.service.db import open_store
 from grader.service.deliveries import DeliverySender
 from grader.service.settings import ServiceSettings
 from grader.service.state import ServiceState
-from sandbox.fake import FakeSandbox, result
 from tests.lti.loopback import Served
 from tests.lti.platform import CLIENT_ID, DEPLOYMENT, FakePlatform
+from tests.support.inline import InlineGrading
 
 MCQ = "resnet18-output-shape"
 #: An open assignment of tl-101 (`open_catalog`, the `graded_tool` fixture): graded launches,
@@ -58,25 +57,6 @@ def open_catalog() -> Catalog:
 def student_of(platform: FakePlatform, sub: str) -> str:
     """The server's student id of the platform's user `sub`."""
     return identity.student_id(platform.issuer, sub)
-
-
-class InlineGrading:
-    """Grades each submission as it is dispatched, with a fake sandbox (a read right after a
-    submit sees the report)."""
-
-    def __init__(self, sessions: sessionmaker[Session], bank: Bank) -> None:
-        self.sessions = sessions
-        self.bank = bank
-
-    def dispatch(self, submission_id: str, queue: str) -> None:
-        sandbox = FakeSandbox(lambda request: result())
-        grading.run_job(self.sessions, self.bank, submission_id, sandbox, "inline")
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
 
 
 @dataclass

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from grader.cli.app import main
 from grader.service.db import LtiKey, open_store
+from tests.service.test_cli_lms import run
 
 PLATFORM = [
     "--issuer", "https://canvas.instructure.com",
@@ -19,19 +17,6 @@ PLATFORM = [
     "--token-url", "https://sso.canvaslms.com/login/oauth2/token",
     "--jwks-url", "https://sso.canvaslms.com/api/lti/security/jwks",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def db(tmp_path):
-    url = f"sqlite:///{tmp_path / 'grader.db'}"
-    open_store(url).kw["bind"].dispose()
-    return url
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out.strip(), err.strip()
 
 
 def test_add_prints_the_values_an_admin_enters(capsys, db) -> None:

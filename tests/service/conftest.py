@@ -43,7 +43,7 @@ from grader.ops.loopback import (
     RedisServer,
     ServerProcess,
 )
-from grader.service import grading, tokens
+from grader.service import tokens
 from grader.service.app import create_app
 from grader.service.db import Submission, open_store, upgrade
 from grader.service.deliveries import DeliverySender
@@ -52,6 +52,7 @@ from grader.service.pool import LocalPool
 from grader.service.settings import ServiceSettings
 from grader.service.state import ServiceState
 from sandbox.fake import FakeSandbox, Handler, result
+from tests.support.inline import InlineGrading
 
 with warnings.catch_warnings():  # Starlette warns on import that it prefers httpx2 to httpx
     warnings.simplefilter("ignore")
@@ -114,24 +115,6 @@ def _empty(url: str) -> None:
             db.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     finally:
         engine.dispose()
-
-
-class InlineGrading:
-    """A dispatcher that grades at once, in the request's thread, with a fake sandbox."""
-
-    def __init__(self, sessions: sessionmaker[Session], bank: Bank) -> None:
-        self.sessions = sessions
-        self.bank = bank
-
-    def dispatch(self, submission_id: str, queue: str) -> None:
-        sandbox = FakeSandbox(lambda request: result())
-        grading.run_job(self.sessions, self.bank, submission_id, sandbox, "inline")
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
 
 
 @dataclass

@@ -14,17 +14,9 @@ import standardwebhooks
 from sqlalchemy import select
 
 from grader.cli.app import main
-from grader.service.db import Delivery, LmsClient, open_store
+from grader.service.db import Delivery, LmsClient
 from tests.service.conftest import InProcess
 from tests.service.test_lms import lms_body
-
-
-@pytest.fixture
-def db(tmp_path):
-    """A store as `grader serve` leaves it: the operator commands refuse one not there."""
-    url = f"sqlite:///{tmp_path / 'grader.db'}"
-    open_store(url).kw["bind"].dispose()
-    return url
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
