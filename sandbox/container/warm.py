@@ -9,9 +9,10 @@ a sweeper under those uids kills whatever they left running and removes their fi
 /tmp, /dev/shm) and IPC objects, and checks that nothing is left. Nothing of one student (files,
 /tmp, processes, interpreter state, memory) reaches the next.
 
-The container is recycled (killed and removed on a background thread, off the job's path; the
-pool starts another) after `GRADER_DOCKER_JOBS_PER_CONTAINER` jobs (fewer for the first of a
-pool's fill, so its containers are not all replaced at once: `Budgets`) or on any anomaly: a sweep
+The container is recycled (killed and removed on a background thread, off the job's path; its
+successor starts while it serves its last jobs: `WarmPool`, `jobs_left`) after
+`GRADER_DOCKER_JOBS_PER_CONTAINER` jobs (fewer for the first of a pool's fill, so its containers
+are not all replaced at once: `Budgets`) or on any anomaly: a sweep
 that left something, an OOM kill (the container's memory limit is one job's plus the imports',
 so a job that fills it is the one killed), anonymous memory above `WARM_MEMORY_BYTES` after the
 sweep, a time or output limit (the host kills the container, as a cold run's), a result that
@@ -331,6 +332,7 @@ class DockerWarm:
         self.owner = owner_id()
         self.remover = Remover(self.client)
         self.pools: dict[Profile, WarmPool[WarmContainer]] = {}
+        self.users = 1  # sandboxes sharing these pools (`shared_warm`)
         self._waiting: dict[Profile, int] = {}
         self._lock = threading.Lock()
         with docker_errors("removing stale warm containers"):
@@ -365,7 +367,8 @@ class DockerWarm:
             jobs = budgets.next(pool.size, counts["ready"] + counts["busy"])
             return WarmContainer(self.client, self.settings, limits, self.owner, self.remover, jobs)
 
-        pool = WarmPool(start, self.settings.pool_for(1), self.settings.pool_idle_s, "docker")
+        size, idle_s = self.settings.pool_for(self.users), self.settings.pool_idle_s
+        pool = WarmPool(start, size, idle_s, "docker", jobs_left=lambda c: c.jobs_left)
         return pool
 
     def take(self, limits: Limits) -> tuple[WarmPool[WarmContainer], WarmContainer | None]:
@@ -395,6 +398,14 @@ class DockerWarm:
         finally:
             with self._lock:
                 self._waiting[key] -= 1
+
+    def resize(self, users: int) -> None:
+        """Size every pool, now and later, for `users` sandboxes sharing them (`pool_for`)."""
+        with self._lock:
+            self.users = max(1, users)
+            pools = list(self.pools.values())
+        for pool in pools:
+            pool.resize(self.settings.pool_for(self.users))
 
     def ready(self) -> bool:
         """Whether every pool is full and nothing is starting."""
@@ -427,10 +438,12 @@ _shared_lock = threading.Lock()
 
 
 def shared_warm(settings: SandboxSettings) -> DockerWarm:
-    """One set of pools per grader process and settings, however many sandboxes share it."""
+    """One set of pools per grader process and settings, however many sandboxes share it (a
+    service opens one per worker thread): sized as the process backend's (`pool_for`)."""
     with _shared_lock:
         warm, users = _shared.get(settings) or (DockerWarm(settings), 0)
         _shared[settings] = (warm, users + 1)
+        warm.resize(users + 1)
         if users == 0:
             atexit.register(warm.close)
     return warm
@@ -443,6 +456,7 @@ def release_warm(warm: DockerWarm) -> None:
             if held is warm:
                 if users > 1:
                     _shared[key] = (held, users - 1)
+                    held.resize(users - 1)
                     return
                 del _shared[key]
     warm.close()

@@ -11,6 +11,11 @@ A run that finds no instance ready may wait for one (`take_soon`) rather than st
 every instance is busy or still starting, one will come free in about the time a cold start
 takes at most, so the wait is bounded by the pool's own measured start time. The size may
 follow the work (`resize`): the process backend sizes it to the sandboxes sharing the pool.
+
+An instance that serves a fixed number of jobs (a Docker container) says how many it has left
+(`jobs_left`); once those would be done in less than a start's time at the measured pace of jobs,
+its successor starts while it still serves them (it no longer counts towards `size`), so a
+batch does not wait a whole start each time one is used up.
 """
 
 from __future__ import annotations
@@ -56,9 +61,20 @@ class WarmPool(Generic[T]):
     #: torch on a small machine).
     START_GUESS_S = 3.0
 
-    def __init__(self, start: Callable[[], T], size: int, idle_s: float, name: str) -> None:
+    def __init__(
+        self,
+        start: Callable[[], T],
+        size: int,
+        idle_s: float,
+        name: str,
+        jobs_left: Callable[[T], int | None] = lambda _: None,
+    ) -> None:
         self._start, self.size, self.idle_s, self.name = start, size, idle_s, name
+        self._jobs_left = jobs_left
         self.start_s = self.START_GUESS_S
+        self.job_s: float | None = None  # a running mean of take to give_back, once measured
+        self._taken: dict[int, float] = {}  # id(instance) -> when it was taken
+        self._ending: set[int] = set()  # ids of instances whose successor is due (not counted)
         self._ready: list[_Idle[T]] = []
         self._busy = 0
         self._starting = 0
@@ -116,8 +132,10 @@ class WarmPool(Generic[T]):
         are shut down)."""
         with self._cond:
             self.size = max(1, size)
-            extra = max(0, len(self._ready) + self._busy - self.size)
+            extra = max(0, self._held() - self.size)
             gone, self._ready = self._ready[:extra], self._ready[extra:]
+            for idle in gone:
+                self._forget(idle.instance)
             self._cond.notify_all()
         for idle in gone:
             idle.instance.close()
@@ -129,10 +147,32 @@ class WarmPool(Generic[T]):
             instance = self._ready.pop(0).instance  # the longest ready, fully settled
             if instance.alive():
                 self._busy += 1
+                self._taken[id(instance)] = time.monotonic()
+                self._note_ending(instance, after=1)
                 self._wake()
                 return instance
+            self._forget(instance)
             instance.close()
         return None
+
+    def _note_ending(self, instance: T, after: int) -> None:
+        """Stop counting an instance whose jobs left (less `after` now taken) end within a
+        start's time at the measured pace: the filler then starts its successor. Holds the lock."""
+        left = self._jobs_left(instance)
+        if left is None:
+            return
+        left -= after
+        if left <= 0 or (self.job_s is not None and left * self.job_s < self.start_s):
+            self._ending.add(id(instance))
+
+    def _forget(self, instance: T) -> None:
+        """The instance leaves the pool (holds the lock)."""
+        self._ending.discard(id(instance))
+        self._taken.pop(id(instance), None)
+
+    def _held(self) -> int:
+        """Instances counted towards `size`: ready or busy, less those ending (holds the lock)."""
+        return len(self._ready) + self._busy - len(self._ending)
 
     def try_take(self) -> T | None:
         """A ready instance, or None at once when none is (the pool starts filling)."""
@@ -147,10 +187,19 @@ class WarmPool(Generic[T]):
         """Return a used instance: ready again (a zygote) or shut down (a used container)."""
         with self._cond:
             self._busy -= 1
-            room = len(self._ready) + self._busy < self.size  # the pool may have shrunk
+            taken = self._taken.pop(id(instance), None)
+            if taken is not None:
+                took = time.monotonic() - taken
+                self.job_s = took if self.job_s is None else (self.job_s + took) / 2
+            ending = id(instance) in self._ending
+            room = ending or self._held() < self.size  # the pool may have shrunk
             keep = reuse and room and not self._closed and instance.alive()
-            if keep:
+            if keep and ending:  # used up first, so its successor is not what waits idle
+                self._ready.insert(0, _Idle(instance, time.monotonic()))
+            elif keep:
                 self._ready.append(_Idle(instance, time.monotonic()))
+            else:
+                self._forget(instance)
             self._wake()
             self._cond.notify_all()
         if not keep:
@@ -164,6 +213,7 @@ class WarmPool(Generic[T]):
         with self._cond:
             self._closed = True
             ready, self._ready = self._ready, []
+            self._ending.clear()
             self._cond.notify_all()
         for idle in ready:
             idle.instance.close()
@@ -196,7 +246,7 @@ class WarmPool(Generic[T]):
                 if self._closed or not self._wanted:
                     self._filling = False
                     return False
-                if len(self._ready) + self._busy < self.size:
+                if self._held() < self.size:
                     self._starting += 1
                     return True
                 if not self._ready:
@@ -235,6 +285,7 @@ class WarmPool(Generic[T]):
         gone = [i for i in self._ready if now - i.since >= self.idle_s]
         self._ready = [i for i in self._ready if now - i.since < self.idle_s]
         for idle in gone:
+            self._forget(idle.instance)
             with contextlib.suppress(Exception):  # a dying instance: nothing to save
                 idle.instance.close()
         return bool(gone)

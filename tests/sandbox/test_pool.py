@@ -121,3 +121,60 @@ def test_an_unreadable_early_word_is_ignored_and_the_zygote_awaited(ended: bytes
 def test_the_programs_word_comes_before_the_kill_that_followed_it() -> None:
     said = statuses(b'{"exit_code": 3, "cpu_s": 1e99}\n', b'{"signal": 9}\n')
     assert said == {"exit_code": 3, "cpu_s": 0.0}
+
+
+class Counted(Fake):
+    """An instance that serves a fixed number of jobs (as a warm container does)."""
+
+    def __init__(self, jobs: int = 3) -> None:
+        super().__init__()
+        self.left = jobs
+
+    def alive(self) -> bool:
+        return self.left > 0 and not self.closed
+
+
+def counted_pool(job_s: float | None) -> WarmPool[Counted]:
+    made = WarmPool(Counted, 1, idle_s=600.0, name="test", jobs_left=lambda c: c.left)
+    made.start_s, made.job_s = 1.0, job_s
+    return made
+
+
+def _settled(warm: WarmPool[Counted], ready: int) -> bool:
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        if warm.counts() == {"ready": ready, "busy": warm.counts()["busy"], "starting": 0}:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_successor_starts_while_an_ending_instance_serves_its_last_jobs() -> None:
+    warm = counted_pool(job_s=0.1)  # 3 jobs left at 0.1 s each end within a 1 s start
+    first = warm.take(5.0)
+    assert _settled(warm, ready=1)  # its successor is ready while it still serves
+    first.left -= 1
+    warm.give_back(first, True)
+    assert warm.take(5.0) is first  # an ending instance is used up before its successor
+    first.left -= 1
+    warm.give_back(first, True)
+    assert warm.counts()["ready"] == 2 and not first.closed
+    warm.close()
+
+
+def test_without_a_measured_pace_the_successor_starts_for_the_last_job_only() -> None:
+    warm = counted_pool(job_s=None)
+    first = warm.take(5.0)
+    time.sleep(0.2)  # time enough for a start, were one due
+    assert _settled(warm, ready=0)  # two jobs still left after this one: nothing starts
+    first.left -= 1
+    warm.give_back(first, True)
+    assert warm.take(5.0) is first
+    first.left -= 1
+    warm.give_back(first, True)
+    assert warm.take(5.0) is first  # its last job: now the successor starts
+    assert _settled(warm, ready=1)
+    first.left -= 1
+    warm.give_back(first, True)
+    assert first.closed and warm.counts()["ready"] == 1
+    warm.close()
