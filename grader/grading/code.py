@@ -51,7 +51,7 @@ def grade_code(
     started = time.perf_counter()
     variant = secrets.randbelow(POOL)
     try:
-        varied = any(check.varied() for check in item.checks)
+        varied = any(check.varied for check in item.checks)
         seed = references.seeds(item)[variant] if varied else 0
         plan = student_plan(item, source.cells, seed)
         expected = [references.expected(item, c, variant) for c in item.checks]

@@ -129,7 +129,7 @@ class ReferenceStore:
         if not check.uses_reference():
             return None
         found = self.observations(item)
-        return found.get(variant_id(check.name, variant) if check.varied() else check.name)
+        return found.get(variant_id(check.name, variant) if check.varied else check.name)
 
     def observations(self, item: CodeItem) -> Observations:
         source = self.reference_source(item)

@@ -8,6 +8,7 @@ becomes a probe the sandbox runs; the expectation stays on the host.
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -187,8 +188,10 @@ class Check(StrictModel):
         e = self.expect
         return isinstance(e.shape, FromReference) or _is_reference(e.value)
 
+    @cached_property
     def varied(self) -> bool:
-        """Whether its inputs are drawn per run (seeded draws, `SEED`, or a conforms batch)."""
+        """Whether its inputs are drawn per run (seeded draws, `SEED`, or a conforms batch);
+        worked out once per check (every plan of every job asks)."""
         code = " ".join(filter(None, [self.eval, self.exec]))
         args = [*self.call.args, *self.call.kwargs.values()] if self.call else []
         proofs = self.expect.conforms is not None or self.expect.step_rates is not None

@@ -342,7 +342,11 @@ def floor(bank: Bank, settings: GraderSettings, reps: int) -> dict[str, Latency]
     empty = ProbePlan([], [], "snippet")
     requests.append((predict.id, harness_request(predict.snippet, empty, limits_for(predict))))
     jobs = [
-        {"name": name, "files": {k: v.decode("latin-1") for k, v in r.files.items()}}
+        {
+            "name": name,
+            "files": {k: v.decode("latin-1") for k, v in r.files.items()},
+            "code": r.argv[-1],
+        }
         for name, r in requests
     ]
     python = settings.sandbox.runtime / "bin" / "python"

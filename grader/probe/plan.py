@@ -59,7 +59,7 @@ def probe_id(check: Check) -> str:
 
 def probe_for(check: Check, seed: int, name: str | None = None) -> dict[str, Any] | None:
     probe: dict[str, Any] = {"id": name or check.name, "attribute": check.attribute or ""}
-    if check.varied():
+    if check.varied:
         probe["seed"] = seed
     if check.expect.step_rates is not None:
         probe["capture"] = {"step": seed}
@@ -115,8 +115,8 @@ def reference_plan(checks: list[Check], seeds: list[int]) -> ProbePlan:
     for check in checks:
         if not check.uses_reference():
             continue
-        names: list[tuple[int, str | None]] = [(seeds[0], None)] if not check.varied() else []
-        names += [(s, variant_id(check.name, k)) for k, s in enumerate(seeds) if check.varied()]
+        names: list[tuple[int, str | None]] = [(seeds[0], None)] if not check.varied else []
+        names += [(s, variant_id(check.name, k)) for k, s in enumerate(seeds) if check.varied]
         probes += [p for p in (probe_for(check, s, n) for s, n in names) if p is not None]
     return ProbePlan(probes, [], secrets.token_hex(16))
 

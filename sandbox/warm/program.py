@@ -12,6 +12,7 @@ interpreter flags) runs cold. Standard library only: both sandboxes load it by p
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import os
 import resource
@@ -26,6 +27,36 @@ from typing import Any, NoReturn
 _MAX_FD = 1 << 20
 #: Interpreter flags a warm run can honour; `-I` is how every warm interpreter was started.
 _FLAGS = {"-I"}
+
+
+#: madvise(2) advice values (linux/mman.h) and the size of a transparent huge page on x86-64.
+_MADV_HUGEPAGE, _MADV_COLLAPSE = 14, 25
+_HUGE = 2 << 20
+
+
+def huge_pages(maps: str = "/proc/self/maps") -> int:
+    """Back this interpreter's private writable memory (the heap and anonymous maps: ~370 MiB once
+    torch is imported) with transparent huge pages; the bytes collapsed. A fork then copies one
+    page-table entry per 2 MiB instead of per 4 KiB, and the child's exit frees as few: a warm
+    job forks twice (its child, then the harness's runner), so this is CPU every job saves. Called
+    once by a zygote after its imports; a kernel that refuses (no THP, before Linux 6.1) changes
+    nothing. A child's write still copies one 4 KiB page: the kernel splits a shared huge page."""
+    madvise = ctypes.CDLL(None, use_errno=True).madvise
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    collapsed = 0
+    with open(maps) as lines:
+        regions = [line.split() for line in lines]
+    for fields in regions:
+        if fields[1] != "rw-p" or (len(fields) > 5 and fields[5] != "[heap]"):
+            continue  # only private anonymous memory: never a file's pages or the stack
+        start, end = (int(bound, 16) for bound in fields[0].split("-"))
+        first, last = -(-start // _HUGE) * _HUGE, end // _HUGE * _HUGE
+        if last <= first:
+            continue
+        madvise(first, last - first, _MADV_HUGEPAGE)
+        if madvise(first, last - first, _MADV_COLLAPSE) == 0:
+            collapsed += last - first
+    return collapsed
 
 
 def plan(argv: Sequence[str]) -> dict[str, Any] | None:

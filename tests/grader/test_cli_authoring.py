@@ -240,7 +240,7 @@ def test_a_new_code_item_declares_its_solutions(
     for case in cases.wrong:
         assert (folder / case.file).is_file() and set(case.failed) <= names
     assert item.points == sum(c.points for c in item.checks)
-    assert any(c.varied() and c.uses_reference() for c in item.checks)
+    assert any(c.varied and c.uses_reference() for c in item.checks)
 
 
 @pytest.mark.torch

@@ -84,7 +84,7 @@ def test_a_check_becomes_one_probe_seeded_only_when_varied(
     check = a_check(**fields)
     planned = json.loads(build_plan([check], seed=SEED).to_json())  # as the observer reads it
     assert planned == {"probes": [{"id": "c", "attribute": ""} | probe], "cells": []}
-    assert check.varied() is ("seed" in probe)
+    assert check.varied is ("seed" in probe)
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,11 @@ cannot run warm still runs (cold).
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +36,7 @@ from grader.ops.bench import (
 from sandbox.base import Limits, MiB, RunRequest, RunResult
 from sandbox.process import ProcessSandbox
 from sandbox.settings import SandboxSettings
+from sandbox.warm import program as warm_program
 from tests.sandbox.conftest import _wait_warm
 
 QUICK = Limits(wall_s=20, cpu_s=20, memory_bytes=512 * MiB)
@@ -223,3 +226,40 @@ def test_bench_smoke_gives_every_figure() -> None:
         "p95_load_ratio",
     ]
     assert "process  binary-metrics" in bench_text(result)
+
+
+def _huge_kib(smaps_rollup: str) -> int:
+    line = next(line for line in smaps_rollup.splitlines() if line.startswith("AnonHugePages:"))
+    return int(line.split()[1])
+
+
+def _thp_available() -> bool:
+    try:
+        return "[never]" not in Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    except OSError:
+        return False
+
+
+needs_thp = pytest.mark.skipif(not _thp_available(), reason="no transparent huge pages here")
+
+
+@needs_thp
+def test_huge_pages_back_private_memory_and_leave_files_alone() -> None:
+    region = mmap.mmap(-1, 64 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    region.write(b"x" * len(region))  # 16384 small pages, all present
+    before = _huge_kib(Path("/proc/self/smaps_rollup").read_text())
+    collapsed = warm_program.huge_pages()
+    after = _huge_kib(Path("/proc/self/smaps_rollup").read_text())
+    assert collapsed >= 60 << 20 and after - before >= 60 << 10
+    region.seek(0)
+    assert region.read(4) == b"xxxx"  # the same bytes, now in huge pages
+    region.close()
+
+
+@needs_root
+@needs_thp
+def test_a_warm_job_shares_the_zygotes_huge_pages(warm: ProcessSandbox) -> None:
+    result = run(warm, "print(open('/proc/self/smaps_rollup').read())")
+    assert result.ok, result.stderr
+    assert _huge_kib(result.stdout.decode()) > 100 << 10  # torch's heap, at least 100 MiB of it
+    _wait_warm(warm)

@@ -1,5 +1,5 @@
-"""The observer: the program a sandbox starts (`python -I harness/observer.py`). It never imports
-or executes student code.
+"""The observer: the program a sandbox starts (`HARNESS_ARGV` imports it and calls `main`). It
+never imports or executes student code.
 
     observer (effective uid O, real uid R)  reads plan.json, imports torch
       fork ─ runner (takes uid R)           closes every fd but stdout, stderr and its data pipe,
