@@ -12,7 +12,7 @@
 | GRADER_POOL_SIZE | warm sandboxes kept (per limits profile on Docker) | 1 per worker, >= 2 |
 | GRADER_POOL_IDLE_S | seconds a warm sandbox may wait unused before it is shut down | 600 |
 | GRADER_WARM_IMPORTS | modules warm sandboxes import ahead of demand | torch,torchvision |
-| GRADER_DOCKER_JOBS_PER_CONTAINER | jobs a warm Docker container serves, one at a time | 50 |
+| GRADER_DOCKER_JOBS_PER_CONTAINER | jobs a warm Docker container serves, one at a time | 200 |
 
 A host that cannot give a required isolation refuses to run rather than run weaker. A value that
 does not parse (`GRADER_POOL_SIZE=two`) is an error naming the variable, never a silent default.
@@ -59,7 +59,7 @@ class SandboxSettings(BaseSettings):
     pool_size: int | None = Field(default=None, ge=1)
     pool_idle_s: float = Field(default=600.0, gt=0)
     warm_imports: Annotated[tuple[str, ...], NoDecode] = ("torch", "torchvision")
-    docker_jobs_per_container: int = Field(default=50, ge=1, le=10_000)
+    docker_jobs_per_container: int = Field(default=200, ge=1, le=10_000)
 
     def pool_for(self, concurrency: int) -> int:
         """The warm pool's size for `concurrency` runs in flight: the setting when given, else

@@ -13,9 +13,9 @@ takes at most, so the wait is bounded by the pool's own measured start time. The
 follow the work (`resize`): the process backend sizes it to the sandboxes sharing the pool.
 
 An instance that serves a fixed number of jobs (a Docker container) says how many it has left
-(`jobs_left`); once those would be done in less than a start's time at the measured pace of jobs,
-its successor starts while it still serves them (it no longer counts towards `size`), so a
-batch does not wait a whole start each time one is used up.
+(`jobs_left`); once those would be done in less than a start's time at the pace it is taken
+(measured per instance), its successor starts while it still serves them (it no longer counts
+towards `size`), so a batch does not wait a whole start each time one is used up.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ class WarmPool(Generic[T]):
         self._start, self.size, self.idle_s, self.name = start, size, idle_s, name
         self._jobs_left = jobs_left
         self.start_s = self.START_GUESS_S
-        self.job_s: float | None = None  # a running mean of take to give_back, once measured
-        self._taken: dict[int, float] = {}  # id(instance) -> when it was taken
+        #: id(instance) -> (when it was last taken, running mean of the time between its takes)
+        self._paces: dict[int, tuple[float, float | None]] = {}
         self._ending: set[int] = set()  # ids of instances whose successor is due (not counted)
         self._ready: list[_Idle[T]] = []
         self._busy = 0
@@ -147,28 +147,36 @@ class WarmPool(Generic[T]):
             instance = self._ready.pop(0).instance  # the longest ready, fully settled
             if instance.alive():
                 self._busy += 1
-                self._taken[id(instance)] = time.monotonic()
-                self._note_ending(instance, after=1)
+                self._note_ending(instance, self._paced(instance))
                 self._wake()
                 return instance
             self._forget(instance)
             instance.close()
         return None
 
-    def _note_ending(self, instance: T, after: int) -> None:
-        """Stop counting an instance whose jobs left (less `after` now taken) end within a
-        start's time at the measured pace: the filler then starts its successor. Holds the lock."""
+    def _paced(self, instance: T) -> float | None:
+        """Note a take of `instance`; the mean time between its takes, once there were two."""
+        now = time.monotonic()
+        last, pace = self._paces.get(id(instance), (None, None))
+        if last is not None:
+            pace = now - last if pace is None else (pace + now - last) / 2
+        self._paces[id(instance)] = (now, pace)
+        return pace
+
+    def _note_ending(self, instance: T, pace: float | None) -> None:
+        """Stop counting an instance just taken whose jobs left after this one end within a
+        start's time at its pace: the filler then starts its successor. Holds the lock."""
         left = self._jobs_left(instance)
         if left is None:
             return
-        left -= after
-        if left <= 0 or (self.job_s is not None and left * self.job_s < self.start_s):
+        left -= 1
+        if left <= 0 or (pace is not None and left * pace < self.start_s):
             self._ending.add(id(instance))
 
     def _forget(self, instance: T) -> None:
         """The instance leaves the pool (holds the lock)."""
         self._ending.discard(id(instance))
-        self._taken.pop(id(instance), None)
+        self._paces.pop(id(instance), None)
 
     def _held(self) -> int:
         """Instances counted towards `size`: ready or busy, less those ending (holds the lock)."""
@@ -187,16 +195,10 @@ class WarmPool(Generic[T]):
         """Return a used instance: ready again (a zygote) or shut down (a used container)."""
         with self._cond:
             self._busy -= 1
-            taken = self._taken.pop(id(instance), None)
-            if taken is not None:
-                took = time.monotonic() - taken
-                self.job_s = took if self.job_s is None else (self.job_s + took) / 2
             ending = id(instance) in self._ending
             room = ending or self._held() < self.size  # the pool may have shrunk
             keep = reuse and room and not self._closed and instance.alive()
-            if keep and ending:  # used up first, so its successor is not what waits idle
-                self._ready.insert(0, _Idle(instance, time.monotonic()))
-            elif keep:
+            if keep:
                 self._ready.append(_Idle(instance, time.monotonic()))
             else:
                 self._forget(instance)
@@ -214,6 +216,7 @@ class WarmPool(Generic[T]):
             self._closed = True
             ready, self._ready = self._ready, []
             self._ending.clear()
+            self._paces.clear()
             self._cond.notify_all()
         for idle in ready:
             idle.instance.close()

@@ -126,7 +126,7 @@ def test_the_programs_word_comes_before_the_kill_that_followed_it() -> None:
 class Counted(Fake):
     """An instance that serves a fixed number of jobs (as a warm container does)."""
 
-    def __init__(self, jobs: int = 3) -> None:
+    def __init__(self, jobs: int = 5) -> None:
         super().__init__()
         self.left = jobs
 
@@ -134,10 +134,19 @@ class Counted(Fake):
         return self.left > 0 and not self.closed
 
 
-def counted_pool(job_s: float | None) -> WarmPool[Counted]:
+def counted_pool() -> WarmPool[Counted]:
     made = WarmPool(Counted, 1, idle_s=600.0, name="test", jobs_left=lambda c: c.left)
-    made.start_s, made.job_s = 1.0, job_s
+    made.start_s = 1.0
     return made
+
+
+def serve(warm: WarmPool[Counted], pause_s: float = 0.0) -> Counted:
+    """One job: take an instance, use one of its jobs, give it back after `pause_s`."""
+    instance = warm.take(5.0)
+    instance.left -= 1
+    time.sleep(pause_s)
+    warm.give_back(instance, True)
+    return instance
 
 
 def _settled(warm: WarmPool[Counted], ready: int) -> bool:
@@ -150,30 +159,25 @@ def _settled(warm: WarmPool[Counted], ready: int) -> bool:
 
 
 def test_a_successor_starts_while_an_ending_instance_serves_its_last_jobs() -> None:
-    warm = counted_pool(job_s=0.1)  # 3 jobs left at 0.1 s each end within a 1 s start
-    first = warm.take(5.0)
-    assert _settled(warm, ready=1)  # its successor is ready while it still serves
-    first.left -= 1
-    warm.give_back(first, True)
-    assert warm.take(5.0) is first  # an ending instance is used up before its successor
-    first.left -= 1
-    warm.give_back(first, True)
-    assert warm.counts()["ready"] == 2 and not first.closed
+    warm = counted_pool()
+    first = serve(warm)
+    assert serve(warm, pause_s=0.05) is first  # taken back to back: 3 jobs left end in < 1 s
+    assert _settled(warm, ready=2)  # its successor is ready while it still has jobs
+    assert first.left == 3 and not first.closed
     warm.close()
 
 
-def test_without_a_measured_pace_the_successor_starts_for_the_last_job_only() -> None:
-    warm = counted_pool(job_s=None)
-    first = warm.take(5.0)
-    time.sleep(0.2)  # time enough for a start, were one due
-    assert _settled(warm, ready=0)  # two jobs still left after this one: nothing starts
-    first.left -= 1
-    warm.give_back(first, True)
-    assert warm.take(5.0) is first
-    first.left -= 1
-    warm.give_back(first, True)
-    assert warm.take(5.0) is first  # its last job: now the successor starts
-    assert _settled(warm, ready=1)
+def test_an_instance_taken_slowly_gets_its_successor_for_its_last_job_only() -> None:
+    warm = counted_pool()
+    warm.start_s = 0.05  # a start is quicker than the time between its jobs
+    first = serve(warm)
+    for _ in range(3):
+        time.sleep(0.1)
+        assert serve(warm) is first
+        time.sleep(0.2)  # time enough for a start, were one due
+        assert _settled(warm, ready=1)  # only itself: no successor yet
+    held = warm.take(5.0)  # its last job: now the successor starts
+    assert held is first and _settled(warm, ready=1)
     first.left -= 1
     warm.give_back(first, True)
     assert first.closed and warm.counts()["ready"] == 1
