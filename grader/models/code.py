@@ -191,7 +191,8 @@ class Check(StrictModel):
     @cached_property
     def varied(self) -> bool:
         """Whether its inputs are drawn per run (seeded draws, `SEED`, or a conforms batch);
-        worked out once per check (every plan of every job asks)."""
+        worked out once per check (every plan of every job asks). Cached on the instance: a
+        `model_copy(update=...)` of a Check would keep a stale value (nothing copies one)."""
         code = " ".join(filter(None, [self.eval, self.exec]))
         args = [*self.call.args, *self.call.kwargs.values()] if self.call else []
         proofs = self.expect.conforms is not None or self.expect.step_rates is not None

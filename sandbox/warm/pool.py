@@ -133,7 +133,9 @@ class WarmPool(Generic[T]):
         with self._cond:
             self.size = max(1, size)
             extra = max(0, self._held() - self.size)
-            gone, self._ready = self._ready[:extra], self._ready[extra:]
+            counted = [i for i in self._ready if id(i.instance) not in self._ending]
+            gone = counted[:extra]  # an ending instance is not counted: shutting it frees nothing
+            self._ready = [i for i in self._ready if all(i is not g for g in gone)]
             for idle in gone:
                 self._forget(idle.instance)
             self._cond.notify_all()

@@ -39,8 +39,27 @@ def huge_pages(maps: str = "/proc/self/maps") -> int:
     torch is imported) with transparent huge pages; the bytes collapsed. A fork then copies one
     page-table entry per 2 MiB instead of per 4 KiB, and the child's exit frees as few: a warm
     job forks twice (its child, then the harness's runner), so this is CPU every job saves. Called
-    once by a zygote after its imports; a kernel that refuses (no THP, before Linux 6.1) changes
-    nothing. A child's write still copies one 4 KiB page: the kernel splits a shared huge page."""
+    once by a zygote after its imports. Only on Linux 6.1 or later (`MADV_COLLAPSE`; and a child's
+    write to a shared huge page copies 4 KiB, not 2 MiB, since 5.8); anywhere else, or on any
+    failure, nothing is changed and 0 returned: a zygote never fails to start for this."""
+    if _kernel() < (6, 1):
+        return 0
+    try:
+        return _collapse(maps)
+    except (OSError, AttributeError, ValueError, IndexError):
+        return 0
+
+
+def _kernel() -> tuple[int, int]:
+    """The running kernel's major and minor version ((0, 0) when unreadable)."""
+    parts = os.uname().release.split(".")
+    try:
+        return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
+    except (IndexError, ValueError):
+        return 0, 0
+
+
+def _collapse(maps: str) -> int:
     madvise = ctypes.CDLL(None, use_errno=True).madvise
     madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     collapsed = 0

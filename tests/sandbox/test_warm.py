@@ -256,6 +256,16 @@ def test_huge_pages_back_private_memory_and_leave_files_alone() -> None:
     region.close()
 
 
+def test_huge_pages_change_nothing_on_an_older_kernel_or_a_failure(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert warm_program.huge_pages(str(tmp_path / "no-maps")) == 0  # unreadable: nothing, no error
+    uname = os.uname()
+    older = os.uname_result((*uname[:2], "5.15.0-91-generic", *uname[3:]))
+    monkeypatch.setattr(warm_program.os, "uname", lambda: older)
+    assert warm_program.huge_pages() == 0  # before 6.1: not even the hint is given
+
+
 @needs_root
 @needs_thp
 def test_a_warm_job_shares_the_zygotes_huge_pages(warm: ProcessSandbox) -> None:

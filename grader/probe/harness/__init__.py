@@ -44,7 +44,7 @@ def harness_files() -> dict[str, bytes]:
 
 def _bytecode(name: str, source: bytes) -> bytes:
     """What `py_compile` writes for `source` with PycInvalidationMode.CHECKED_HASH."""
-    code = compile(source, f"harness/{name}", "exec", dont_inherit=True)
+    code = compile(source, f"harness/{name}", "exec", dont_inherit=True, optimize=0)
     header = importlib.util.MAGIC_NUMBER + _CHECKED_HASH + importlib.util.source_hash(source)
     return header + marshal.dumps(code)
 
