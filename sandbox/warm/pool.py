@@ -200,7 +200,9 @@ class WarmPool(Generic[T]):
             ending = id(instance) in self._ending
             room = ending or self._held() < self.size  # the pool may have shrunk
             keep = reuse and room and not self._closed and instance.alive()
-            if keep:
+            if keep and ending:  # used up before its successor: one container at a time serves
+                self._ready.insert(0, _Idle(instance, time.monotonic()))
+            elif keep:
                 self._ready.append(_Idle(instance, time.monotonic()))
             else:
                 self._forget(instance)

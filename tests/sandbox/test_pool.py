@@ -164,6 +164,8 @@ def test_a_successor_starts_while_an_ending_instance_serves_its_last_jobs() -> N
     assert serve(warm, pause_s=0.05) is first  # taken back to back: 3 jobs left end in < 1 s
     assert _settled(warm, ready=2)  # its successor is ready while it still has jobs
     assert first.left == 3 and not first.closed
+    assert all(serve(warm) is first for _ in range(3))  # used up before its successor serves
+    assert first.closed and warm.counts()["ready"] == 1
     warm.close()
 
 
