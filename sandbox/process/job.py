@@ -142,7 +142,7 @@ class Job:
             exit_code=code,
             signal=sig,
             rusage_cpu_s=rusage.ru_utime + rusage.ru_stime,
-            rusage_peak_bytes=rusage.ru_maxrss * 1024,
+            rusage_peak_bytes=self._peak_bytes(by_name["status"], rusage),
             usage=cgroups.usage(),
         )
 
@@ -155,6 +155,12 @@ class Job:
             self._leader = None
         proc.returncode = os.waitstatus_to_exitcode(status)
         return status, rusage
+
+    def _peak_bytes(self, status: Capture, rusage: resource.struct_rusage) -> int:
+        """Init's word on the program's peak when there is one: the launcher's own peak also
+        holds the host's memory at the fork (Linux keeps a process's peak across exec)."""
+        peak = None if self.direct else _last_report(status).get("peak_bytes")
+        return peak if isinstance(peak, int) and peak >= 0 else rusage.ru_maxrss * 1024
 
     def _exit_status(
         self, wait_status: int, status: Capture, outcome: PipeOutcome

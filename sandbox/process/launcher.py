@@ -10,8 +10,9 @@ front: after `pivot_root` the host's files are gone.
               uid, exec
 
 When init exits the kernel kills whatever is left in its pid namespace, so no daemonised child
-outlives a run. Init reports the program's exit status as one JSON line on the status fd, a pipe
-that only the launcher holds; setup failures are reported there as `{"error": ...}`.
+outlives a run. Init reports the program's exit status and peak memory as one JSON line on the
+status fd, a pipe that only the launcher holds; setup failures are reported there as
+`{"error": ...}`.
 
 In `direct` mode (no namespaces on this host) the launcher applies the rlimits and execs at once.
 """
@@ -262,13 +263,16 @@ def run_init(spec: Spec) -> None:
     for fd in procs_fds:
         os.close(fd)
     while True:
-        pid, status = os.waitpid(-1, 0)
+        pid, status, rusage = os.wait4(-1, 0)
         if pid == child:
             break
+    # The program's own peak: the launcher's rusage would also hold the host's memory at the
+    # fork (Linux keeps a process's peak across exec), here a small launcher's at most.
+    peak = rusage.ru_maxrss * 1024
     if os.WIFSIGNALED(status):
-        _report(spec, signal=os.WTERMSIG(status))
+        _report(spec, signal=os.WTERMSIG(status), peak_bytes=peak)
     else:
-        _report(spec, exit_code=os.WEXITSTATUS(status))
+        _report(spec, exit_code=os.WEXITSTATUS(status), peak_bytes=peak)
 
 
 def run_outer(spec: Spec) -> int:

@@ -149,6 +149,16 @@ def test_without_cgroups_rlimit_data_stands_in_for_memory(settings: SandboxSetti
     assert result.peak_memory_bytes is not None and result.peak_memory_bytes < 400 * MiB
 
 
+@needs_root
+def test_the_peak_is_the_programs_not_the_hosts(settings: SandboxSettings) -> None:
+    """Linux keeps a process's peak across exec: a launcher forked by a big host starts with the
+    host's. The jail's init measures the program alone."""
+    ballast = b"x" * (512 * MiB)  # written, so resident in this (host) process
+    result = ProcessSandbox(settings, cgroups=False).run(RunRequest(argv=("python", "-c", "")))
+    assert result.ok and len(ballast) == 512 * MiB
+    assert result.peak_memory_bytes is not None and result.peak_memory_bytes < 256 * MiB
+
+
 @pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
 def test_the_seccomp_filter_is_whole_instructions(machine: str) -> None:
     code = process_seccomp.program(machine)
