@@ -22,6 +22,7 @@ of) loading pydantic.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -85,21 +86,14 @@ def read_entry(path: Path, stamp: str) -> Any:
 def write_entry(path: Path, stamp: str, payload: Any) -> None:
     """Store `payload` at `path` whole or not at all (a reader never sees half an entry); a
     folder that cannot be written leaves the cache as it was."""
-    import tempfile  # writing is rare: reading starts without it
+    from grader.files import write_whole  # writing is rare: reading starts without it
 
     body = json.dumps(payload, separators=(",", ":")).encode()
     header = json.dumps({"format": FORMAT, "stamp": stamp, "digest": _digest(body)}).encode()
-    temporary = None
-    try:
+    with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(handle, "wb") as out:
-            out.write(header + b"\n" + body)
-        os.replace(temporary, path)
+        write_whole(path, header + b"\n" + body, mode=0o600)
         _prune(path.parent)
-    except OSError:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
 
 
 class ItemCache:

@@ -228,6 +228,12 @@ def _add_bank_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         metavar="N",
         help="seeds 0..N-1 proven per varying item (default: $GRADER_SELFTEST_VARIANTS or 20)",
     )
+    p.add_argument(
+        "--jobs",
+        type=positive,
+        metavar="N",
+        help="cases graded at once (default: GRADER_POOL_SIZE, else the cores)",
+    )
     add_backend_option(p)
     p.set_defaults(func=_selftest)
     p = sub.add_parser("validate", help="schema and lint of the bank")

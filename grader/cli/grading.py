@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING
 
 from grader.cli.options import add_backend_option, add_log_options, settings_for
@@ -86,13 +86,16 @@ def check_file(args: argparse.Namespace) -> Report:
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    """The table streams: its header at once, then a row as each case finishes, then the sum.
+    """The table streams: its header at once, then the rows in order as cases finish (`--jobs`
+    at once), then the sum.
     A varying item is proven on seeds 0..N-1 (`--variants N`, else `GRADER_SELFTEST_VARIANTS`)."""
     from grader.bank import load_bank
+    from grader.ops.batch import default_jobs, sized_for
     from grader.ops.selftest import Table, plan, selftest
     from sandbox.backends import wait_warm
 
     settings = settings_for(args)
+    jobs = args.jobs or default_jobs(settings.sandbox)
     bank = load_bank([settings.bank])
     items = [bank.get(i) for i in args.ids] if args.ids else list(bank.items.values())
     variants = args.variants or settings.selftest_variants
@@ -100,11 +103,12 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     table = Table.of(plans)
     print(table.header(), flush=True)
     rows: list[Row] = []
-    with sigterm_interrupts(), Grader(bank, settings=settings) as grader:
+    with sigterm_interrupts(), Grader(bank, settings=sized_for(settings, jobs)) as grader:
         wait_warm(grader.sandbox)  # the self-test runs on the warm path where the backend has one
-        for row in selftest(plans, grader):
-            rows.append(row)
-            print(table.line(row), flush=True)
+        with closing(selftest(plans, grader, jobs)) as cases:  # before the sandbox
+            for row in cases:
+                rows.append(row)
+                print(table.line(row), flush=True)
     print(table.summary(rows))
     if bank.issues:
         print(

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import BankError, BankIssue
+from grader.files import write_whole
 from grader.models import Check, CodeItem
 from grader.probe.channel import Observations
 from grader.probe.harness import harness_digest
@@ -65,6 +66,7 @@ class ReferenceStore:
         #: own): building the plan is most of the host's own work per graded submission.
         self._plans: OrderedDict[int, tuple[CodeItem, str]] = OrderedDict()
         self._plans_lock = threading.Lock()
+        self._flights: dict[Path, threading.Lock] = {}  # one reference run per cache file
 
     def reference_source(self, item: CodeItem) -> str:
         """The reference as it runs for `item` (a varying item's rendered for its variant)."""
@@ -132,15 +134,27 @@ class ReferenceStore:
         return found.get(variant_id(check.name, variant) if check.varied else check.name)
 
     def observations(self, item: CodeItem) -> Observations:
+        """The reference's observations for `item`: remembered, else read from the cache, else
+        run once (graders asking at the same time wait for that one run) and cached."""
         source = self.reference_source(item)
         parts = [source, self._plan_key(item), harness_digest(), *_variant_key(item)]
         key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
         cached = self.cache / f"{item.id}-{key}.json"
-        if cached in self._read:
-            return self._read[cached]
-        if cached.is_file():
-            self._read[cached] = Observations(json.loads(cached.read_text()), done=True)
-            return self._read[cached]
+        found = self._read.get(cached)
+        if found is not None:
+            return found
+        with self._flight(cached):
+            found = self._read.get(cached) or _read_cached(cached)
+            if found is None:
+                found = self._run_reference(item, source, cached)
+            self._read[cached] = found
+            return found
+
+    def _flight(self, cached: Path) -> threading.Lock:
+        with self._plans_lock:
+            return self._flights.setdefault(cached, threading.Lock())
+
+    def _run_reference(self, item: CodeItem, source: str, cached: Path) -> Observations:
         plan = reference_plan(item.checks, self.seeds(item))
         run = run_harness(self.sandbox, item, source, self.data(item), plan)
         if not run.observations.done:
@@ -157,7 +171,7 @@ class ReferenceStore:
                 ]
             )
         self.cache.mkdir(parents=True, exist_ok=True)
-        cached.write_text(json.dumps(run.observations.by_probe))
+        write_whole(cached, json.dumps(run.observations.by_probe).encode())
         return run.observations
 
     def _plan_key(self, item: CodeItem) -> str:
@@ -174,6 +188,15 @@ class ReferenceStore:
             while len(self._plans) > _PLANS_KEPT:
                 self._plans.popitem(last=False)
         return key
+
+
+def _read_cached(path: Path) -> Observations | None:
+    """A cached run's observations; None when there is none or it cannot be read (run again)."""
+    try:
+        by_probe = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return Observations(by_probe, done=True) if isinstance(by_probe, dict) else None
 
 
 def _variant_key(item: CodeItem) -> list[str]:

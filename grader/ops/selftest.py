@@ -25,7 +25,8 @@ its rows, without grading it again.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -189,20 +190,39 @@ def load_solution_set(folder: Path) -> SolutionSet:
 Outcome = tuple[bool, str]
 
 
-def selftest(plans: Iterable[Plan], grader: Grader) -> Iterator[Row]:
-    """Every planned case, graded through `grader` exactly as a student's answer would be,
-    one row as each finishes."""
+def selftest(plans: Iterable[Plan], grader: Grader, jobs: int = 1) -> Generator[Row]:
+    """Every planned case, graded through `grader` exactly as a student's answer would be:
+    `jobs` plans at once, their rows in the plans' order as they finish. Closing the iterator
+    cancels what has not started and waits for what has."""
     spent: dict[str, dict[str, float]] = {}  # a varying item's seconds, by seeded variant
     done: dict[tuple[str, str], list[Row]] = {}  # a varying item's rows, by variant
-    for planned in plans:
-        rows = _twin_rows(planned, done) if planned.twin else _rows(planned, grader)
-        for row in rows:
-            if row.variant:
-                done.setdefault((row.item, row.variant), []).append(row)
-            if row.variant.startswith(SEEDED):
-                took = spent.setdefault(row.item, {})
-                took[row.variant] = took.get(row.variant, 0.0) + row.seconds
-            yield _timed_variation(row, spent) if row.case == VARIES_CASE else row
+    pool = ThreadPoolExecutor(jobs, thread_name_prefix="selftest")
+    try:
+        planned = list(plans)
+        # a twin's rows are its twin's, an earlier plan's: taken in order, never run
+        running = [None if p.twin else pool.submit(_all_rows, p, grader) for p in planned]
+        for plan_, future in zip(planned, running, strict=True):
+            rows = _twin_rows(plan_, done) if future is None else future.result()
+            yield from _noted(rows, spent, done)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _all_rows(planned: Plan, grader: Grader) -> list[Row]:
+    return list(_rows(planned, grader))
+
+
+def _noted(
+    rows: Iterable[Row], spent: dict[str, dict[str, float]], done: dict[tuple[str, str], list[Row]]
+) -> Iterator[Row]:
+    """The rows, each kept for the twins that repeat it and timed into its item's variation."""
+    for row in rows:
+        if row.variant:
+            done.setdefault((row.item, row.variant), []).append(row)
+        if row.variant.startswith(SEEDED):
+            took = spent.setdefault(row.item, {})
+            took[row.variant] = took.get(row.variant, 0.0) + row.seconds
+        yield _timed_variation(row, spent) if row.case == VARIES_CASE else row
 
 
 def _rows(planned: Plan, grader: Grader) -> Iterator[Row]:

@@ -208,3 +208,29 @@ def test_not_a_notebook_is_bad_submission(data: bytes) -> None:
 
     with pytest.raises(BadSubmission, match="work.ipynb"):
         notebook_source(data, "work.ipynb")
+
+
+def test_graders_asking_at_once_share_one_reference_run(item: CodeItem, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    (tmp_path / "solutions" / "mean-of").mkdir(parents=True)
+    (tmp_path / "solutions" / "mean-of" / "reference.py").write_text(REFERENCE)
+    sandbox = FakeSandbox.local()
+    store = ReferenceStore(sandbox, tmp_path / "solutions", tmp_path / "cache")
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda _: store.observations(item), range(8)))
+    assert len(sandbox.requests) == 1 and all(f is found[0] for f in found)
+    assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")] == []
+
+
+def test_an_unreadable_cached_reference_is_run_again(item: CodeItem, tmp_path: Path) -> None:
+    (tmp_path / "solutions" / "mean-of").mkdir(parents=True)
+    (tmp_path / "solutions" / "mean-of" / "reference.py").write_text(REFERENCE)
+    first = ReferenceStore(FakeSandbox.local(), tmp_path / "solutions", tmp_path / "cache")
+    first.observations(item)
+    [cached] = (tmp_path / "cache").glob("mean-of-*.json")
+    cached.write_text('{"half": ')  # a torn write of an older grader, a bad disk
+    store = ReferenceStore(FakeSandbox.local(), tmp_path / "solutions", tmp_path / "cache")
+    assert grade(item, store, REFERENCE).verdict is Verdict.PASSED
+    written = json.dumps(first.observations(item).by_probe)
+    assert json.loads(cached.read_text()) == json.loads(written)

@@ -235,3 +235,33 @@ def test_a_seed_that_draws_an_earlier_seeds_values_reuses_its_results(tmp_path: 
     # Three variants graded, each its reference and two wrong solutions, and each reference
     # run once more for the expected values (seed 3 would have added three runs).
     assert ran == 3 * (1 + 2) + 3
+
+
+def test_cases_graded_at_once_give_the_same_rows_in_the_same_order(tmp_path: Path) -> None:
+    folder, solutions = code_course(tmp_path)
+    bank = load_bank([folder])
+    seen = []
+    for jobs, cache in ((1, "one"), (3, "three")):
+        settings = GraderSettings(bank=folder, solutions=solutions, cache=tmp_path / cache)
+        sandbox = FakeSandbox.local()
+        with Grader(bank, sandbox, settings) as grader:
+            rows = list(selftest(plan(bank, [bank.get(CODE_ID)], solutions, 4), grader, jobs))
+        seen.append(
+            ([(r.case, r.ok, r.detail, r.variant) for r in rows[:-1]], len(sandbox.requests))
+        )
+    assert seen[0] == seen[1]  # the twin (seed 3) is still taken from seed 0, not graded again
+    assert seen[0][1] == 3 * (1 + 2) + 3
+
+
+def test_closing_the_self_test_cancels_the_cases_not_started(tmp_path: Path) -> None:
+    folder, solutions = code_course(tmp_path)
+    bank = load_bank([folder])
+    settings = GraderSettings(bank=folder, solutions=solutions, cache=tmp_path / "cache")
+    sandbox = FakeSandbox.local()
+    with Grader(bank, sandbox, settings) as grader:
+        cases = selftest(plan(bank, [bank.get(CODE_ID)], solutions, 20), grader, 1)
+        first = next(cases)
+        cases.close()  # returns once the running case has finished
+        ran = len(sandbox.requests)
+        assert first.case == "reference.py@seed=0"
+        assert ran < 20 * 3 and len(sandbox.requests) == ran

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import BadInput
+from grader.files import write_whole
 from grader.models import Report, Status
 from grader.ops.batch.sources import Entry
 
@@ -101,7 +101,7 @@ class Outbox:
 
     def add(self, row: Row) -> None:
         report = self.reports / row.report_file
-        _atomic_write(report, row.report.model_dump_json(indent=2), sync=False)
+        write_whole(report, row.report.model_dump_json(indent=2).encode())
         self.rows.append(row)
         self._append(row.cells())
 
@@ -116,7 +116,7 @@ class Outbox:
         writer = csv.writer(text)
         writer.writerow(COLUMNS)
         writer.writerows(row.cells() for row in sorted(self.rows, key=lambda r: r.index))
-        _atomic_write(self.scores, text.getvalue())
+        write_whole(self.scores, text.getvalue().encode(), sync=True)  # the host's crash too
 
 
 def check_out(out: Path) -> None:
@@ -125,18 +125,6 @@ def check_out(out: Path) -> None:
         raise BadInput(f"{out}: not a folder; --out names the folder for the scores")
     if out.is_dir() and any(out.iterdir()) and not (out / "scores.csv").is_file():
         raise BadInput(f"{out}: not empty and not a batch's output; choose another --out")
-
-
-def _atomic_write(path: Path, text: str, sync: bool = True) -> None:
-    """Whole or not at all, even if the grader dies; `sync` also against the host's crash (the
-    scores; a report per submission would cost a disk flush each)."""
-    draft = path.with_name(f".{path.name}.tmp")
-    with draft.open("w", newline="", encoding="utf-8") as out:
-        out.write(text)
-        if sync:
-            out.flush()
-            os.fsync(out.fileno())
-    os.replace(draft, path)
 
 
 @dataclass
