@@ -62,7 +62,7 @@ check: setup
 	  --deselect tests/service/test_celery.py
 
 test: setup-all services chromium
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=30
 
 # The main job on the embedded default: validate the bank, then grade every reference and wrong
 # solution, verify snippet and predict key through the process sandbox.

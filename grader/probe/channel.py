@@ -119,7 +119,8 @@ def _record(line: str, number: int, nonce: str) -> ChannelRecord:
         raise ChannelError(f"observation line {number} is too long")
     try:
         loaded = json.loads(line, parse_constant=_no_constant)
-        _depth(loaded)
+        if line.count("[") + line.count("{") > DEPTH_CAP:  # else it cannot be nested that deep
+            _depth(loaded)
         record = ChannelRecord.model_validate(loaded)
     except (ValueError, RecursionError, ValidationError) as exc:
         raise ChannelError(f"observation line {number} is not a valid record") from exc

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "pids", "cpuacct")
 _EMPTY_WAIT_S = 5.0
+#: How often a run's CPU time is read while it runs: a run stops at most this late past its limit.
+CPU_READ_EVERY_S = 0.01
 
 
 def _own_path(controller: str) -> str | None:
@@ -87,6 +89,7 @@ class RunCgroups:
     def __init__(self, controllers: frozenset[str]) -> None:
         self.name = f"grader-run-{staging.owner_tag()}-{secrets.token_hex(8)}"
         self.dirs: dict[str, Path] = {}
+        self._cpu_read_after = 0.0  # monotonic time of the next CPU reading (`over_cpu`)
         for controller in sorted(controllers):
             parent = _parent_dir(controller)
             if parent is None:
@@ -135,6 +138,16 @@ class RunCgroups:
             path.write_text(str(value))
         except OSError as exc:
             raise SandboxFailure(f"cannot set {path}: {exc}") from exc
+
+    def over_cpu(self, limit_s: float) -> bool:
+        """Whether the run has used more than `limit_s` of CPU. Read at most every
+        `CPU_READ_EVERY_S`: the pump asks after every chunk it reads."""
+        now = time.monotonic()
+        if now < self._cpu_read_after:
+            return False
+        self._cpu_read_after = now + CPU_READ_EVERY_S
+        used = self.cpu_s()
+        return used is not None and used > limit_s
 
     def cpu_s(self) -> float | None:
         cpuacct = self.dirs.get("cpuacct")

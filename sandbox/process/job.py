@@ -125,8 +125,7 @@ class Job:
         cgroups = self.cgroups
 
         def over_cpu() -> str | None:
-            used = cgroups.cpu_s()
-            return "cpu" if used is not None and used > limits.cpu_s else None
+            return "cpu" if cgroups.over_cpu(limits.cpu_s) else None
 
         pump = Pump(captures, stdin_w, self.request.stdin, deadline, lambda: _exited(proc.pid))
         pump.check = over_cpu

@@ -437,8 +437,7 @@ class WarmJob:
             if not ended and exited():
                 ended = True
                 cgroups.signal_all()  # the program ended: whatever it left behind goes now
-            used = cgroups.cpu_s()
-            return "cpu" if used is not None and used > limits.cpu_s else None
+            return "cpu" if cgroups.over_cpu(limits.cpu_s) else None
 
         pump = Pump(captures, stdin_w, self.request.stdin, deadline, exited)
         pump.check = check
