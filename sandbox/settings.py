@@ -44,6 +44,12 @@ def _comma_list(value: Any) -> Any:
     return value
 
 
+def _harness() -> Path | None:
+    """The grader's harness, which every graded run carries (when this checkout has it)."""
+    folder = Path(__file__).resolve().parent.parent / "grader" / "probe" / "harness"
+    return folder if folder.is_dir() else None
+
+
 class SandboxSettings(BaseSettings):
     """The operator's sandbox settings: read from `GRADER_*` once, validated, immutable."""
 
@@ -59,6 +65,9 @@ class SandboxSettings(BaseSettings):
     pool_size: int | None = Field(default=None, ge=1)
     pool_idle_s: float = Field(default=600.0, gt=0)
     warm_imports: Annotated[tuple[str, ...], NoDecode] = ("torch", "torchvision")
+    #: A folder of Python modules each warm interpreter imports once (`sandbox.warm.preload`);
+    #: empty for none.
+    warm_files: Path | None = Field(default_factory=_harness)
     docker_jobs_per_container: int = Field(default=200, ge=1, le=10_000)
 
     def pool_for(self, concurrency: int) -> int:
@@ -76,6 +85,11 @@ class SandboxSettings(BaseSettings):
             return frozenset(f.name for f in fields(Isolation))
         parts = _comma_list(value)
         return frozenset(parts) if isinstance(parts, tuple) else parts
+
+    @field_validator("warm_files", mode="before")
+    @classmethod
+    def _files(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("warm_imports", mode="before")
     @classmethod

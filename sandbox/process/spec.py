@@ -66,6 +66,9 @@ class WarmJobSpec:
     seccomp: str | None
     #: The submission's files: relative name -> base64 of the content.
     files: dict[str, str]
+    #: Whether the job runs with the zygote's preloaded modules (its copy of them left out of
+    #: `files`); otherwise they are taken out of `sys.modules` first (`sandbox.warm.preload`).
+    preloaded: bool
     #: Fresh writable mounts over the zygote's (`jail.job_mounts`).
     mounts: list[Op]
     #: /etc/passwd and /etc/group naming the job's uid (`jail.etc_files`).

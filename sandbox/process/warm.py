@@ -47,6 +47,7 @@ from sandbox.process.live import Killable, Live
 from sandbox.process.pump import Capture, Pump
 from sandbox.process.spec import LaunchSpec, WarmJobSpec
 from sandbox.settings import SANDBOX_TORCH_HOME, SandboxSettings
+from sandbox.warm import preload as warm_preload
 from sandbox.warm import program as warm_program
 from sandbox.warm.pool import WarmPool
 
@@ -55,7 +56,10 @@ CODE = {
     "process_launcher.py": Path(__file__).with_name("launcher.py"),
     "process_zygote.py": Path(__file__).with_name("zygote.py"),
     "warm_program.py": Path(warm_program.__file__),
+    "warm_preload.py": Path(warm_preload.__file__),
 }
+#: Where a zygote finds its copy of the preloaded modules (`zygote.PRELOAD_DIR`).
+PRELOAD_DIR = "/opt/grader/preload"
 BOOT = (
     "import sys; sys.path.insert(0, '/opt/grader'); import process_zygote; "
     "sys.exit(process_zygote.main(sys.argv))"
@@ -80,9 +84,13 @@ class Zygote:
         runtime: Runtime,
         controllers: frozenset[str],
         live: Live[Zygote],
+        preload: warm_preload.Preload | None = None,
     ) -> None:
         self.controllers = controllers
         self.live = live
+        self.preload = preload
+        #: The digest of the modules it imported before any job (None: none, or they failed).
+        self.preloaded: str | None = None
         self.cgroups: RunCgroups | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -126,6 +134,8 @@ class Zygote:
     ) -> subprocess.Popen[bytes]:
         (self.staging / "files").mkdir()
         (self.staging / "root").mkdir()
+        if self.preload is not None:
+            self.preload.write(self.staging / "preload")
         spec = self._spec(settings, runtime, fd)
         with open(self.log, "wb") as log:
             (self.staging / "spec.json").write_text(spec.to_json(status_fd=log.fileno()))
@@ -147,6 +157,8 @@ class Zygote:
             {"op": "bind", "src": str(src), "dst": f"/opt/grader/{name}"}
             for name, src in CODE.items()
         ]
+        if self.preload is not None:
+            mounts += [{"op": "bind", "src": str(self.staging / "preload"), "dst": PRELOAD_DIR}]
         jailed = runtime.jailed()
         return LaunchSpec(
             mode="namespaces",
@@ -169,17 +181,19 @@ class Zygote:
     def _wait_ready(self) -> None:
         self.control.settimeout(START_S)
         try:
-            said = self.control.recv(16)
+            said = self.control.recv(128)
         except OSError:
             said = b""
         self.control.settimeout(None)
-        if said != b"ready":
+        word, _, digest = said.partition(b" ")  # "ready DIGEST-OF-ITS-PRELOADED-MODULES"
+        if word != b"ready":
             try:
                 tail = self.log.read_bytes()[-1500:].decode(errors="replace").strip()
             except OSError:  # removed by a closing runner
                 tail = ""
             self.close()
             raise SandboxFailure(f"the warm zygote did not start: {tail or 'no output'}")
+        self.preloaded = digest.decode(errors="replace") or None
 
     def alive(self) -> bool:
         return self.control.fileno() != -1 and self.proc is not None and self.proc.poll() is None
@@ -261,9 +275,10 @@ class WarmRunner:
     ) -> None:
         self.settings, self.runtime, self.controllers = settings, runtime, controllers
         self.seccomp = seccomp.hex() if seccomp else None
+        self.preload = warm_preload.Preload.read(settings.warm_files)
         self.zygotes: Live[Zygote] = Live("warm pool")
         self.pool: WarmPool[Zygote] = WarmPool(
-            lambda: Zygote(settings, runtime, controllers, self.zygotes),
+            lambda: Zygote(settings, runtime, controllers, self.zygotes, self.preload),
             settings.pool_for(1),
             settings.pool_idle_s,
             "process",
@@ -290,7 +305,7 @@ class WarmRunner:
             return None
         reclaiming = False
         try:
-            job = self._job(request)
+            job = self._job(request, zygote)
             cgroups, zygote.cgroups = zygote.cgroups, None
             if cgroups is None:
                 raise SandboxFailure("a warm zygote was handed out without its job's cgroups")
@@ -330,15 +345,16 @@ class WarmRunner:
         finally:
             self.pool.give_back(zygote, reuse)
 
-    def _job(self, request: RunRequest) -> WarmJobSpec:
+    def _job(self, request: RunRequest, zygote: Zygote) -> WarmJobSpec:
         limits = request.limits
+        files, preloaded = self._files(request, zygote)
         program = warm_program.plan(request.argv)
         if program is None:  # only what `eligible` accepts comes here
             raise SandboxFailure("a warm job needs `python -c CODE` or `python SCRIPT`")
         uid, second = jail.draw_uids()
         env = jail.environment(request.env, self.runtime.jailed(), HOME, SANDBOX_TORCH_HOME)
         env[CHANNEL_ENV] = "fd:3"
-        names = jail.check_files(request.files)
+        names = jail.check_files(files)
         return WarmJobSpec(
             program=program,
             env=env,
@@ -349,11 +365,22 @@ class WarmRunner:
             seccomp=self.seccomp,
             files={
                 str(name): base64.b64encode(data).decode()
-                for name, data in zip(names, request.files.values(), strict=True)
+                for name, data in zip(names, files.values(), strict=True)
             },
+            preloaded=preloaded,
             mounts=jail.job_mounts(limits, uid),
             etc=jail.etc_files(uid),
         )
+
+    def _files(self, request: RunRequest, zygote: Zygote) -> tuple[dict[str, bytes], bool]:
+        """The files to send, and whether the job runs with the zygote's preloaded modules:
+        when it carries them as the zygote imported them, they stay out of its payload."""
+        preload = self.preload
+        if preload is not None and zygote.preloaded == preload.digest:
+            rest = preload.strip(request.files)
+            if rest is not None:
+                return rest, True
+        return dict(request.files), False
 
     def close(self) -> None:
         """Close the pool and kill every zygote, busy or starting; safe to call twice."""

@@ -38,6 +38,7 @@ import sys
 from typing import Any
 
 import process_launcher as launcher  # type: ignore[import-not-found,unused-ignore]
+import warm_preload  # type: ignore[import-not-found,unused-ignore]
 import warm_program  # type: ignore[import-not-found,unused-ignore]
 
 CLONE_JOB = launcher.CLONE_NEWNS | launcher.CLONE_NEWIPC | launcher.CLONE_NEWNET
@@ -50,6 +51,10 @@ SCRATCH = "/run/grader"
 CHANNEL_FD = 3
 #: Order of the descriptors the host sends with a job.
 FDS = ("status", "payload", "stdin", "stdout", "stderr", "channel", "ended")
+#: The host's copy of the modules every job may find imported (`sandbox.warm.preload`).
+PRELOAD_DIR = f"{CODE_DIR}/preload"
+#: Their module names, once imported.
+PRELOADED: list[str] = []
 
 #: A job is the host's `sandbox.process.spec.WarmJobSpec`, read back from JSON as a plain dict
 #: (this file runs in the jail on the standard library alone).
@@ -142,6 +147,9 @@ def serve(link: socket.socket) -> None:
         os.write(fds["status"], json.dumps({"error": f"warm setup: {exc}"}).encode() + b"\n")
         os._exit(1)
     os.close(fds["status"])
+    if not job["preloaded"]:  # this job carries other files, or none: it must not see ours
+        for name in PRELOADED:
+            sys.modules.pop(name, None)
     warm_program.run(job["program"], job["env"], job["cwd"], ended_fd=fds["ended"])
 
 
@@ -211,14 +219,44 @@ def loop(control: socket.socket) -> None:
         report(status_fd, wait_status, rusage)
 
 
+def preload() -> str:
+    """Import the preload folder's modules; the digest of their sources, "" when there are none
+    or one fails to import (jobs then carry their own, as without a preload)."""
+    if not os.path.isdir(PRELOAD_DIR):
+        return ""
+    sources = {}
+    for name in sorted(os.listdir(PRELOAD_DIR)):
+        if name.endswith(".py"):
+            with open(os.path.join(PRELOAD_DIR, name), "rb") as handle:
+                sources[name] = handle.read()
+    path = list(sys.path)
+    sys.path.insert(0, PRELOAD_DIR)
+    try:
+        for name in sources:
+            importlib.import_module(name[:-3])
+            PRELOADED.append(name[:-3])
+    except Exception:  # noqa: BLE001 - a module that does not import: no preload, said in the log
+        import traceback
+
+        traceback.print_exc()
+        for name in PRELOADED:
+            sys.modules.pop(name, None)
+        PRELOADED.clear()
+        return ""
+    finally:
+        sys.path[:] = path  # a module that put its own folder on the path leaves it too
+    return str(warm_preload.digest_of(sources))
+
+
 def main(argv: list[str]) -> int:
     control = socket.socket(fileno=int(argv[1]))
     for name in filter(None, argv[2].split(",")):
         importlib.import_module(name)
+    digest = preload()
     gc.collect()
     gc.freeze()  # the warm modules' objects stay out of every child's collections
     warm_program.huge_pages()  # cheaper forks for every job (see there)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    control.send(b"ready")
+    control.send(b"ready " + digest.encode())
     loop(control)
     return 0

@@ -57,7 +57,7 @@ def _hex_runs():
 
 def report():
     observer = os.getppid()
-    out = {"uids": [os.getuid(), os.geteuid(), os.stat("harness/observer.py").st_uid]}
+    out = {"uids": [os.getuid(), os.geteuid(), os.stat("submission.py").st_uid]}
     for name, number in (("signal", 0), ("stop", signal.SIGSTOP)):
         try:
             os.kill(observer, number)

@@ -273,3 +273,65 @@ def test_a_warm_job_shares_the_zygotes_huge_pages(warm: ProcessSandbox) -> None:
     assert result.ok, result.stderr
     assert _huge_kib(result.stdout.decode()) > 100 << 10  # torch's heap, at least 100 MiB of it
     _wait_warm(warm)
+
+
+#: What a job sees of the harness: imported already (and from where), and in its workdir.
+SEES_HARNESS = (
+    "import json, os, sys\n"
+    "before = 'observer' in sys.modules\n"
+    "sys.path.insert(0, 'harness')\n"
+    "try:\n"
+    "    import observer\n"
+    "    found = [getattr(observer, 'MARK', None), observer.__file__.startswith('/opt/grader/')]\n"
+    "except ImportError:\n"
+    "    found = None\n"
+    "print(json.dumps([before, found, os.path.isdir('harness')]))"
+)
+
+
+def sees_harness(sandbox: ProcessSandbox, files: dict[str, bytes]) -> list[object]:
+    request = RunRequest(argv=("python", "-c", SEES_HARNESS), limits=QUICK, files=files)
+    result = sandbox.run(request)
+    assert result.ok and result.backend == "process", result.stderr
+    return json.loads(result.stdout)
+
+
+@needs_root
+def test_a_job_carrying_the_harness_runs_it_preloaded(warm: ProcessSandbox) -> None:
+    from grader.probe.harness import harness_files
+
+    assert warm.settings.warm_files is not None
+    # Imported by the zygote from its copy, and the job's 160 KB of files never sent or written.
+    assert sees_harness(warm, harness_files()) == [True, [None, True], False]
+
+
+@needs_root
+def test_a_job_carrying_another_harness_or_none_never_sees_the_preloaded_one(
+    warm: ProcessSandbox,
+) -> None:
+    from grader.probe.harness import harness_files
+
+    edited = {**harness_files(), "harness/observer.py": b"MARK = 'its own'\n"}
+    assert sees_harness(warm, edited) == [False, ["its own", False], True]
+    assert sees_harness(warm, {}) == [False, None, False]
+    extra = {**harness_files(), "harness/extra.py": b""}  # more in the folder: its own files
+    assert sees_harness(warm, extra) == [False, [None, False], True]
+
+
+def test_a_preload_is_the_folders_modules_and_matches_only_them_byte_for_byte(
+    tmp_path: Path,
+) -> None:
+    from sandbox.warm.preload import Preload
+
+    folder = tmp_path / "harness"
+    folder.mkdir()
+    (folder / "__init__.py").write_bytes(b"host side")
+    (folder / "a.py").write_bytes(b"A = 1\n")
+    preload = Preload.read(folder)
+    assert preload is not None and dict(preload.sources) == {"a.py": b"A = 1\n"}
+    job = {"harness/a.py": b"A = 1\n", "harness/__pycache__/a.pyc": b"?", "submission.py": b""}
+    assert preload.strip(job) == {"submission.py": b""}
+    assert preload.strip({**job, "harness/a.py": b"A = 2\n"}) is None
+    assert preload.strip({"submission.py": b""}) is None
+    assert Preload.read(None) is None and Preload.read(tmp_path / "absent") is None
+    assert SandboxSettings(warm_files="").warm_files is None
