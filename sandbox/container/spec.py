@@ -28,6 +28,8 @@ from typing import Any
 from sandbox.base import CHANNEL_ENV, GpuPolicy, Limits, RunRequest
 from sandbox.errors import SandboxUnavailable
 from sandbox.settings import SANDBOX_CHECKPOINTS, SANDBOX_TORCH_HOME
+from sandbox.warm import importer
+from sandbox.warm.preload import Preload
 
 #: The runtime's interpreter inside the images (`argv[0] == "python"` means this one).
 PYTHON = "/opt/runtime/bin/python"
@@ -45,6 +47,7 @@ NOFILE = 1024
 LABEL = "org.grader.sandbox"
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
 ZYGOTE = Path(__file__).with_name("zygote.py")
+IMPORTER = Path(importer.__file__)
 #: A warm container's jobs each make this folder afresh under their own uid (`zygote.py`).
 JOB_WORKDIR = f"{WORKDIR}/job"
 #: Where a warm container's job uids are drawn: far above the images' users and the process
@@ -240,12 +243,19 @@ def container_config(
     }
 
 
-def warm_args(program_source: str, imports: tuple[str, ...], jobs: int) -> tuple[str, ...]:
+def warm_args(
+    program_source: str, imports: tuple[str, ...], jobs: int, preload: Preload | None = None
+) -> tuple[str, ...]:
     """A warm zygote's arguments: the program runner's source, the imports, a fresh base for its
-    job uids (drawn per container) and how many jobs it takes."""
+    job uids (drawn per container), how many jobs it takes, and with a preload the source of
+    `sandbox.warm.importer` and the modules' sources (JSON: name -> text)."""
     low, high = JOB_UIDS
     base = low + 2 * secrets.randbelow((high - low) // 2 - jobs)
-    return (program_source, ",".join(imports), str(base), str(jobs))
+    args = (program_source, ",".join(imports), str(base), str(jobs))
+    texts = preload.texts() if preload is not None else None
+    if texts is None:
+        return args
+    return (*args, IMPORTER.read_text(), json.dumps(texts))
 
 
 def warm_environment(extra: Mapping[str, str]) -> dict[str, str]:
@@ -256,9 +266,15 @@ def warm_environment(extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def payload(request: RunRequest, token: str, warm: Mapping[str, Any] | None = None) -> bytes:
-    """The tar the supervisor reads on stdin: meta.json, stdin, files/<name>; a warm server
-    also gets `warm` (the program's plan, environment and rlimits) in the meta."""
+def payload(
+    request: RunRequest,
+    token: str,
+    warm: Mapping[str, Any] | None = None,
+    files: Mapping[str, bytes] | None = None,
+) -> bytes:
+    """The tar the supervisor reads on stdin: meta.json, stdin, files/<name> (`files`, else the
+    request's); a warm server also gets `warm` (the program's plan, environment, rlimits and
+    whether it runs preloaded) in the meta."""
     argv = list(request.argv)
     if argv and argv[0] == "python":
         argv[0] = PYTHON
@@ -274,7 +290,7 @@ def payload(request: RunRequest, token: str, warm: Mapping[str, Any] | None = No
     with tarfile.open(fileobj=buffer, mode="w") as bundle:
         _add(bundle, "meta.json", json.dumps(meta).encode())
         _add(bundle, "stdin", request.stdin)
-        for name, content in request.files.items():
+        for name, content in (request.files if files is None else files).items():
             _add(bundle, "files/" + check_name(name), content)
     return buffer.getvalue()
 

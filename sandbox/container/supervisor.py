@@ -45,6 +45,8 @@ _ORPHAN_WAIT_S = 2.0
 #: What a warm container's zygote writes on stdout once it waits for jobs (no student code has
 #: run in the container yet, so this needs no secret).
 READY = b"\0grader:warm:ready\0"
+#: The same, when it also imported the preloaded modules it was given (`sandbox.warm.preload`).
+READY_PRELOADED = b"\0grader:warm:ready:preloaded\0"
 
 
 def marker(token: str, what: str) -> bytes:

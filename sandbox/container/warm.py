@@ -51,11 +51,12 @@ from sandbox.base import Limits, RunRequest
 from sandbox.container import spec
 from sandbox.container.attach import Exchange, Wire, outcome
 from sandbox.container.errors import docker_client, docker_errors
-from sandbox.container.supervisor import READY
+from sandbox.container.supervisor import READY, READY_PRELOADED
 from sandbox.errors import SandboxFailure
 from sandbox.settings import SandboxSettings
 from sandbox.warm import program as warm_program
 from sandbox.warm.pool import WarmPool
+from sandbox.warm.preload import Preload
 
 #: The label naming the grader process that owns a warm container (`owner_id`).
 OWNER_LABEL = "org.grader.owner"
@@ -186,13 +187,16 @@ class WarmContainer:
         owner: str,
         remover: Remover,
         jobs: int,
+        preload: Preload | None = None,
     ) -> None:
         self.client, self.remover = client, remover
         self.cid: str | None = None
         self.jobs_left = jobs
         self.reusable = False  # whether the last job left it fit for the next
+        self.preload = preload
+        self.preloaded = False  # whether its zygote imported `preload` (it says so when ready)
         weights = settings.weights_dir if settings.weights_dir.is_dir() else None
-        warm_args = spec.warm_args(_SOURCE, settings.warm_imports, self.jobs_left)
+        warm_args = spec.warm_args(_SOURCE, settings.warm_imports, self.jobs_left, preload)
         labels = {spec.LABEL: "warm", OWNER_LABEL: owner}
         with docker_errors("starting a warm sandbox container"):
             created = client.api.create_container(
@@ -220,15 +224,16 @@ class WarmContainer:
         self.sock.settimeout(START_S)
         stdout, stderr = b"", b""
         try:
-            while stdout != READY:
+            while stdout not in (READY, READY_PRELOADED):
                 stream, size = _FRAME.unpack(_recv_exact(self.sock, _FRAME.size))
                 data = _recv_exact(self.sock, size)
                 if stream == 2:
                     stderr = (stderr + data)[-2000:]
                 else:
                     stdout += data
-                if not READY.startswith(stdout):
+                if not (READY.startswith(stdout) or READY_PRELOADED.startswith(stdout)):
                     raise OSError("unexpected output before READY")
+            self.preloaded = stdout == READY_PRELOADED
         except OSError as exc:
             tail = stderr.decode(errors="replace").strip().splitlines()[-3:]
             message = f"a warm container did not start ({exc}): {' | '.join(tail)}"
@@ -251,12 +256,15 @@ class WarmContainer:
         self.jobs_left -= 1
         self.reusable = False
         limits = request.limits
+        # A job carrying the preloaded modules as read runs them, and is sent without them.
+        rest = self.preload.strip(request.files) if self.preload and self.preloaded else None
         warm = {
             "program": warm_program.plan(request.argv),
             "env": spec.warm_environment(request.env),
             "rlimits": spec.child_rlimits(limits),
+            "preloaded": rest is not None,
         }
-        data = spec.payload(request, token, warm)
+        data = spec.payload(request, token, warm, rest)
         args = (token, limits.output_bytes, limits.channel_bytes)
         framed = _LENGTH.pack(len(data)) + data
         exchange = Exchange(self.sock, framed, *args, wall_s, JOB_START_S, keep_open=True)
@@ -328,6 +336,7 @@ class DockerWarm:
 
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
+        self.preload = Preload.read(settings.warm_files)
         self.client = docker_client()
         self.owner = owner_id()
         self.remover = Remover(self.client)
@@ -365,7 +374,9 @@ class DockerWarm:
         def start() -> WarmContainer:
             counts = pool.counts()
             jobs = budgets.next(pool.size, counts["ready"] + counts["busy"])
-            return WarmContainer(self.client, self.settings, limits, self.owner, self.remover, jobs)
+            return WarmContainer(
+                self.client, self.settings, limits, self.owner, self.remover, jobs, self.preload
+            )
 
         size, idle_s = self.settings.pool_for(self.users), self.settings.pool_idle_s
         pool = WarmPool(start, size, idle_s, "docker", jobs_left=lambda c: c.jobs_left)

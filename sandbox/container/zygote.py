@@ -4,12 +4,14 @@ A warm container serves one job at a time and many jobs in sequence (`warm.py` r
 `GRADER_DOCKER_JOBS_PER_CONTAINER` jobs or on any anomaly). The host starts this file as
 
     python -I -c <this text> SUPERVISOR_SOURCE PROGRAM_SOURCE IMPORTS UID_BASE JOBS
+        [IMPORTER_SOURCE PRELOADED_SOURCES_JSON]
 
 as root holding only CAP_SETUID and CAP_SETGID (`spec.py`), and it splits into
 
-    zygote   root, CAP_SETUID/SETGID only, non-dumpable; imports torch; forks each job's child
-      |      ahead of its job; never reads a byte of any job (only file descriptors pass through
-      |      it), so no child can find an earlier student's files or token in memory it inherited
+    zygote   root, CAP_SETUID/SETGID only, non-dumpable; imports torch (and the preloaded
+      |      modules, `sandbox.warm.preload`); forks each job's child ahead of its job; never
+      |      reads a byte of any job (only file descriptors pass through it), so no child can
+      |      find an earlier student's files or token in memory it inherited
       +- server   forked before the imports; takes uid 10001 (no capability left), non-dumpable;
       |           alone holds the attach stdin; per job reads `len(8 bytes) + tar` (the cold
       |           run's tar, see `spec.payload`), writes the token's markers on stdout
@@ -70,6 +72,10 @@ _MEMORY_STATS = (
 
 sup: Any = None  # the supervisor's helpers (marker, take_uids, ...), loaded from its source
 runner: Any = None  # warm_program, loaded from its source
+preloader: Any = None  # sandbox.warm.importer, loaded from its source when given one
+#: The modules imported before any job (`sandbox.warm.preload`), and the folder they seem from.
+PRELOADED: list[str] = []
+_PRELOAD_DIR = "/opt/grader/preload"
 
 
 def load(name: str, source: str) -> types.ModuleType:
@@ -140,6 +146,7 @@ def serve_job(
     stdin_fd, channel_fd = scratch(stdin), scratch(b"")
     payload_r, payload_w = os.pipe()
     job = {key: meta[key] for key in ("program", "env", "rlimits")}
+    job["preloaded"] = meta.get("preloaded") is True
     job["files"] = {name: base64.b64encode(body).decode() for name, body in files.items()}
     out.write(sup.marker(token, "started"))
     out.flush()
@@ -208,6 +215,8 @@ def job_child(fds: list[int], uid: int, second: int) -> NoReturn:
         traceback.print_exc()
         sys.stderr.flush()
         os._exit(1)
+    if not job["preloaded"] and PRELOADED:  # other files, or none: it must not see ours
+        preloader.forget(PRELOADED)
     runner.run(job["program"], job["env"], _JOB_WORKDIR)
     os._exit(1)  # `run` never returns
 
@@ -378,6 +387,16 @@ def zygote(server: socket.socket, sweeper: socket.socket, base: int, jobs: int) 
             child, child_link = prefork(index + 1, base, links)
 
 
+def preload(args: list[str]) -> None:
+    """With `[IMPORTER_SOURCE, SOURCES_JSON]`, import those modules (`PRELOADED` says which)."""
+    global preloader
+    if len(args) != 2:
+        return
+    preloader = load("warm_importer", args[0])
+    sources = {name: text.encode() for name, text in json.loads(args[1]).items()}
+    PRELOADED.extend(preloader.import_sources(sources, _PRELOAD_DIR))
+
+
 def fork_with(target: Any) -> socket.socket:
     """A process running `target(link)`; our end of its link."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -408,13 +427,14 @@ def main(argv: list[str]) -> int:
     sup._dumpable(0)
     for name in filter(None, argv[3].split(",")):
         importlib.import_module(name)
+    preload(argv[6:8])
     for folder in _SWEPT:  # what the imports left (torch makes a folder in /tmp): ours
         for name in os.listdir(folder):
             remove_tree(os.path.join(folder, name))
     gc.collect()
     gc.freeze()  # the warm modules' objects stay out of every child's collections
     runner.huge_pages()  # cheaper forks for every job (see there)
-    sys.stdout.buffer.write(sup.READY)
+    sys.stdout.buffer.write(sup.READY_PRELOADED if PRELOADED else sup.READY)
     sys.stdout.flush()
     zygote(to_server, to_sweeper, int(argv[4]), int(argv[5]))
     os._exit(0)  # the interpreter's teardown of torch takes a second and serves nothing

@@ -47,16 +47,17 @@ from sandbox.process.live import Killable, Live
 from sandbox.process.pump import Capture, Pump
 from sandbox.process.spec import LaunchSpec, WarmJobSpec
 from sandbox.settings import SANDBOX_TORCH_HOME, SandboxSettings
-from sandbox.warm import preload as warm_preload
+from sandbox.warm import importer as warm_importer
 from sandbox.warm import program as warm_program
 from sandbox.warm.pool import WarmPool
+from sandbox.warm.preload import Preload
 
 #: The files bound read-only at /opt/grader in a zygote's jail, by the names the zygote imports.
 CODE = {
     "process_launcher.py": Path(__file__).with_name("launcher.py"),
     "process_zygote.py": Path(__file__).with_name("zygote.py"),
     "warm_program.py": Path(warm_program.__file__),
-    "warm_preload.py": Path(warm_preload.__file__),
+    "warm_importer.py": Path(warm_importer.__file__),
 }
 #: Where a zygote finds its copy of the preloaded modules (`zygote.PRELOAD_DIR`).
 PRELOAD_DIR = "/opt/grader/preload"
@@ -84,7 +85,7 @@ class Zygote:
         runtime: Runtime,
         controllers: frozenset[str],
         live: Live[Zygote],
-        preload: warm_preload.Preload | None = None,
+        preload: Preload | None = None,
     ) -> None:
         self.controllers = controllers
         self.live = live
@@ -275,7 +276,7 @@ class WarmRunner:
     ) -> None:
         self.settings, self.runtime, self.controllers = settings, runtime, controllers
         self.seccomp = seccomp.hex() if seccomp else None
-        self.preload = warm_preload.Preload.read(settings.warm_files)
+        self.preload = Preload.read(settings.warm_files)
         self.zygotes: Live[Zygote] = Live("warm pool")
         self.pool: WarmPool[Zygote] = WarmPool(
             lambda: Zygote(settings, runtime, controllers, self.zygotes, self.preload),

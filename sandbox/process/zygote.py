@@ -38,7 +38,7 @@ import sys
 from typing import Any
 
 import process_launcher as launcher  # type: ignore[import-not-found,unused-ignore]
-import warm_preload  # type: ignore[import-not-found,unused-ignore]
+import warm_importer  # type: ignore[import-not-found,unused-ignore]
 import warm_program  # type: ignore[import-not-found,unused-ignore]
 
 CLONE_JOB = launcher.CLONE_NEWNS | launcher.CLONE_NEWIPC | launcher.CLONE_NEWNET
@@ -148,8 +148,7 @@ def serve(link: socket.socket) -> None:
         os._exit(1)
     os.close(fds["status"])
     if not job["preloaded"]:  # this job carries other files, or none: it must not see ours
-        for name in PRELOADED:
-            sys.modules.pop(name, None)
+        warm_importer.forget(PRELOADED)
     warm_program.run(job["program"], job["env"], job["cwd"], ended_fd=fds["ended"])
 
 
@@ -229,23 +228,8 @@ def preload() -> str:
         if name.endswith(".py"):
             with open(os.path.join(PRELOAD_DIR, name), "rb") as handle:
                 sources[name] = handle.read()
-    path = list(sys.path)
-    sys.path.insert(0, PRELOAD_DIR)
-    try:
-        for name in sources:
-            importlib.import_module(name[:-3])
-            PRELOADED.append(name[:-3])
-    except Exception:  # noqa: BLE001 - a module that does not import: no preload, said in the log
-        import traceback
-
-        traceback.print_exc()
-        for name in PRELOADED:
-            sys.modules.pop(name, None)
-        PRELOADED.clear()
-        return ""
-    finally:
-        sys.path[:] = path  # a module that put its own folder on the path leaves it too
-    return str(warm_preload.digest_of(sources))
+    PRELOADED.extend(warm_importer.import_sources(sources, PRELOAD_DIR))
+    return str(warm_importer.digest_of(sources)) if PRELOADED else ""
 
 
 def main(argv: list[str]) -> int:

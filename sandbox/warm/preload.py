@@ -13,10 +13,11 @@ them stays in its own address space, as with torch.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from sandbox.warm.importer import digest_of
 
 #: Where a job's bytecode for the folder's modules may travel (ignored when preloaded: the
 #: zygote compiled the same sources itself).
@@ -46,6 +47,13 @@ class Preload:
         """What the zygote reports it imported (`digest_of`, computed on the same bytes)."""
         return digest_of(self.sources)
 
+    def texts(self) -> dict[str, str] | None:
+        """The sources as text (to travel as an argument); None when one is not UTF-8."""
+        try:
+            return {name: data.decode() for name, data in self.sources.items()}
+        except UnicodeDecodeError:
+            return None
+
     def write(self, folder: Path) -> None:
         """The sources into `folder` (the zygote's own copy)."""
         folder.mkdir()
@@ -61,11 +69,3 @@ class Preload:
         if sources != dict(self.sources):
             return None
         return {name: data for name, data in files.items() if not name.startswith(prefix)}
-
-
-def digest_of(sources: Mapping[str, bytes]) -> str:
-    """sha256 over the sources, in name order. Standard library only: the zygote runs it too."""
-    digest = hashlib.sha256()
-    for name in sorted(sources):
-        digest.update(name.encode() + b"\0" + sources[name] + b"\0")
-    return digest.hexdigest()

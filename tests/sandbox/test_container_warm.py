@@ -29,6 +29,7 @@ from sandbox.container.warm import (
 from sandbox.errors import SandboxUnavailable
 from sandbox.settings import SandboxSettings
 from tests.sandbox.conftest import _wait_warm
+from tests.sandbox.preloading import assert_preloaded_harness
 from tests.sandbox.test_warm import LOOK, PLANT
 
 pytestmark = pytest.mark.docker
@@ -194,3 +195,9 @@ def test_pools_follow_the_number_of_sandboxes_sharing_them(
     for shared in held:
         release_warm(shared)
     assert closed == [held[0]]  # the last one out shuts the pools down
+
+
+def test_a_job_carrying_the_harness_runs_it_preloaded_and_no_other_job_sees_it(
+    warm: object,
+) -> None:
+    assert_preloaded_harness(warm, "docker")  # type: ignore[arg-type]

@@ -38,6 +38,7 @@ from sandbox.process import ProcessSandbox
 from sandbox.settings import SandboxSettings
 from sandbox.warm import program as warm_program
 from tests.sandbox.conftest import _wait_warm
+from tests.sandbox.preloading import assert_preloaded_harness
 
 QUICK = Limits(wall_s=20, cpu_s=20, memory_bytes=512 * MiB)
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the warm pool needs the jail (root)")
@@ -275,47 +276,11 @@ def test_a_warm_job_shares_the_zygotes_huge_pages(warm: ProcessSandbox) -> None:
     _wait_warm(warm)
 
 
-#: What a job sees of the harness: imported already (and from where), and in its workdir.
-SEES_HARNESS = (
-    "import json, os, sys\n"
-    "before = 'observer' in sys.modules\n"
-    "sys.path.insert(0, 'harness')\n"
-    "try:\n"
-    "    import observer\n"
-    "    found = [getattr(observer, 'MARK', None), observer.__file__.startswith('/opt/grader/')]\n"
-    "except ImportError:\n"
-    "    found = None\n"
-    "print(json.dumps([before, found, os.path.isdir('harness')]))"
-)
-
-
-def sees_harness(sandbox: ProcessSandbox, files: dict[str, bytes]) -> list[object]:
-    request = RunRequest(argv=("python", "-c", SEES_HARNESS), limits=QUICK, files=files)
-    result = sandbox.run(request)
-    assert result.ok and result.backend == "process", result.stderr
-    return json.loads(result.stdout)
-
-
 @needs_root
-def test_a_job_carrying_the_harness_runs_it_preloaded(warm: ProcessSandbox) -> None:
-    from grader.probe.harness import harness_files
-
-    assert warm.settings.warm_files is not None
-    # Imported by the zygote from its copy, and the job's 160 KB of files never sent or written.
-    assert sees_harness(warm, harness_files()) == [True, [None, True], False]
-
-
-@needs_root
-def test_a_job_carrying_another_harness_or_none_never_sees_the_preloaded_one(
+def test_a_job_carrying_the_harness_runs_it_preloaded_and_no_other_job_sees_it(
     warm: ProcessSandbox,
 ) -> None:
-    from grader.probe.harness import harness_files
-
-    edited = {**harness_files(), "harness/observer.py": b"MARK = 'its own'\n"}
-    assert sees_harness(warm, edited) == [False, ["its own", False], True]
-    assert sees_harness(warm, {}) == [False, None, False]
-    extra = {**harness_files(), "harness/extra.py": b""}  # more in the folder: its own files
-    assert sees_harness(warm, extra) == [False, [None, False], True]
+    assert_preloaded_harness(warm, "process")
 
 
 def test_a_preload_is_the_folders_modules_and_matches_only_them_byte_for_byte(
