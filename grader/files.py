@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 
 def write_whole(path: Path, data: bytes, sync: bool = False, mode: int = 0o666) -> None:
@@ -23,3 +25,12 @@ def write_whole(path: Path, data: bytes, sync: bool = False, mode: int = 0o666) 
     except BaseException:
         draft.unlink(missing_ok=True)
         raise
+
+
+def read_json(path: Path) -> Any:
+    """A cache file's JSON; None when there is none or it cannot be read (a torn write of an
+    older grader, a bad disk): the caller computes it again instead of failing."""
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None

@@ -232,7 +232,7 @@ def _add_bank_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         "--jobs",
         type=positive,
         metavar="N",
-        help="cases graded at once (default: GRADER_POOL_SIZE, else the cores)",
+        help="items (or variants) proven at once (default: GRADER_POOL_SIZE, else the cores)",
     )
     add_backend_option(p)
     p.set_defaults(func=_selftest)

@@ -105,7 +105,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     rows: list[Row] = []
     with sigterm_interrupts(), Grader(bank, settings=sized_for(settings, jobs)) as grader:
         wait_warm(grader.sandbox)  # the self-test runs on the warm path where the backend has one
-        with closing(selftest(plans, grader, jobs)) as cases:  # before the sandbox
+        with closing(selftest(plans, grader, jobs)) as cases:  # nothing new starts after
             for row in cases:
                 rows.append(row)
                 print(table.line(row), flush=True)

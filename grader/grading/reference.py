@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import BankError, BankIssue
-from grader.files import write_whole
+from grader.files import read_json, write_whole
 from grader.models import Check, CodeItem
 from grader.probe.channel import Observations
 from grader.probe.harness import harness_digest
@@ -192,10 +192,7 @@ class ReferenceStore:
 
 def _read_cached(path: Path) -> Observations | None:
     """A cached run's observations; None when there is none or it cannot be read (run again)."""
-    try:
-        by_probe = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
+    by_probe = read_json(path)
     return Observations(by_probe, done=True) if isinstance(by_probe, dict) else None
 
 

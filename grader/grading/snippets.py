@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from grader.errors import ChannelError, SnippetFailed
+from grader.files import read_json, write_whole
 from grader.probe.channel import LOAD, parse_channel
 from grader.probe.harness import harness_digest
 from grader.probe.plan import ProbePlan, harness_request
@@ -35,12 +36,12 @@ def run_snippet(
     parts = [code, harness_digest(), RUNTIME_PINS.read_text()]
     key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
     cached = folder / f"{key}.json"
-    if cached.is_file():
-        stored: Observation = json.loads(cached.read_text())
+    stored: Observation | None = read_json(cached)
+    if isinstance(stored, dict):
         return stored
     observation = _observe(sandbox, code, limits)
     folder.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps(observation))
+    write_whole(cached, json.dumps(observation).encode())
     return observation
 
 

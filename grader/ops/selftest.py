@@ -193,7 +193,8 @@ Outcome = tuple[bool, str]
 def selftest(plans: Iterable[Plan], grader: Grader, jobs: int = 1) -> Generator[Row]:
     """Every planned case, graded through `grader` exactly as a student's answer would be:
     `jobs` plans at once, their rows in the plans' order as they finish. Closing the iterator
-    cancels what has not started and waits for what has."""
+    (an interrupt) cancels what has not started without waiting for what has: closing the
+    grader's sandbox then ends those runs."""
     spent: dict[str, dict[str, float]] = {}  # a varying item's seconds, by seeded variant
     done: dict[tuple[str, str], list[Row]] = {}  # a varying item's rows, by variant
     pool = ThreadPoolExecutor(jobs, thread_name_prefix="selftest")
@@ -205,7 +206,7 @@ def selftest(plans: Iterable[Plan], grader: Grader, jobs: int = 1) -> Generator[
             rows = _twin_rows(plan_, done) if future is None else future.result()
             yield from _noted(rows, spent, done)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _all_rows(planned: Plan, grader: Grader) -> list[Row]:

@@ -48,6 +48,8 @@ LABEL = "org.grader.sandbox"
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
 ZYGOTE = Path(__file__).with_name("zygote.py")
 IMPORTER = Path(importer.__file__)
+#: The longest argument the preloaded sources may take (Linux: 128 KiB per argument).
+MAX_ARGUMENT = 120_000
 #: A warm container's jobs each make this folder afresh under their own uid (`zygote.py`).
 JOB_WORKDIR = f"{WORKDIR}/job"
 #: Where a warm container's job uids are drawn: far above the images' users and the process
@@ -252,10 +254,10 @@ def warm_args(
     low, high = JOB_UIDS
     base = low + 2 * secrets.randbelow((high - low) // 2 - jobs)
     args = (program_source, ",".join(imports), str(base), str(jobs))
-    texts = preload.texts() if preload is not None else None
-    if texts is None:
-        return args
-    return (*args, IMPORTER.read_text(), json.dumps(texts))
+    texts = json.dumps(preload.texts()) if preload is not None else "null"
+    if texts == "null" or len(texts) > MAX_ARGUMENT:
+        return args  # jobs carry their own files, as without a preload
+    return (*args, IMPORTER.read_text(), texts)
 
 
 def warm_environment(extra: Mapping[str, str]) -> dict[str, str]:

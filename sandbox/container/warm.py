@@ -257,7 +257,7 @@ class WarmContainer:
         self.reusable = False
         limits = request.limits
         # A job carrying the preloaded modules as read runs them, and is sent without them.
-        rest = self.preload.strip(request.files) if self.preload and self.preloaded else None
+        rest = self.preload.strip(request) if self.preload and self.preloaded else None
         warm = {
             "program": warm_program.plan(request.argv),
             "env": spec.warm_environment(request.env),

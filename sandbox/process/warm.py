@@ -378,7 +378,7 @@ class WarmRunner:
         when it carries them as the zygote imported them, they stay out of its payload."""
         preload = self.preload
         if preload is not None and zygote.preloaded == preload.digest:
-            rest = preload.strip(request.files)
+            rest = preload.strip(request)
             if rest is not None:
                 return rest, True
         return dict(request.files), False

@@ -17,23 +17,26 @@ from typing import Any
 
 def import_sources(sources: Mapping[str, bytes], folder: str) -> list[str]:
     """Import each `NAME.py` of `sources` as the top-level module NAME, in name order, as if
-    from `folder` (its `__file__`); the names imported. When one fails to import (said on
-    stderr), none is left in `sys.modules` and [] is returned: jobs then carry their own."""
+    from `folder` (its `__file__`); the names imported. When a name is taken already (a module
+    the warm imports brought) or one fails to import (said on stderr), none of them is left in
+    `sys.modules` and [] is returned: jobs then carry their own."""
+    names = [name[:-3] for name in sorted(sources)]
+    if any(name in sys.modules for name in names):
+        return []
     finder = _Sources(sources, folder)
-    path, imported = list(sys.path), []
+    path = list(sys.path)
     sys.meta_path.insert(0, finder)
     try:
-        for name in sorted(sources):
-            imported.append(name[:-3])
-            importlib.import_module(name[:-3])
+        for name in names:
+            importlib.import_module(name)
     except Exception:  # noqa: BLE001 - any failure: no preload
         traceback.print_exc()
-        forget(imported)
-        imported = []
+        forget(names)  # those an earlier one imported too
+        names = []
     finally:
         sys.meta_path.remove(finder)
         sys.path[:] = path  # a module that put its own folder on the path leaves it too
-    return imported
+    return names
 
 
 def forget(names: list[str]) -> None:

@@ -3,12 +3,13 @@
 
 A zygote imports the folder's modules as it starts, after torch, from a copy of the bytes the
 host read (so what it imported is what the host compares with). A job that carries that folder
-byte for byte (`harness/NAME.py`, plus at most their bytecode under `harness/__pycache__/`) is
-sent without it and runs with the modules already imported: no 160 KB payload to encode, send,
-decode and write, no import. Any other job gets the modules taken out of `sys.modules` first, so
-it imports its own files, or finds none. The modules are the host's own trusted code, imported
-before any student code exists in the zygote, and each job is a fresh fork: what a job does to
-them stays in its own address space, as with torch.
+byte for byte (`harness/NAME.py`, plus at most what `harness/__pycache__/` holds) and runs
+`python -c CODE` is sent without it and runs with the modules already imported: no 160 KB
+payload to encode, send, decode and write, no import. Any other job gets the modules taken out
+of `sys.modules` first, so it imports its own files, or finds none (it could still reach the
+objects through others', as it could read the same public code). The modules are the host's
+own trusted code, imported before any student code exists in the zygote, and each job is a
+fresh fork: what a job does to them stays in its own address space, as with torch.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.base import RunRequest
+from sandbox.warm import program as warm_program
 from sandbox.warm.importer import digest_of
 
 #: Where a job's bytecode for the folder's modules may travel (ignored when preloaded: the
@@ -60,10 +63,15 @@ class Preload:
         for name, data in self.sources.items():
             (folder / name).write_bytes(data)
 
-    def strip(self, files: Mapping[str, bytes]) -> dict[str, bytes] | None:
+    def strip(self, request: RunRequest) -> dict[str, bytes] | None:
         """The job's files less this folder's, when the job carries the folder as read (every
-        source byte for byte, nothing else in it but bytecode); None when it does not."""
-        prefix = f"{self.folder}/"
+        source byte for byte, nothing else in it but what `__pycache__/` holds, which is never
+        run then) and runs `python -c CODE` (a script might be one of those files, or read
+        them); None otherwise."""
+        program = warm_program.plan(request.argv)
+        if program is None or "code" not in program:
+            return None
+        files, prefix = request.files, f"{self.folder}/"
         ours = {n.removeprefix(prefix): data for n, data in files.items() if n.startswith(prefix)}
         sources = {name: data for name, data in ours.items() if not name.startswith(_BYTECODE)}
         if sources != dict(self.sources):

@@ -8,6 +8,7 @@ solutions of a varying item are templates, validated at seed 0 with file:line is
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -261,7 +262,9 @@ def test_closing_the_self_test_cancels_the_cases_not_started(tmp_path: Path) -> 
     with Grader(bank, sandbox, settings) as grader:
         cases = selftest(plan(bank, [bank.get(CODE_ID)], solutions, 20), grader, 1)
         first = next(cases)
-        cases.close()  # returns once the running case has finished
-        ran = len(sandbox.requests)
+        started = time.monotonic()
+        cases.close()  # at once: what runs is the sandbox's to end
+        assert time.monotonic() - started < 1.0
         assert first.case == "reference.py@seed=0"
-        assert ran < 20 * 3 and len(sandbox.requests) == ran
+    # The plan running when it closed finished; none after it started (20 plans of 3 cases).
+    assert len(sandbox.requests) <= 2 * (1 + 3) + 1

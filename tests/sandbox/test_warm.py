@@ -295,8 +295,29 @@ def test_a_preload_is_the_folders_modules_and_matches_only_them_byte_for_byte(
     preload = Preload.read(folder)
     assert preload is not None and dict(preload.sources) == {"a.py": b"A = 1\n"}
     job = {"harness/a.py": b"A = 1\n", "harness/__pycache__/a.pyc": b"?", "submission.py": b""}
-    assert preload.strip(job) == {"submission.py": b""}
-    assert preload.strip({**job, "harness/a.py": b"A = 2\n"}) is None
-    assert preload.strip({"submission.py": b""}) is None
+
+    def strip(files: dict[str, bytes], argv: tuple[str, ...] = ("python", "-c", "")) -> object:
+        return preload.strip(RunRequest(argv=argv, files=files))
+
+    assert strip(job) == {"submission.py": b""}
+    assert strip({**job, "harness/a.py": b"A = 2\n"}) is None
+    assert strip({"submission.py": b""}) is None
+    assert strip(job, ("python", "harness/a.py")) is None  # a script may read its files
     assert Preload.read(None) is None and Preload.read(tmp_path / "absent") is None
     assert SandboxSettings(warm_files="").warm_files is None
+
+
+def test_a_preload_that_does_not_import_whole_leaves_no_module_behind() -> None:
+    import sys
+
+    from sandbox.warm.importer import import_sources
+
+    fails = {"p_one.py": b"import p_two\nraise RuntimeError('no')\n", "p_two.py": b"X = 2\n"}
+    assert import_sources(fails, "/nowhere") == []
+    assert "p_one" not in sys.modules and "p_two" not in sys.modules  # p_two came with p_one
+    taken = {"json.py": b"X = 1\n"}  # a name the interpreter has already
+    assert import_sources(taken, "/nowhere") == [] and hasattr(sys.modules["json"], "dumps")
+    works = {"p_three.py": b"import os, sys\nsys.path.insert(0, os.path.dirname(__file__))\n"}
+    path = list(sys.path)
+    assert import_sources(works, "/nowhere") == ["p_three"] and sys.path == path
+    assert sys.modules.pop("p_three").__file__ == "/nowhere/p_three.py"
