@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -191,20 +192,33 @@ Outcome = tuple[bool, str]
 
 
 def selftest(plans: Iterable[Plan], grader: Grader, jobs: int = 1) -> Generator[Row]:
-    """Every planned case, graded through `grader` exactly as a student's answer would be:
-    `jobs` plans at once, their rows in the plans' order as they finish. Closing the iterator
-    (an interrupt) cancels what has not started without waiting for what has: closing the
-    grader's sandbox then ends those runs."""
+    """Every planned case, graded through `grader` exactly as a student's answer would be, its
+    row in the plans' order as it finishes: one case at a time (`jobs` 1: each row before the
+    next case runs), or `jobs` plans at once (each plan's rows when it is done). Closing the
+    iterator (an interrupt) starts nothing more and waits for nothing: closing the grader's
+    sandbox ends what runs."""
     spent: dict[str, dict[str, float]] = {}  # a varying item's seconds, by seeded variant
     done: dict[tuple[str, str], list[Row]] = {}  # a varying item's rows, by variant
+    with closing(_planned_rows(list(plans), grader, jobs)) as planned_rows:
+        for planned, rows in planned_rows:
+            # a twin's rows are its twin's, an earlier plan's: taken in order, never run
+            yield from _noted(_twin_rows(planned, done) if planned.twin else rows, spent, done)
+
+
+def _planned_rows(
+    plans: list[Plan], grader: Grader, jobs: int
+) -> Generator[tuple[Plan, Iterable[Row]]]:
+    """Each plan with its rows, in order: graded as they are read (one job), else by a pool
+    of `jobs` threads that runs ahead. A twin gets none."""
+    if jobs == 1:
+        for planned in plans:
+            yield planned, () if planned.twin else _rows(planned, grader)
+        return
     pool = ThreadPoolExecutor(jobs, thread_name_prefix="selftest")
     try:
-        planned = list(plans)
-        # a twin's rows are its twin's, an earlier plan's: taken in order, never run
-        running = [None if p.twin else pool.submit(_all_rows, p, grader) for p in planned]
-        for plan_, future in zip(planned, running, strict=True):
-            rows = _twin_rows(plan_, done) if future is None else future.result()
-            yield from _noted(rows, spent, done)
+        running = [None if p.twin else pool.submit(_all_rows, p, grader) for p in plans]
+        for planned, future in zip(plans, running, strict=True):
+            yield planned, () if future is None else future.result()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
