@@ -24,7 +24,7 @@ from grader.bank import Bank, located, read_text, validation_issues
 from grader.bank.yamlsource import locate, parse_yaml, plain
 from grader.errors import BankError, BankIssue
 from grader.models import CodeItem, Item
-from grader.models.expect import EXPECT_FILE, REFERENCE_FILE, SolutionSet
+from grader.models.expect import EXPECT_FILE, REFERENCE_FILE, SolutionSet, WrongCase
 from grader.models.vocabulary import unknown
 
 Loc = tuple[str | int, ...]
@@ -174,8 +174,24 @@ def _declared_issues(
             if failed not in checks:
                 where = ("wrong", index, "failed", position)
                 problems.append((where, unknown("check", failed, checks)))
+        problems += _sometimes_issues(item, index, case)
     problems += [(("reference",), message) for message in _missing_labels(item, folder)]
     return [located(name, document, loc, message) for loc, message in problems]
+
+
+def _sometimes_issues(item: CodeItem, index: int, case: WrongCase) -> list[tuple[Loc, str]]:
+    """A `sometimes` check is the item's, and its inputs are drawn per run: a check on fixed
+    inputs passes or fails the same on every run."""
+    checks = {check.name: check for check in item.checks}
+    problems: list[tuple[Loc, str]] = []
+    for position, name in enumerate(case.sometimes):
+        where: Loc = ("wrong", index, "sometimes", position)
+        if name not in checks:
+            problems.append((where, unknown("check", name, checks)))
+        elif not checks[name].varied:
+            why = f"{name} runs on the same inputs every time: it fails always or never"
+            problems.append((where, why + "; move it to `failed` or drop it"))
+    return problems
 
 
 def _missing_labels(item: CodeItem, folder: Path) -> list[str]:

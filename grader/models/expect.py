@@ -5,6 +5,10 @@
       - file: wrong_forgot_head.py
         verdict: WRONG_ANSWER
         failed: [output-shape, fc-out-features]
+      - file: wrong_f1_arithmetic_mean.py
+        verdict: WRONG_ANSWER
+        failed: [small-example]
+        sometimes: [random-vectors]     # right on a draw where FP = FN
 
 `grader validate` checks each file against its item (every `wrong_*.py` declared, every declared
 file present, failed checks named by the item); `grader schema --expect` prints the JSON Schema.
@@ -50,7 +54,13 @@ class WrongCase(StrictModel):
     )
     failed: list[Annotated[str, Field(pattern=KEBAB)]] = Field(
         default_factory=list,
-        description="Exactly the checks that fail (names of the item's checks).",
+        description="Exactly the checks that fail on every run (names of the item's checks).",
+    )
+    sometimes: list[Annotated[str, Field(pattern=KEBAB)]] = Field(
+        default_factory=list,
+        description="Checks with inputs drawn afresh per run that it fails on some draws only "
+        "(an F1 from the arithmetic mean is right whenever precision equals recall): failing "
+        "them or not is as declared.",
     )
 
     @field_validator("verdict", mode="after")
@@ -77,13 +87,23 @@ class SolutionSet(StrictModel):
     )
 
     def problems(self) -> list[Problem]:
-        """A wrong solution declared twice."""
+        """A wrong solution declared twice; a check both always and sometimes failed; a wrong
+        answer that fails nothing on every run (it would pass on some draws: no proof)."""
         seen: set[str] = set()
         found: list[Problem] = []
         for index, case in enumerate(self.wrong):
             if case.file in seen:
                 found.append((("wrong", index, "file"), f"{case.file} is declared twice"))
             seen.add(case.file)
+            for position, name in enumerate(case.sometimes):
+                if name in case.failed:
+                    where = ("wrong", index, "sometimes", position)
+                    found.append((where, f"{name} is in both failed and sometimes"))
+            if case.sometimes and not case.failed and case.verdict is Verdict.WRONG_ANSWER:
+                why = "a wrong answer needs a check it fails on every run in `failed`: one that "
+                found.append(
+                    (("wrong", index, "failed"), why + "only fails sometimes proves nothing")
+                )
         return found
 
 

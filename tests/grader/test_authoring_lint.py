@@ -374,6 +374,14 @@ SOLUTION_PROBLEMS = [
      "item 'mean' is now 'mean-of'; rename the folder"),
     ("anchor", edit("expect.yaml", "reference: reference.py", "reference: &r reference.py"),
      "expect.yaml:1:12: ", "anchors and aliases are not allowed"),
+    ("sometimes-fixed", edit("expect.yaml", "rounded]", "]\n    sometimes: [rounded]"),
+     "expect.yaml:6:17: wrong.0.sometimes.0: ", "rounded runs on the same inputs every time"),
+    ("sometimes-unknown", edit("expect.yaml", "rounded]", "rounded]\n    sometimes: [rnd]"),
+     "expect.yaml:6:17: wrong.0.sometimes.0: ", "unknown check 'rnd'"),
+    ("sometimes-twice", edit("expect.yaml", "rounded]", "rounded]\n    sometimes: [secret]"),
+     "wrong.0.sometimes.0: ", "secret is in both failed and sometimes"),
+    ("sometimes-only", edit("expect.yaml", "[simple, secret, rounded]", "[]\n    sometimes: [x]"),
+     "wrong.0.failed: ", "a check it fails on every run"),
 ]  # fmt: skip
 
 
@@ -391,6 +399,61 @@ def test_solutions_are_checked_against_the_bank(
     change(solutions)
     messages = [str(i) for i in solution_issues(bank, solutions)]
     assert len(messages) == 1 and where in messages[0] and what in messages[0], messages
+
+
+def test_a_sometimes_check_is_one_drawn_per_run(tmp_path: Path) -> None:
+    bank_dir, solutions = course(tmp_path)
+    path = bank_dir / "mean-of.yaml"
+    path.write_text(
+        path.read_text().replace('{$expr: "result = [10, 20, 60]"}', "{$randint: [3], high: 9}")
+    )
+    edit("expect.yaml", "secret, rounded]", "rounded]\n    sometimes: [secret]")(solutions)
+    bank = load_bank([bank_dir])
+    assert bank.issues == [] and solution_issues(bank, solutions) == []
+
+
+def checked(*failed: str) -> object:
+    """A wrong answer's report that failed these of the checks `simple`, `secret`, `rounded`."""
+    from grader.models import CheckResult, Report, Status, Verdict
+
+    names = ("simple", "secret", "rounded")
+    checks = [
+        CheckResult(name=n, passed=n not in failed, score=0, max_score=1, message="m")
+        for n in names
+    ]
+    wrong = Verdict.WRONG_ANSWER if failed else Verdict.PASSED
+    status = Status.FAILED if failed else Status.PASSED
+    return Report(
+        question="q",
+        status=status,
+        verdict=wrong,
+        score=0,
+        max_score=3,
+        checks=checks,
+        duration_s=0,
+        backend="f",
+    )
+
+
+@pytest.mark.parametrize(
+    ("failed", "ok"),
+    [
+        (("simple",), True),  # the draw it passes on
+        (("simple", "secret"), True),  # the draw it fails on
+        (("simple", "rounded"), False),  # a check declared nowhere
+        (("secret",), False),  # `failed` must fail on every run
+    ],
+)
+def test_sometimes_checks_may_fail_or_pass(failed: tuple[str, ...], ok: bool) -> None:
+    from grader.models.expect import WrongCase
+    from grader.ops.selftest import _as_declared
+
+    case = WrongCase(
+        file="wrong_x.py", verdict="WRONG_ANSWER", failed=["simple"], sometimes=["secret"]
+    )
+    verdict_ok, detail = _as_declared(case, checked(*failed))  # type: ignore[arg-type]
+    assert verdict_ok is ok
+    assert ("declared WRONG_ANSWER failed=['simple'] sometimes=['secret']" in detail) is not ok
 
 
 def test_missing_accuracy_labels_are_an_issue(tmp_path: Path) -> None:
