@@ -234,6 +234,12 @@ def _add_bank_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         metavar="N",
         help="items (or variants) proven at once (default: GRADER_POOL_SIZE, else the cores)",
     )
+    p.add_argument(
+        "--every-draw",
+        action="store_true",
+        help="grade code items whose inputs are drawn per run on every seed of their pool "
+        "(8), not one at random: finds the checks a wrong solution fails on some draws only",
+    )
     add_backend_option(p)
     p.set_defaults(func=_selftest)
     p = sub.add_parser("validate", help="schema and lint of the bank")

@@ -88,7 +88,8 @@ def check_file(args: argparse.Namespace) -> Report:
 def cmd_selftest(args: argparse.Namespace) -> int:
     """The table streams: its header at once, then the rows in order as cases finish (`--jobs`
     at once), then the sum.
-    A varying item is proven on seeds 0..N-1 (`--variants N`, else `GRADER_SELFTEST_VARIANTS`)."""
+    A varying item is proven on seeds 0..N-1 (`--variants N`, else `GRADER_SELFTEST_VARIANTS`);
+    with `--every-draw`, an item whose inputs are drawn per run on each seed of its pool."""
     from grader.bank import load_bank
     from grader.ops.batch import default_jobs, sized_for
     from grader.ops.selftest import Table, plan, selftest
@@ -99,7 +100,8 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     bank = load_bank([settings.bank])
     items = [bank.get(i) for i in args.ids] if args.ids else list(bank.items.values())
     variants = args.variants or settings.selftest_variants
-    plans = plan(bank, sorted(items, key=lambda i: i.id), settings.solutions, variants)
+    ordered = sorted(items, key=lambda i: i.id)
+    plans = plan(bank, ordered, settings.solutions, variants, every_draw=args.every_draw)
     table = Table.of(plans)
     print(table.header(), flush=True)
     rows: list[Row] = []

@@ -100,8 +100,10 @@ class Grader:
             self._references = ReferenceStore(self.sandbox, solutions, cache, self.bank.data_files)
         return self._references
 
-    def grade(self, item: Item | str, answer: Answer) -> Report:
-        """Grade one answer; never raises for what a submitted program did.
+    def grade(self, item: Item | str, answer: Answer, *, draw: int | None = None) -> Report:
+        """Grade one answer; never raises for what a submitted program did. `draw` picks the
+        seed of a code item's pool its drawn inputs come from (the self-test's `--every-draw`);
+        by default one at random.
 
         Raises `BadSubmission` when the answer is the wrong sort for the item (text for a code
         exercise, a program for anything else) and the bank's errors for an unknown item."""
@@ -109,10 +111,10 @@ class Grader:
         if isinstance(item, HOST_KINDS):
             report = grade_answer(item, answer_text(item, answer))
         else:
-            report = self._run(item, answer)
+            report = self._run(item, answer, draw)
         return with_variant(report, item)
 
-    def _run(self, item: CodeItem | PredictItem, answer: Answer) -> Report:
+    def _run(self, item: CodeItem | PredictItem, answer: Answer, draw: int | None) -> Report:
         """Grade an answer whose grading runs code: a program, or a predicted output."""
         from grader.grading.bounds import bounded
         from grader.grading.code import grade_code
@@ -126,7 +128,8 @@ class Grader:
                     f"(`grader check {item.id} FILE`)"
                 )
             data = self.bank.data_files(item)
-            report = bounded(grade_code(item, answer, self.sandbox, self.references, data))
+            graded = grade_code(item, answer, self.sandbox, self.references, data, draw)
+            report = bounded(graded)
             return public_checks_only(report) if item.student else report
         text = answer_text(item, answer)
         return grade_prediction(item, text, self.sandbox, self.settings.snippet_cache)

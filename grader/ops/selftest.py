@@ -20,6 +20,11 @@ or mcq key is proven stable (rendered twice, the same); a last row, `varies`, sa
 seeds give students different views, and how long a variant took to prove. A variant that renders
 to the same item as an earlier one (the same values drawn) gets that one's results, said so in
 its rows, without grading it again.
+
+A code item whose checks draw their inputs per run is graded on one seed of its pool, at random,
+as a student is; `--every-draw` grades each of its cases on every seed of the pool (the row says
+which draws gave what), so a check that a wrong solution fails on some draws only is found
+before a run happens to draw the other kind (`sometimes` in `expect.yaml`).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from grader.errors import BadInput, BankError, BankIssue, SnippetFailed
 from grader.grading import Grader
 from grader.grading.checks import normalise
 from grader.grading.predict import computed_key
+from grader.grading.reference import POOL
 from grader.grading.snippets import run_snippet
 from grader.grading.submission import Source
 from grader.models import CodeItem, Item, McqItem, NumericItem, PredictItem, Report, Verdict
@@ -72,7 +78,8 @@ class Row:
 @dataclass(frozen=True)
 class Plan:
     """One item's (or one variant's) cases, in the order they run; `issues`: its solutions
-    cannot be run; `rows`: rows decided while planning, with nothing to run."""
+    cannot be run; `rows`: rows decided while planning, with nothing to run; `draws`: the
+    seeds of the item's pool each code case is graded on (None: one at random)."""
 
     item: Item
     cases: tuple[str, ...]
@@ -81,6 +88,7 @@ class Plan:
     variant: str = ""
     rows: tuple[Row, ...] = ()
     twin: str = ""
+    draws: tuple[int | None, ...] = (None,)
 
     def case(self, name: str) -> str:
         """The row's name of a case: `reference.py@seed=3` in a variant's plan."""
@@ -95,9 +103,12 @@ def _decided(item: Item, row: Row) -> Plan:
     return Plan(item, (row.case,), variant=row.variant, rows=(row,))
 
 
-def plan(bank: Bank, items: Iterable[Item], solutions: Path, variants: int = 1) -> list[Plan]:
+def plan(
+    bank: Bank, items: Iterable[Item], solutions: Path, variants: int = 1, every_draw: bool = False
+) -> list[Plan]:
     """What the self-test of `items` (of `bank`) will run, read before anything runs; an item
-    that varies on seeds 0..`variants`-1 and its fixed aliases."""
+    that varies on seeds 0..`variants`-1 and its fixed aliases; with `every_draw`, a code item
+    whose inputs are drawn per run on each seed of its pool."""
     plans = []
     for item in items:
         if item.varies:
@@ -106,7 +117,13 @@ def plan(bank: Bank, items: Iterable[Item], solutions: Path, variants: int = 1) 
             plans.append(_code_plan(bank, item, solutions / item.id))
         else:
             plans += _snippet_plans(item, "")
-    return plans
+    return [_on_every_draw(p) for p in plans] if every_draw else plans
+
+
+def _on_every_draw(planned: Plan) -> Plan:
+    item = planned.item
+    drawn = isinstance(item, CodeItem) and any(check.varied for check in item.checks)
+    return replace(planned, draws=tuple(range(POOL))) if drawn and planned.solutions else planned
 
 
 def _snippet_plans(item: Item, variant: str) -> list[Plan]:
@@ -189,6 +206,8 @@ def load_solution_set(folder: Path) -> SolutionSet:
 
 #: What a case gives: whether it is as declared, and the row's detail.
 Outcome = tuple[bool, str]
+#: What a code case gives on one draw: its outcome and the checks it failed.
+Drawn = tuple[bool, str, frozenset[str]]
 
 
 def selftest(plans: Iterable[Plan], grader: Grader, jobs: int = 1) -> Generator[Row]:
@@ -288,41 +307,75 @@ def _timed_variation(row: Row, spent: dict[str, dict[str, float]]) -> Row:
 def _code_rows(planned: Plan, item: CodeItem, grader: Grader, cases: SolutionSet) -> Iterator[Row]:
     folder = grader.settings.solutions / item.id
     reference = partial(_reference, grader, item, folder / cases.reference)
-    yield _case(planned, cases.reference, reference)
+    yield _case(planned, cases.reference, partial(_on_draws, planned.draws, reference))
     for case in cases.wrong:
-        yield _case(planned, case.file, partial(_wrong, grader, item, folder, case))
+        wrong = partial(_wrong, grader, item, folder, case)
+        yield _case(planned, case.file, partial(_on_draws, planned.draws, wrong))
 
 
-def _reference(grader: Grader, item: CodeItem, path: Path) -> Outcome:
+def _on_draws(draws: Sequence[int | None], graded: Callable[[int | None], Drawn]) -> Outcome:
+    """A case graded on each draw: as declared on all of them, which draws gave what, and the
+    checks it failed on some draws only (an author's `sometimes`, or a reference that is not
+    deterministic)."""
+    outcomes = [graded(draw) for draw in draws]
+    if len(outcomes) == 1:
+        return outcomes[0][:2]
+    details: dict[str, list[int | None]] = {}
+    for draw, (_, detail, _) in zip(draws, outcomes, strict=True):
+        details.setdefault(detail, []).append(draw)
+    ok = all(outcome[0] for outcome in outcomes)
+    if len(details) == 1:
+        return ok, f"{outcomes[0][1]} (all {len(draws)} draws)"
+    text = "; ".join(f"draws {_listed(on)}: {detail}" for detail, on in details.items())
+    failed = [outcome[2] for outcome in outcomes]
+    unsteady = sorted(frozenset.union(*failed) - frozenset.intersection(*failed))
+    return ok, text + (f"; failed on some draws only: {unsteady}" if unsteady else "")
+
+
+def _listed(draws: list[int | None]) -> str:
+    return ",".join(str(draw) for draw in draws)
+
+
+def _reference(grader: Grader, item: CodeItem, path: Path, draw: int | None = None) -> Drawn:
     """The reference passes with full marks."""
-    reference, retried = _grade(grader, item, _source(item, path), Verdict.PASSED)
+    reference, retried = _grade(grader, item, _source(item, path), Verdict.PASSED, draw)
     full = reference.passed and reference.score == reference.max_score
     score = f"{reference.verdict.value} {reference.score:g}/{reference.max_score:g}"
-    return full, score + ("" if full else f" {_failures(reference)}") + retried
+    detail = score + ("" if full else f" {_failures(reference)}") + retried
+    return full, detail, _failed(reference)
 
 
-def _wrong(grader: Grader, item: CodeItem, folder: Path, case: WrongCase) -> Outcome:
+def _wrong(
+    grader: Grader, item: CodeItem, folder: Path, case: WrongCase, draw: int | None = None
+) -> Drawn:
     """A wrong solution gets the verdict and fails the checks `expect.yaml` declares."""
-    report, retried = _grade(grader, item, _source(item, folder / case.file), case.verdict)
+    source = _source(item, folder / case.file)
+    report, retried = _grade(grader, item, source, case.verdict, draw)
     ok, detail = _as_declared(case, report)
-    return ok, detail + retried
+    return ok, detail + retried, _failed(report)
 
 
-def _grade(grader: Grader, item: CodeItem, source: Source, declared: Verdict) -> tuple[Report, str]:
+def _failed(report: Report) -> frozenset[str]:
+    return frozenset(check.name for check in report.checks if not check.passed)
+
+
+def _grade(
+    grader: Grader, item: CodeItem, source: Source, declared: Verdict, draw: int | None = None
+) -> tuple[Report, str]:
     """The case's report; graded a second time when the first got a verdict a busy host can
     cause (a time limit, a sandbox failure) where another was declared. The second report
     stands, and the returned note says the case was retried and why."""
-    report = grader.grade(item, source)
+    report = grader.grade(item, source, draw=draw)
     if report.verdict not in HOST_VERDICTS or report.verdict is declared:
         return report, ""
     first = report.verdict.value
-    return grader.grade(item, source), f" (graded twice: the first run got {first})"
+    return grader.grade(item, source, draw=draw), f" (graded twice: the first run got {first})"
 
 
 def _as_declared(case: WrongCase, report: Report) -> Outcome:
     """The verdict, every check of `failed`, and nothing else but `sometimes` checks (which fail
     on some draws of their inputs only)."""
-    failed = sorted(c.name for c in report.checks if not c.passed)
+    failed = sorted(_failed(report))
     always, sometimes = set(case.failed), set(case.sometimes)
     ok = report.verdict is case.verdict and always <= set(failed) <= always | sometimes
     detail = f"{report.verdict.value} failed={failed}"
