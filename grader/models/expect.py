@@ -10,6 +10,9 @@
         failed: [small-example]
         sometimes: [random-vectors]     # right on a draw where FP = FN
 
+`failed` lists the checks that fail on every run; `sometimes` the checks on inputs drawn per run
+that fail on some draws only (the self-test accepts them failed or passed).
+
 `grader validate` checks each file against its item (every `wrong_*.py` declared, every declared
 file present, failed checks named by the item); `grader schema --expect` prints the JSON Schema.
 """
@@ -71,6 +74,12 @@ class WrongCase(StrictModel):
         return verdict
 
 
+_NOTHING_ALWAYS = (
+    "name the checks it fails on every run in `failed`: a wrong answer fails at least one, and "
+    "one that fails only `sometimes` checks passes on some draws (it proves nothing)"
+)
+
+
 class SolutionSet(StrictModel):
     """The reference solution and the wrong ones, each with the verdict it must get."""
 
@@ -87,8 +96,8 @@ class SolutionSet(StrictModel):
     )
 
     def problems(self) -> list[Problem]:
-        """A wrong solution declared twice; a check both always and sometimes failed; a wrong
-        answer that fails nothing on every run (it would pass on some draws: no proof)."""
+        """A wrong solution declared twice; a check both always and sometimes failed; no check
+        failed on every run by a wrong answer, or by one with `sometimes` checks."""
         seen: set[str] = set()
         found: list[Problem] = []
         for index, case in enumerate(self.wrong):
@@ -99,11 +108,8 @@ class SolutionSet(StrictModel):
                 if name in case.failed:
                     where = ("wrong", index, "sometimes", position)
                     found.append((where, f"{name} is in both failed and sometimes"))
-            if case.sometimes and not case.failed and case.verdict is Verdict.WRONG_ANSWER:
-                why = "a wrong answer needs a check it fails on every run in `failed`: one that "
-                found.append(
-                    (("wrong", index, "failed"), why + "only fails sometimes proves nothing")
-                )
+            if not case.failed and (case.sometimes or case.verdict is Verdict.WRONG_ANSWER):
+                found.append((("wrong", index, "failed"), _NOTHING_ALWAYS))
         return found
 
 

@@ -24,7 +24,8 @@ its rows, without grading it again.
 A code item whose checks draw their inputs per run is graded on one seed of its pool, at random,
 as a student is; `--every-draw` grades each of its cases on every seed of the pool (the row says
 which draws gave what), so a check that a wrong solution fails on some draws only is found
-before a run happens to draw the other kind (`sometimes` in `expect.yaml`).
+before a run happens to draw the other kind (`sometimes` in `expect.yaml`). The pool is this
+installation's (keyed by its secret): another installation draws 8 other seeds.
 """
 
 from __future__ import annotations
@@ -123,7 +124,9 @@ def plan(
 def _on_every_draw(planned: Plan) -> Plan:
     item = planned.item
     drawn = isinstance(item, CodeItem) and any(check.varied for check in item.checks)
-    return replace(planned, draws=tuple(range(POOL))) if drawn and planned.solutions else planned
+    if drawn and planned.solutions is not None:
+        return replace(planned, draws=tuple(range(POOL)))
+    return planned
 
 
 def _snippet_plans(item: Item, variant: str) -> list[Plan]:
@@ -314,12 +317,12 @@ def _code_rows(planned: Plan, item: CodeItem, grader: Grader, cases: SolutionSet
 
 
 def _on_draws(draws: Sequence[int | None], graded: Callable[[int | None], Drawn]) -> Outcome:
-    """A case graded on each draw: as declared on all of them, which draws gave what, and the
-    checks it failed on some draws only (an author's `sometimes`, or a reference that is not
-    deterministic)."""
-    outcomes = [graded(draw) for draw in draws]
-    if len(outcomes) == 1:
-        return outcomes[0][:2]
+    """A case graded on each draw (one after another): as declared on all of them, the checks
+    it failed on some draws only (an author's `sometimes`, or a reference that is not
+    deterministic) first, then which draws gave what."""
+    if len(draws) == 1:
+        return graded(draws[0])[:2]
+    outcomes = [_drawn(graded, draw) for draw in draws]
     details: dict[str, list[int | None]] = {}
     for draw, (_, detail, _) in zip(draws, outcomes, strict=True):
         details.setdefault(detail, []).append(draw)
@@ -329,7 +332,15 @@ def _on_draws(draws: Sequence[int | None], graded: Callable[[int | None], Drawn]
     text = "; ".join(f"draws {_listed(on)}: {detail}" for detail, on in details.items())
     failed = [outcome[2] for outcome in outcomes]
     unsteady = sorted(frozenset.union(*failed) - frozenset.intersection(*failed))
-    return ok, text + (f"; failed on some draws only: {unsteady}" if unsteady else "")
+    return ok, (f"failed on some draws only: {unsteady}; " if unsteady else "") + text
+
+
+def _drawn(graded: Callable[[int | None], Drawn], draw: int | None) -> Drawn:
+    """One draw's outcome; a solution that does not render fails that draw's part of the row."""
+    try:
+        return graded(draw)
+    except BadInput as exc:
+        return False, str(exc), frozenset()
 
 
 def _listed(draws: list[int | None]) -> str:

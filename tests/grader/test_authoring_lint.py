@@ -381,7 +381,12 @@ SOLUTION_PROBLEMS = [
     ("sometimes-twice", edit("expect.yaml", "rounded]", "rounded]\n    sometimes: [secret]"),
      "wrong.0.sometimes.0: ", "secret is in both failed and sometimes"),
     ("sometimes-only", edit("expect.yaml", "[simple, secret, rounded]", "[]\n    sometimes: [x]"),
-     "wrong.0.failed: ", "a check it fails on every run"),
+     "wrong.0.failed: ", "name the checks it fails on every run in `failed`"),
+    ("sometimes-only-crash", edit("expect.yaml", "WRONG_ANSWER\n    failed: [simple, secret, "
+                                  "rounded]", "RUNTIME_ERROR\n    sometimes: [x]"),
+     "expect.yaml:3:5: wrong.0.failed: ", "name the checks it fails on every run in `failed`"),
+    ("fails-nothing", edit("expect.yaml", "failed: [simple, secret, rounded]", "failed: []"),
+     "wrong.0.failed: ", "a wrong answer fails at least one"),
 ]  # fmt: skip
 
 

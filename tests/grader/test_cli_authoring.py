@@ -259,6 +259,10 @@ def test_a_new_code_item_passes_selftest_as_written(
     code, out, _ = run(capsys, "--bank", str(bank), "selftest", "my-code")
     assert code == 0, out
     assert "2 case(s), 2 as declared, 0 not" in out
+    # Its checks draw inputs per run: on every seed of the pool, as declared on each.
+    code, out, _ = run(capsys, "--bank", str(bank), "selftest", "--every-draw", "my-code")
+    assert code == 0, out
+    assert out.count("(all 8 draws)") == 2 and "2 case(s), 2 as declared, 0 not" in out
 
 
 @pytest.mark.parametrize(
