@@ -190,18 +190,37 @@ def _seen_types(spec: Any, result: Any) -> Any:
     return result.get("type")
 
 
+#: How close a measured step rate must be to the one wanted: AdamW's default weight decay moves
+#: a weight of 1.0 by lr * (1 +/- 0.01), which the observer's two digits show as 9.9e-05 or 1e-4.
+STEP_RATE_TOLERANCE = 0.05
+
+
 def step_rates(spec: list[tuple[int, float]], seen: Seen) -> Finding:
-    """Rates the observer measured from before/after weights and gradients it drew itself."""
+    """Rates the observer measured from before/after weights and gradients it drew itself:
+    every measured group within 5% of a wanted rate, and each wanted rate's groups holding that
+    many tensors."""
     found = seen.result.get("step_rates")
     wanted = [[count, rate] for count, rate in spec]
     if not isinstance(found, list):
         return Finding(False, f"steps {wanted}", str(found or f"a {seen.result.get('type')}"))
-    ok = len(found) == len(wanted) and all(
-        isinstance(g, list) and len(g) == 2 and g[0] == w[0] and _number(g[1])
-        and math.isclose(g[1], w[1], rel_tol=0.05)
-        for g, w in zip(found, wanted, strict=False)
-    )  # fmt: skip
+    ok = _tensors_per_rate(found, [rate for _, rate in spec]) == [count for count, _ in spec]
     return Finding(ok, f"[tensors, rate] {wanted}", f"[tensors, rate] {short(found)}")
+
+
+def _tensors_per_rate(found: list[Any], rates: list[float]) -> list[int] | None:
+    """How many tensors each wanted rate moved, or None for a group at no wanted rate."""
+    counts = [0] * len(rates)
+    for group in found:
+        ok = isinstance(group, list) and len(group) == 2 and _whole(group[0]) and _number(group[1])
+        near = [
+            k
+            for k, rate in enumerate(rates)
+            if ok and math.isclose(group[1], rate, rel_tol=STEP_RATE_TOLERANCE)
+        ]
+        if not near:
+            return None
+        counts[near[0]] += group[0]
+    return counts
 
 
 def conforms(spec: Conforms, seen: Seen) -> Finding:
@@ -309,6 +328,10 @@ def _numbers_close(wanted: float, got: float, tolerance: Tolerance | None) -> bo
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _flatten(values: list[Any] | tuple[Any, ...]) -> list[Any]:

@@ -125,8 +125,8 @@ class Expect(StrictModel):
         default=None,
         description=(
             "The target is (model, optimizer): one step() with gradients of +1/-1 (drawn per "
-            "run) moves this many parameter tensors by each rate, [[count, lr], ...] (rates to "
-            "two significant digits, within 5%): SGD, Adam and AdamW move by lr."
+            "run) moves this many parameter tensors by each rate, [[count, lr], ...] (each "
+            "tensor's median rate within 5% of one): SGD, Adam and AdamW move by lr."
         ),
     )
 

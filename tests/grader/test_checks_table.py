@@ -253,6 +253,31 @@ ROWS = {
         False,
         "[[2, 0.01], [3, 0.001]]; observed [tensors, rate] [[2, 0.01]].",
     ),
+    # AdamW's default weight decay: a weight of 1.0 moves by lr * (1 - 0.01) in some tensors.
+    "step-rates-split-by-rounding": Row(
+        {"step_rates": [[60, 1e-4], [2, 1e-3]]},
+        ran(value("tuple", step_rates=[[12, 9.9e-05], [48, 0.0001], [2, 0.001]])),
+        True,
+        "Expected no error; [tensors, rate] [[60, 0.0001], [2, 0.001]]; observed no error;",
+    ),
+    "step-rates-a-tensor-at-another-rate": Row(
+        {"step_rates": [[2, 0.01]]},
+        ran(value("tuple", step_rates=[[1, 0.01], [1, 0.019]])),
+        False,
+        "observed [tensors, rate] [[1, 0.01], [1, 0.019]].",
+    ),
+    "step-rates-too-many-in-a-group": Row(
+        {"step_rates": [[60, 1e-4], [2, 1e-3]]},
+        ran(value("tuple", step_rates=[[61, 9.9e-05], [1, 0.001]])),
+        False,
+        "observed [tensors, rate] [[61, 9.9e-05], [1, 0.001]].",
+    ),
+    "step-rates-not-a-count": Row(
+        {"step_rates": [[2, 0.01]]},
+        ran(value("tuple", step_rates=[[True, 0.01], [1, 0.01]])),
+        False,
+        "observed [tensors, rate]",
+    ),
     "step-rates-none": Row(
         {"step_rates": [[2, 0.01]]},
         ran(value("tuple")),

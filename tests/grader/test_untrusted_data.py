@@ -156,8 +156,13 @@ def test_a_good_channel_parses(lines: list[str], observed: dict[str, dict[str, o
             {"t": "object", "class": "x.float", "mro": ["x.float", "object"], "repr": "1"},
             {"type": "x.float", "mro": ["x.float", "object"], "repr": "1"},
         ),
+        (
+            {"t": "float", "v": 0.25, "class": "numpy.float64"},
+            {"type": "numpy.float64", "mro": ["numpy.float64", "numpy.generic", "object"],
+             "value": 0.25},
+        ),
     ],
-    ids=["float", "inf", "int", "long-string", "dict", "object-named-float"],
+    ids=["float", "inf", "int", "long-string", "dict", "object-named-float", "numpy-float"],
 )  # fmt: skip
 def test_the_reader_describes_data_itself(value: dict, observed: dict) -> None:
     assert derive.Reader(b"").observe(value) == observed
@@ -176,9 +181,13 @@ def test_the_reader_describes_data_itself(value: dict, observed: dict) -> None:
          "device": "cpu", "requires_grad": False, "data": [0, 8]},
         {"t": "pickle", "v": "gASVAAAA"},
         {"t": "module", "class": "M", "mro": [], "training": "yes", "params": [], "modules": []},
+        {"t": "float", "v": 0.5, "class": "float"},
+        {"t": "int", "v": 1, "class": "numpy.float64"},
+        {"t": "str", "v": "1", "class": "numpy.str_"},
     ],
     ids=["not-object", "float-text", "bool-as-int", "int-text", "items-not-list", "key-not-text",
-         "tensor-bytes-missing", "unknown-tag", "training-not-bool"],
+         "tensor-bytes-missing", "unknown-tag", "training-not-bool", "float-classed-float",
+         "int-classed-numpy-float", "str-classed-numpy"],
 )  # fmt: skip
 def test_the_reader_refuses_malformed_values(value: object) -> None:
     with pytest.raises(wire.WireError):
@@ -257,3 +266,33 @@ def test_judge_reads_exact_builtin_types() -> None:
     real = {"result": {"type": "dict", "items": {"a": {"type": "float", "mro": ["float"]}}}}
     assert not judge(check, fake).passed
     assert judge(check, real).passed
+
+
+@pytest.mark.parametrize(
+    ("make", "tag", "number"),
+    [
+        ("numpy.float64(0.5)", "float", 0.5),
+        ("numpy.float32(0.25)", "float", 0.25),
+        ("numpy.int64(-3)", "int", -3),
+        ("numpy.uint8(200)", "int", 200),
+        ("numpy.bool_(True)", "bool", True),
+        ("numpy.float64('nan')", "float", "nan"),
+    ],
+)
+def test_a_numpy_scalar_crosses_as_its_number(make: str, tag: str, number: object) -> None:
+    """What the runner's encoder sends for a numpy scalar, read back by the observer: the number,
+    numpy's class its type (so an exact type check still fails it, as a 0-d tensor)."""
+    script = (
+        f"import json, sys, numpy; sys.path.insert(0, {str(Path(wire.__file__).parent)!r}); "
+        f"import wire; print(json.dumps(wire.Encoder().value({make})))"
+    )
+    runtime = Path(__file__).parents[2] / ".runtime" / "bin" / "python"
+    if not runtime.exists():
+        pytest.skip("no sandbox runtime (numpy): run `make runtime`")
+    import subprocess
+
+    done = subprocess.run([runtime, "-c", script], capture_output=True, check=True)
+    sent = json.loads(done.stdout)
+    assert sent["t"] == tag and sent["v"] == number and sent["class"].startswith("numpy.")
+    seen = derive.Reader(b"").observe(sent)
+    assert seen["type"] == sent["class"] and seen["mro"][0] == sent["class"]

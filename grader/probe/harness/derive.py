@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from wire import DTYPES, ITEMS_CAP, TEXT_CAP, VALUES_CAP, WireError, signs  # type: ignore[import-not-found,unused-ignore]
+from wire import DTYPES, ITEMS_CAP, NUMPY_NUMBERS, TEXT_CAP, VALUES_CAP, WireError, signs  # type: ignore[import-not-found,unused-ignore]
 
 SCALARS = {
     "none": ("NoneType", ["NoneType", "object"]),
@@ -96,6 +96,11 @@ class Reader:
 
     def scalar(self, tag: str, enc: dict[str, Any]) -> dict[str, Any]:
         kind, chain = SCALARS[tag]
+        if "class" in enc:  # a numpy scalar: its number, its own class
+            kind = text(enc["class"], "class")
+            if NUMPY_NUMBERS.get(kind) != tag:
+                raise WireError(f"a {tag} cannot be a {kind[:40]}")
+            chain = [kind, "numpy.generic", "object"]
         out: dict[str, Any] = {"type": kind, "mro": chain}
         if tag == "none":
             out["value"] = None

@@ -8,6 +8,7 @@ dtype, a shape and little-endian bytes, as in safetensors.
 Frame: MAGIC, u32 header length, u64 blob length, the header (UTF-8 JSON object), the blob.
 A value is a JSON object tagged by "t" (version 1):
     none | bool v | int v | float v (finite, or "inf" "-inf" "nan") | str v length
+        (a numpy scalar, np.float64(0.5) say, is its number with "class": "numpy.float64")
     list/tuple items length | dict items ([[key, value], ...]) length
     tensor class mro dtype shape device requires_grad data ([offset, nbytes] or null)
     size v | dtype v | module class mro training params ([[name, shape, requires_grad]]) modules
@@ -53,6 +54,15 @@ DTYPES = {
 }
 
 
+#: numpy scalar classes sent as the number they hold (with the tag of its Python type).
+NUMPY_NUMBERS = {
+    "numpy.bool": "bool",
+    "numpy.bool_": "bool",
+    **{f"numpy.{kind}{bits}": "int" for kind in ("int", "uint") for bits in (8, 16, 32, 64)},
+    **{f"numpy.float{bits}": "float" for bits in (16, 32, 64)},
+}
+
+
 class WireError(Exception):
     """Raised by the observer when the runner's bytes are not a valid frame or value."""
 
@@ -91,6 +101,9 @@ class Encoder:
             found = self._torch(torch, value, whole)
             if found is not None:
                 return found
+        numpy = sys.modules.get("numpy")
+        if numpy is not None and qualname(kind) in NUMPY_NUMBERS:
+            return self._numpy_number(value, kind)
         if depth < DEPTH_CAP - 2 and (kind is list or isinstance(value, tuple)):
             items = [self.value(v, depth + 1) for v in list(value)[:ITEMS_CAP]]
             return {"t": "list" if kind is list else "tuple", "items": items, "length": len(value)}
@@ -99,6 +112,15 @@ class Encoder:
             entries = [[_key(k), self.value(v, depth + 1)] for k, v in pairs]
             return {"t": "dict", "items": entries, "length": len(value)}
         return {"t": "object", "class": qualname(kind), "mro": mro(kind), "repr": _repr(value)}
+
+    def _numpy_number(self, value: Any, kind: type) -> dict[str, Any]:
+        """A numpy scalar as the Python number it holds (`item()`), its class named: values
+        compare as numbers (as a 0-d tensor's do), exact type checks still see numpy's class."""
+        number = kind.item(value)  # type: ignore[attr-defined]
+        found = self.value(number) if type(number) in (bool, int, float) else {}
+        if found.get("t") not in ("bool", "int", "float"):
+            return {"t": "object", "class": qualname(kind), "mro": mro(kind), "repr": _repr(value)}
+        return found | {"class": qualname(kind)}
 
     def _int(self, value: int, kind: type) -> dict[str, Any]:
         if kind is bool:
