@@ -8,6 +8,7 @@ refuses a right answer, or passes a wrong one, fails here.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +17,15 @@ import pytest
 
 from grader.bank import load_bank
 from grader.grading import Grader
-from grader.grading.submission import Source
+from grader.grading.submission import read_submission
 from grader.models import Report, Verdict
 from grader.settings import GraderSettings
 from tests.sandbox.conftest import open_variant
 
-CORPUS = sorted((Path(__file__).parents[1] / "students").glob("*__*.py"))
-#: `# expect: PASSED`, or `# expect: VERDICT failing a, b; sometimes c`, on the file's first line.
+STUDENTS = Path(__file__).parents[1] / "students"
+CORPUS = sorted([*STUDENTS.glob("*__*.py"), *STUDENTS.glob("*__*.ipynb")])
+#: `# expect: PASSED`, or `# expect: VERDICT failing a, b; sometimes c`, on the file's first line
+#: (a notebook's: its first cell's).
 EXPECT = re.compile(
     r"# expect: (?P<verdict>[A-Z_]+)"
     r"(?: failing (?P<failed>[^;]+))?(?:; sometimes (?P<sometimes>.+))?$"
@@ -40,7 +43,7 @@ class Expected:
 
     @classmethod
     def of(cls, path: Path) -> Expected:
-        found = EXPECT.match(path.read_text().splitlines()[0])
+        found = EXPECT.match(_first_line(path))
         assert found, f"{path.name}: the first line says `# expect: ...`"
         names = [
             {n.strip() for n in (found[k] or "").split(",") if n.strip()}
@@ -55,6 +58,13 @@ class Expected:
         return (
             report.verdict is self.verdict and self.failed <= failed <= self.failed | self.sometimes
         )
+
+
+def _first_line(path: Path) -> str:
+    if path.suffix == ".ipynb":
+        source = json.loads(path.read_text())["cells"][0]["source"]
+        return ("".join(source) if isinstance(source, list) else source).splitlines()[0]
+    return path.read_text().splitlines()[0]
 
 
 def grader(cache: Path) -> Grader:
@@ -80,12 +90,12 @@ def test_every_item_with_solutions_has_students() -> None:
     assert coded <= items, f"no student files for {sorted(coded - items)}"
 
 
-@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
+@pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
 def test_a_students_file_gets_what_it_deserves(path: Path, cache: Path) -> None:
     expected = Expected.of(path)
     item_id = path.stem.split("__")[0]
     # A varying item is graded in its variant of seed 0 (`bank.get`), the files' variant.
-    report = grader(cache).grade(item_id, Source(path.read_text()))
+    report = grader(cache).grade(item_id, read_submission(path))
     failed = sorted(check.name for check in report.checks if not check.passed)
     assert expected.holds(report), (
         report.verdict,

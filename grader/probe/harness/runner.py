@@ -222,6 +222,12 @@ def load_submission(
     return header
 
 
+def display(*objects: Any, **_options: Any) -> None:
+    """IPython's `display` in a notebook's cells: each object's repr, printed."""
+    for found in objects:
+        print(repr(found))
+
+
 def defines(namespace: dict[str, Any], contract: list[str]) -> list[dict[str, Any]]:
     """The names the submission defines, the contract's first: each with its kind, whether it
     can be called and its parameters, so the host can say which contract name is missing or
@@ -289,6 +295,8 @@ def run(plan: dict[str, Any], data_fd: int, go_fd: int) -> NoReturn:
             where = lambda line: cell_of(line, cells)  # noqa: E731
             watch.Watchdog(writer, progress, plan["wall_s"], where, SUBMISSION).start()
         namespace: dict[str, Any] = {"__name__": "__main__", "__file__": SUBMISSION}
+        if cells:  # a notebook: IPython's display() as Jupyter's text view shows it
+            namespace["display"] = display
         loaded = load_submission(namespace, cells, plan.get("contract", []), progress)
         writer.send(loaded)
         for probe in plan["probes"] if "error" not in loaded else []:
