@@ -10,6 +10,7 @@ says nothing about the key beyond the range the prompt gives.
 from __future__ import annotations
 
 import math
+import re
 import time
 from string import ascii_uppercase
 
@@ -29,9 +30,15 @@ def grade_answer(item: McqItem | NumericItem, raw: str) -> Report:
     return _report(item, check, time.perf_counter() - started)
 
 
+#: A letter as students decorate it, copying the options' own format: `(B)`, `B)`, `B.`, `b:`.
+DECORATED = re.compile(r"\(([A-Za-z])\)|([A-Za-z])[).:]?")
+
+
 def parse_choice(item: McqItem, raw: str) -> str:
-    """The letter as shown by `grader show`, case-insensitive."""
-    letter = raw.strip().upper()
+    """The letter as shown by `grader show`, case-insensitive, alone or decorated as `(B)`,
+    `B)`, `B.` or `B:`."""
+    found = DECORATED.fullmatch(raw.strip())
+    letter = (found[1] or found[2]).upper() if found else ""
     if len(letter) == 1 and letter in item.letters:
         return letter
     span = f"{item.letters[0]}-{item.letters[-1]}"

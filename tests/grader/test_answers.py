@@ -21,8 +21,16 @@ def load(path: Path) -> Item:
 
 @pytest.mark.parametrize(
     ("answer", "passed", "feedback"),
-    [("B", True, "Right"), ("b", True, "Right"), (" A ", False, "MobileNetV2")],
-    ids=["upper", "lower-case", "wrong"],
+    [
+        ("B", True, "Right"),
+        ("b", True, "Right"),
+        (" A ", False, "MobileNetV2"),
+        ("(B)", True, "Right"),
+        ("b)", True, "Right"),
+        ("B.", True, "Right"),
+        ("A:", False, "MobileNetV2"),
+    ],
+    ids=["upper", "lower-case", "wrong", "in-parentheses", "parenthesis", "full-stop", "colon"],
 )
 def test_mcq(tmp_path: Path, answer: str, passed: bool, feedback: str) -> None:
     report = grade_answer(load(mcq(tmp_path)), answer)
@@ -33,7 +41,20 @@ def test_mcq(tmp_path: Path, answer: str, passed: bool, feedback: str) -> None:
     assert report.explanation and "fc" in report.explanation
 
 
-@pytest.mark.parametrize("answer", ["D", "AB", "", "1"], ids=["past-end", "two", "empty", "digit"])
+@pytest.mark.parametrize(
+    "answer",
+    ["D", "AB", "", "1", "(B", "B))", "option B", "D)"],
+    ids=[
+        "past-end",
+        "two",
+        "empty",
+        "digit",
+        "unclosed",
+        "two-closing",
+        "words",
+        "decorated-past-end",
+    ],
+)
 def test_mcq_unreadable(tmp_path: Path, answer: str) -> None:
     with pytest.raises(BadAnswer, match="not one of A-C"):
         grade_answer(load(mcq(tmp_path)), answer)
