@@ -34,12 +34,17 @@ def grade_answer(item: McqItem | NumericItem, raw: str) -> Report:
 DECORATED = re.compile(r"\(([A-Za-z])\)|([A-Za-z])[).:]?")
 
 
-def parse_choice(item: McqItem, raw: str) -> str:
-    """The letter as shown by `grader show`, case-insensitive, alone or decorated as `(B)`,
-    `B)`, `B.` or `B:`."""
+def choice_letter(raw: str) -> str | None:
+    """The letter a choice names, upper-case, alone or decorated as `(B)`, `B)`, `B.` or `B:`;
+    None for anything else (graded and counted the same: `grader.service.course_stats`)."""
     found = DECORATED.fullmatch(raw.strip())
-    letter = (found[1] or found[2]).upper() if found else ""
-    if len(letter) == 1 and letter in item.letters:
+    return (found[1] or found[2]).upper() if found else None
+
+
+def parse_choice(item: McqItem, raw: str) -> str:
+    """The letter as shown by `grader show`, case-insensitive, alone or decorated."""
+    letter = choice_letter(raw)
+    if letter is not None and len(letter) == 1 and letter in item.letters:
         return letter
     span = f"{item.letters[0]}-{item.letters[-1]}"
     raise BadAnswer(

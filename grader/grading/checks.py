@@ -219,7 +219,7 @@ def _tensors_per_rate(found: list[Any], rates: list[float]) -> list[int] | None:
         ]
         if not near:
             return None
-        counts[near[0]] += group[0]
+        counts[min(near, key=lambda k: abs(group[1] - rates[k]) / rates[k])] += group[0]
     return counts
 
 

@@ -140,8 +140,34 @@ class Expect(StrictModel):
         return shape
 
     def problems(self) -> list[Problem]:
-        """An expected value with an unknown source or a number that is not finite."""
-        return value_problems(self.value, ("value",))
+        """An expected value with an unknown source or a number that is not finite; step rates
+        a measured step cannot tell apart."""
+        return value_problems(self.value, ("value",)) + step_rate_problems(self.step_rates)
+
+
+#: Two wanted step rates closer than this ratio could both match one measured rate (each is
+#: matched within 5%: `grader.grading.checks.STEP_RATE_TOLERANCE`).
+STEP_RATES_APART = 1.11
+
+
+def step_rate_problems(rates: list[tuple[int, float]] | None) -> list[Problem]:
+    """At least one [count, rate]; counts of 1 or more; positive rates, no two alike."""
+    if rates is None:
+        return []
+    if not rates:
+        return [(("step_rates",), "give at least one [count, rate]")]
+    found: list[Problem] = []
+    for index, (count, rate) in enumerate(rates):
+        if count < 1:
+            found.append((("step_rates", index, 0), "a count of tensors is at least 1"))
+        if not (math.isfinite(rate) and rate > 0):
+            found.append((("step_rates", index, 1), "a rate is a positive number"))
+    ordered = sorted(rate for _, rate in rates if math.isfinite(rate) and rate > 0)
+    for low, high in zip(ordered, ordered[1:], strict=False):
+        if high < low * STEP_RATES_APART:
+            why = f"rates {low:g} and {high:g} are too close for a measured step to tell apart"
+            found.append((("step_rates",), why + f" (keep them {STEP_RATES_APART}x apart)"))
+    return found
 
 
 class Call(StrictModel):

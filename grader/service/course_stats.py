@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from grader.bank import Bank
 from grader.courses.stats import Attempt, CourseStats, ItemInfo, item_stats
+from grader.grading.answers import choice_letter
 from grader.models import Item, McqItem, Verdict
 from grader.service.db import Submission
 from grader.service.gradebook import own_assignment
@@ -84,7 +85,7 @@ def _attempt(
 def _choice(row: Submission, report: dict[str, Any], filed: list[str] | None) -> str | None:
     """The letter sent (a file's submission has none), as the file letters its option: a
     shuffled mcq's letters are the student's own order's (`report.variant.choices`)."""
-    letter = (row.choice or "").strip().upper() or None if row.content is None else None
+    letter = choice_letter(row.choice or "") if row.content is None else None
     shown = (report.get("variant") or {}).get("choices")
     return as_filed(letter, shown, filed)
 

@@ -136,3 +136,22 @@ def test_a_passed_answer_gets_no_format_hint(tmp_path: Path) -> None:
 def test_a_comma_is_refused_with_how_to_write_the_number(tmp_path: Path, answer: str) -> None:
     with pytest.raises(BadAnswer, match=r"write decimals with a point \(0\.85\)"):
         grade_answer(load(numeric(tmp_path)), answer)
+
+
+@pytest.mark.parametrize(
+    ("raw", "letter"),
+    [
+        ("b", "B"),
+        (" (C) ", "C"),
+        ("a.", "A"),
+        ("D:", "D"),
+        ("0.85", None),
+        ("", None),
+        ("(B", None),
+    ],
+)
+def test_a_choice_names_one_letter_or_none(raw: str, letter: str | None) -> None:
+    """What grading and the course's option statistics both read a choice as."""
+    from grader.grading.answers import choice_letter
+
+    assert choice_letter(raw) == letter

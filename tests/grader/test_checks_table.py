@@ -332,3 +332,21 @@ def test_every_expectation_is_judged() -> None:
     """A new field of `Expect` with no evaluator would be silently ignored: no longer."""
     assert set(Expect.model_fields) == set(EVALUATORS) | NOT_EVALUATORS
     assert not set(EVALUATORS) & NOT_EVALUATORS
+
+
+@pytest.mark.parametrize(
+    ("rates", "problem"),
+    [
+        ([[60, 1e-4], [2, 1e-3]], None),
+        ([], "give at least one [count, rate]"),
+        ([[0, 1e-4]], "a count of tensors is at least 1"),
+        ([[2, 0.0]], "a rate is a positive number"),
+        ([[2, 1e-3], [3, 1.05e-3]], "rates 0.001 and 0.00105 are too close"),
+    ],
+    ids=["two-groups", "none", "no-tensors", "zero-rate", "too-close"],
+)
+def test_step_rates_a_step_can_tell_apart(rates: list[list[float]], problem: str | None) -> None:
+    from grader.models.code import Expect
+
+    messages = [message for _, message in Expect.model_validate({"step_rates": rates}).problems()]
+    assert messages == [] if problem is None else len(messages) == 1 and problem in messages[0]
