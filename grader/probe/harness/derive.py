@@ -42,6 +42,19 @@ def number(value: float) -> Any:
     return value if math.isfinite(value) else {"$float": repr(value)}
 
 
+def numpy_mro(kind: str) -> list[str]:
+    """numpy's own class chain for one of its number classes, as `type.mro` gives it."""
+    name = kind.removeprefix("numpy.")
+    middle = []
+    if name.startswith("float"):
+        middle = ["numpy.floating", "numpy.inexact", "numpy.number"]
+    elif name.startswith(("int", "uint")):
+        signed = "numpy.unsignedinteger" if name.startswith("uint") else "numpy.signedinteger"
+        middle = [signed, "numpy.integer", "numpy.number"]
+    tail = ["float"] if name == "float64" else []  # numpy.float64 subclasses float
+    return [kind, *middle, "numpy.generic", *tail, "object"]
+
+
 class Reader:
     """Observations from one frame's values; tensors are read from its blob."""
 
@@ -100,7 +113,7 @@ class Reader:
             kind = text(enc["class"], "class")
             if NUMPY_NUMBERS.get(kind) != tag:
                 raise WireError(f"a {tag} cannot be a {kind[:40]}")
-            chain = [kind, "numpy.generic", "object"]
+            chain = numpy_mro(kind)
         out: dict[str, Any] = {"type": kind, "mro": chain}
         if tag == "none":
             out["value"] = None

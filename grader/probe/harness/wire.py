@@ -8,7 +8,8 @@ dtype, a shape and little-endian bytes, as in safetensors.
 Frame: MAGIC, u32 header length, u64 blob length, the header (UTF-8 JSON object), the blob.
 A value is a JSON object tagged by "t" (version 1):
     none | bool v | int v | float v (finite, or "inf" "-inf" "nan") | str v length
-        (a numpy scalar, np.float64(0.5) say, is its number with "class": "numpy.float64")
+        (a numpy number, np.float64(0.5) say, is its number with "class": "numpy.float64";
+        the reader takes a class only on bool, int and float, and only from NUMPY_NUMBERS)
     list/tuple items length | dict items ([[key, value], ...]) length
     tensor class mro dtype shape device requires_grad data ([offset, nbytes] or null)
     size v | dtype v | module class mro training params ([[name, shape, requires_grad]]) modules
