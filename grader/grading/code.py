@@ -56,8 +56,7 @@ def grade_code(
     started = time.perf_counter()
     variant = secrets.randbelow(POOL) if draw is None else draw
     try:
-        varied = any(check.varied for check in item.checks)
-        seed = references.seeds(item)[variant] if varied else 0
+        seed = references.seeds(item)[variant] if item.draws_inputs else 0
         plan = student_plan(item, source.cells, seed)
         expected = [references.expected(item, c, variant) for c in item.checks]
         run = run_harness(sandbox, item, source.text, data or {}, plan)

@@ -322,6 +322,12 @@ class CodeItem(ItemBase):
                 found.append((("held_out", index), f"{name!r} is not one of the item's data files"))
         return found
 
+    @property
+    def draws_inputs(self) -> bool:
+        """Whether a check's inputs are drawn per run (`Check.varied`): a run takes one seed of
+        the item's pool, and the self-test's `--every-draw` grades on each."""
+        return any(check.varied for check in self.checks)
+
     def _points_problems(self) -> list[Problem]:
         """`points` and the checks' sum must agree: a student would see "1 point(s)" beside a
         score out of 10. A student bank's item keeps the course item's points with only the

@@ -123,7 +123,7 @@ def plan(
 
 def _on_every_draw(planned: Plan) -> Plan:
     item = planned.item
-    drawn = isinstance(item, CodeItem) and any(check.varied for check in item.checks)
+    drawn = isinstance(item, CodeItem) and item.draws_inputs
     if drawn and planned.solutions is not None:
         return replace(planned, draws=tuple(range(POOL)))
     return planned
